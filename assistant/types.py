@@ -1,0 +1,156 @@
+"""Plain values that flow between the modules: frozen dataclasses, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class DocumentMeta:
+    """What a citation needs to know about a document; empty string = unknown."""
+
+    title: str = ""
+    author: str = ""
+    publisher: str = ""
+    date: str = ""
+    source_type: str = ""
+    url: str = ""
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class PageSpan:
+    """A PDF page's [start, end) range in the document's extracted text."""
+
+    number: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Block:
+    """A structural unit of extracted text: a paragraph, list item or heading.
+
+    `role` is "body", "heading", "byline" (author blurb, answers authorship
+    questions only) or "debris" (navigation, footers: never indexed).
+    """
+
+    start: int
+    end: int
+    role: str
+    page: int | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    """A corpus file turned into text, with its structure and metadata."""
+
+    doc_id: str
+    path: str  # relative to the corpus directory, with forward slashes
+    meta: DocumentMeta
+    text: str
+    content_hash: str  # sha256 of the extracted text
+    blocks: tuple[Block, ...]
+    pages: tuple[PageSpan, ...] = ()
+    kind: str = "text"  # text, markdown, html or pdf
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence's [start, end) range in its document's text."""
+
+    start: int
+    end: int
+    paragraph: int
+    page: int | None = None
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage that is embedded and retrieved as one unit.
+
+    `text` is exactly `document.text[start:end]`; `embed_text` is what the model
+    reads (title and heading prepended, glued words split).
+    """
+
+    chunk_id: str
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    embed_text: str
+    heading: str
+    paragraph: int
+    page: int | None
+    role: str
+    sentences: tuple[Sentence, ...]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its scores (cosine is an inner product of unit vectors)."""
+
+    chunk: Chunk
+    score: float
+    dense: float
+    keyword: float
+    rank: int
+    coverage: float = 0.0  # share of the question's content terms the chunk contains
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One quoted excerpt, marked [n] in an answer."""
+
+    n: int
+    chunk_id: str
+    doc_id: str
+    title: str
+    author: str
+    publisher: str
+    date: str
+    source_type: str
+    page: int | None
+    paragraph: int | None
+    excerpt: str
+    start: int
+    end: int
+    score: float
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer made only of cited excerpts, or an abstention with closest matches."""
+
+    question: str
+    text: str
+    abstained: bool
+    citations: tuple[Citation, ...]
+    closest: tuple[Citation, ...] = ()
+    searched: str = ""  # the query actually sent to retrieval
+
+
+@dataclass(frozen=True)
+class FileFailure:
+    """A corpus file that could not be indexed, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What an index build did."""
+
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    failed: tuple[FileFailure, ...] = ()
+    embedded_chunks: int = 0
+    reused_chunks: int = 0
+    total_chunks: int = 0
+    seconds: float = 0.0
+    index_dir: str = ""
+    warnings: tuple[str, ...] = field(default_factory=tuple)
