@@ -14,17 +14,14 @@ from .textnorm import keyword_terms
 from .types import Answer, Chunk, Citation, Document, Hit, Sentence
 
 NOT_COVERED = "The documents do not cover this question."
+# Sentence score weights (measured with `assistant eval`; see README, Retrieval).
+W_SENTENCE, W_PASSAGE, W_TERMS = 0.45, 0.35, 0.20
+_REFERRING_WORDS = {"he", "she", "it", "they", "this", "these", "those", "its", "their", "his",
+                    "her", "such", "that"}
 
 SentenceEncoder = Callable[[Sequence[str]], np.ndarray]
 DocumentLookup = Callable[[str], Document]
 Coverage = Callable[[Query, set[str]], float]
-
-
-@dataclass(frozen=True)
-class _Candidate:
-    hit: Hit
-    index: int  # position of the sentence in hit.chunk.sentences
-    score: float
 
 
 def evidence_strength(hits: Sequence[Hit]) -> float:
@@ -48,43 +45,47 @@ def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: Doc
         return Answer(query.text, NOT_COVERED, True, (), tuple(_verified(closest, document)), searched)
 
     pool = list(hits[: settings.rerank_chunks])
+    # Candidate excerpts: each sentence widened to a readable unit (see _widen), scored whole.
     texts: list[str] = []
-    owners: list[tuple[Hit, int]] = []
+    owners: list[tuple[Hit, int, int]] = []
     for hit in pool:
         doc = document(hit.chunk.doc_id)
-        for i, sentence in enumerate(hit.chunk.sentences):
-            # The heading gives a sentence its context ("This initial forum" under
+        windows = dict.fromkeys(_widen(hit.chunk, i, doc, settings.min_excerpt_words)
+                                for i in range(len(hit.chunk.sentences)))
+        for first, last in windows:
+            sentences = hit.chunk.sentences
+            # The heading gives an excerpt its context ("This initial forum" under
             # "AI Partnership for Defense").
             context = f"{hit.chunk.heading}: " if hit.chunk.heading else ""
-            texts.append(splitter_readable(context + doc.text[sentence.start:sentence.end]))
-            owners.append((hit, i))
+            texts.append(splitter_readable(context + doc.text[sentences[first].start:sentences[last].end]))
+            owners.append((hit, first, last))
     vectors = encode_sentences(texts)
     sims = vectors @ query.vector if len(texts) else np.zeros(0)
-    top_dense = max(h.dense for h in pool)
-    candidates = []
-    for (hit, i), sim, text in zip(owners, sims, texts):
+    top_fused = max(h.score for h in pool)
+    scored: list[tuple[float, Hit, int, int]] = []
+    for (hit, first, last), sim, text in zip(owners, sims, texts):
         term_cover = coverage(query, set(keyword_terms(text)))
-        # Sentence meaning, the passage's standing, and the question's words in it.
-        score = 0.45 * float(sim) + 0.35 * (hit.dense - top_dense + 1) * hit.coverage ** 0.5 \
-            + 0.20 * term_cover
-        candidates.append(_Candidate(hit, i, score))
-    candidates.sort(key=lambda c: -c.score)
+        # Excerpt meaning, the passage's standing in retrieval, the question's words in it.
+        score = W_SENTENCE * float(sim) + W_PASSAGE * (hit.score / top_fused) + W_TERMS * term_cover
+        if query.about_authorship and hit.chunk.role == "byline":
+            score += W_PASSAGE  # "who wrote it?" is answered by the byline, whatever its wording
+        scored.append((score, hit, first, last))
+    scored.sort(key=lambda item: -item[0])
 
     chosen: list[tuple[Hit, int, int, float]] = []
     per_chunk: dict[str, int] = {}
-    for cand in candidates:
+    for score, hit, first, last in scored:
         if len(chosen) >= settings.max_citations:
             break
-        if cand.score < candidates[0].score * 0.6:
+        if score < scored[0][0] * 0.6:
             break  # far weaker than the best: not part of the answer
-        chunk = cand.hit.chunk
-        if per_chunk.get(chunk.chunk_id, 0) >= 2:
+        chunk_id = hit.chunk.chunk_id
+        if per_chunk.get(chunk_id, 0) >= 2:
             continue
-        first, last = _widen(chunk, cand.index, document(chunk.doc_id), settings.min_excerpt_words)
-        if any(c[0].chunk.chunk_id == chunk.chunk_id and not (last < c[1] or first > c[2]) for c in chosen):
+        if any(c[0].chunk.chunk_id == chunk_id and not (last < c[1] or first > c[2]) for c in chosen):
             continue  # overlaps an excerpt already chosen
-        chosen.append((cand.hit, first, last, cand.score))
-        per_chunk[chunk.chunk_id] = per_chunk.get(chunk.chunk_id, 0) + 1
+        chosen.append((hit, first, last, score))
+        per_chunk[chunk_id] = per_chunk.get(chunk_id, 0) + 1
 
     citations = [
         _citation(n, hit, hit.chunk.sentences[first], hit.chunk.sentences[last],
@@ -99,9 +100,20 @@ def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: Doc
 
 
 def _widen(chunk: Chunk, index: int, doc: Document, min_words: int) -> tuple[int, int]:
-    """Grow a too-short excerpt with the next (else previous) sentences of its paragraph."""
+    """A readable excerpt around sentence `index`, as (first, last) sentence positions.
+
+    A sentence that opens with a pronoun ("He is author at ...") takes its predecessor,
+    which names what it refers to; a short one grows with the next (else previous) sentences.
+    """
     first = last = index
     sentences = chunk.sentences
+
+    def opens_with_reference(i: int) -> bool:
+        head = doc.text[sentences[i].start:sentences[i].end].split(maxsplit=1)
+        return bool(head) and head[0].lower().strip("“\"'(") in _REFERRING_WORDS
+
+    while first > 0 and opens_with_reference(first) and index - first < 2:
+        first -= 1
 
     def words(a: int, b: int) -> int:
         return len(doc.text[sentences[a].start:sentences[b].end].split())

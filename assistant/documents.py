@@ -14,7 +14,7 @@ from typing import Any
 from .errors import CorpusError
 from .htmltext import html_to_text
 from .structure import segment
-from .types import Document, DocumentMeta, PageSpan
+from .types import Block, Document, DocumentMeta, PageSpan
 
 METADATA_FILE = "metadata.json"
 TEXT_SUFFIXES = {".txt": "text", ".md": "markdown", ".markdown": "markdown",
@@ -116,7 +116,12 @@ def load_document(source: SourceFile) -> Document:
     if not text.strip():
         raise CorpusError(f"{source.relpath}: no text in the file")
     blocks = segment(text, pages, pdf=kind == "pdf")
-    if not any(b.role in {"body", "byline"} for b in blocks):
+    if pages and not _has_passages(blocks):
+        # Every line recurs on most pages (one label on each page), so all of it looked
+        # like running headers; with nothing else in the file, those lines are its text.
+        blocks = tuple(Block(b.start, b.end, b.role, _page_at(pages, b.start))
+                       for b in segment(text, (), pdf=True))
+    if not _has_passages(blocks):
         raise CorpusError(f"{source.relpath}: no passages left after removing navigation and footers")
     meta = _document_meta(source, text, blocks, fallback_title)
     return Document(
@@ -129,6 +134,14 @@ def load_document(source: SourceFile) -> Document:
         pages=pages,
         kind=kind,
     )
+
+
+def _has_passages(blocks: tuple[Block, ...]) -> bool:
+    return any(b.role in {"body", "byline"} for b in blocks)
+
+
+def _page_at(pages: tuple[PageSpan, ...], pos: int) -> int | None:
+    return next((p.number for p in pages if p.start <= pos < p.end), None)
 
 
 def _document_meta(source: SourceFile, text: str, blocks: Any, fallback_title: str) -> DocumentMeta:
@@ -183,7 +196,8 @@ def _read_pdf(source: SourceFile) -> tuple[str, tuple[PageSpan, ...], str]:
                     raise CorpusError(f"{rel}: encrypted PDF; the password in {METADATA_FILE} does not open it")
                 raise CorpusError(f"{rel}: encrypted PDF that needs a password; add "
                                   f"\"password\" to its entry in {METADATA_FILE}")
-        page_texts = list(_page_texts(reader, rel))
+        page_errors: list[str] = []
+        page_texts = list(_page_texts(reader, page_errors))
         title = ""
         try:
             info = reader.metadata
@@ -213,16 +227,22 @@ def _read_pdf(source: SourceFile) -> tuple[str, tuple[PageSpan, ...], str]:
         parts.append(page_text)
         pages.append(PageSpan(number, pos, pos + len(page_text)))
         pos += len(page_text)
+    if not pages and page_errors:
+        # Pages that fail to parse are a broken file, not a scanned one: say why.
+        more = f" and {len(page_errors) - 1} more page(s)" if len(page_errors) > 1 else ""
+        raise CorpusError(f"{rel}: unreadable PDF ({page_errors[0]}{more})")
     if not pages:
         raise CorpusError(f"{rel}: no extractable text (image-only or scanned PDF, "
                           f"{len(page_texts)} page(s); OCR is not supported)")
     return "".join(parts), tuple(pages), title
 
 
-def _page_texts(reader: Any, rel: str) -> Iterator[str]:
-    for page in reader.pages:
+def _page_texts(reader: Any, errors: list[str]) -> Iterator[str]:
+    """Each page's text; a page that fails gives "" and its reason goes to errors."""
+    for number, page in enumerate(reader.pages, start=1):
         try:
             text = page.extract_text() or ""
-        except Exception:  # noqa: BLE001 - one bad page must not lose the others
+        except Exception as exc:  # noqa: BLE001 - one bad page must not lose the others
+            errors.append(f"page {number}: {type(exc).__name__}: {exc}")
             text = ""
         yield text.replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n")

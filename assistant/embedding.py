@@ -72,6 +72,10 @@ class SentenceTransformerEmbedder:
             if self._model is None:
                 try:
                     from sentence_transformers import SentenceTransformer
+                    from transformers.utils import logging as hf_logging
+
+                    hf_logging.disable_progress_bar()  # "Loading weights" bars on every start
+                    hf_logging.set_verbosity_error()
 
                     self._model = SentenceTransformer(str(self.path), device="cpu",
                                                       local_files_only=True)

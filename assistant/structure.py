@@ -25,6 +25,7 @@ _BYLINE = re.compile(
     re.I,
 )
 _TAGS_MARKER = re.compile(r"^\s*(?:tags?|topics?|categories|keywords|share)\s*:?\s*$", re.I)
+_LEAD_IN_WORDS = {"for", "to", "in", "on", "by", "with", "from", "as", "at", "and", "or", "the", "a", "an"}
 _TERMINAL = re.compile(r"[.!?;:,)\"”’]\s*$")
 _SENTENCE_END = re.compile(r"[.!?:;][\"”’)]*\s*$")
 
@@ -76,6 +77,9 @@ def _heading_like(text: str) -> bool:
     stripped = text.strip().strip("*#_ ").strip()
     if not stripped or not re.search(r"[A-Za-z]", stripped):
         return False
+    first = stripped.split()[0].lower()
+    if first in _LEAD_IN_WORDS:
+        return False  # "For the United States:" introduces what follows; it is not a title
     if stripped.endswith(":") and _word_count(stripped) <= 8:
         return True
     return _word_count(stripped) <= 14 and not _TERMINAL.search(stripped)
@@ -210,7 +214,7 @@ def _mark_headings(text: str, blocks: list[Block]) -> list[Block]:
         following = next((b for b in out[i + 1:] if b.role != "debris"), None)
         if following is None or following.role != "body":
             continue
-        if _single_line(text, following) and _heading_like(text[following.start:following.end]):
+        if _single_line(text, following) and _word_count(text[following.start:following.end]) < 10:
             continue  # a run of short lines (a signature block, an address) is content
         out[i] = Block(block.start, block.end, "heading", block.page)
     return out
