@@ -58,8 +58,8 @@ def _split_punctuation(text: str, start: int, end: int) -> list[tuple[int, int]]
     for match in _SENTENCE_BREAK.finditer(segment):
         stop = start + match.end()
         before = text[cursor:start + match.start()]
-        last_word = re.findall(r"[A-Za-z.]+$", before)
-        token = last_word[0].lower().strip(".") if last_word else ""
+        pieces = before.split()
+        token = pieces[-1].lower().strip(".\"'(“‘") if pieces else ""
         if token in _ABBREVIATIONS or (len(token) == 1 and token.isalpha()):
             continue  # "U.S. Department", "Michael J.K. Kratsios", "e.g. this"
         if re.fullmatch(r"(?:[a-z]\.)+[a-z]", token):
