@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 .venv/bin/assistant index
-.venv/bin/assistant ask "${1:-Which UK ministers signed the US-UK AI declaration?}"
+.venv/bin/assistant ask "${1:-What is the Global Partnership on AI trying to bridge?}"
