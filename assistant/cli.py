@@ -43,7 +43,7 @@ def reference_line(citation: Citation) -> str:
         where.append(f"p. {citation.page}")
     if citation.paragraph is not None:
         where.append(f"para. {citation.paragraph}")
-    return ", ".join([citation.title] + parts + where)
+    return ", ".join([citation.title, *parts, *where])
 
 
 def render_answer(answer: Answer) -> str:

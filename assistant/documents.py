@@ -212,7 +212,7 @@ def _read_pdf(source: SourceFile) -> tuple[str, tuple[PageSpan, ...], str]:
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError,
             AssertionError, RecursionError, OSError, NotImplementedError) as exc:
         raise CorpusError(f"{rel}: unreadable PDF ({type(exc).__name__}: {exc})") from exc
-    except Exception as exc:  # noqa: BLE001 - pypdf raises many kinds on broken files
+    except Exception as exc:
         raise CorpusError(f"{rel}: unreadable PDF ({type(exc).__name__}: {exc})") from exc
 
     parts: list[str] = []

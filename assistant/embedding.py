@@ -23,9 +23,14 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 class Embedder(Protocol):
     """What the index and retrieval need from a model."""
 
-    name: str
-    dimension: int
-    max_tokens: int
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    @property
+    def max_tokens(self) -> int: ...
 
     def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""
@@ -61,7 +66,7 @@ class SentenceTransformerEmbedder:
     """sentence-transformers on the CPU, loaded on first use."""
 
     def __init__(self, model: str = DEFAULT_MODEL) -> None:
-        self.name = model
+        self._name = model
         self.path = resolve_model_path(model)
         self._model = None
         self._lock = threading.Lock()
@@ -79,9 +84,13 @@ class SentenceTransformerEmbedder:
 
                     self._model = SentenceTransformer(str(self.path), device="cpu",
                                                       local_files_only=True)
-                except Exception as exc:  # noqa: BLE001 - any load failure is a ModelError
+                except Exception as exc:
                     raise ModelError(f"{self.path}: cannot load the embedding model ({exc})") from exc
             return self._model
+
+    @property
+    def name(self) -> str:
+        return self._name
 
     @property
     def dimension(self) -> int:

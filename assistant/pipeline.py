@@ -72,7 +72,9 @@ def build_index(settings: Settings, full: bool = False, embedder: Embedder | Non
         # 1. Parse what changed; keep what did not.
         kept: list[StoredDocument] = []
         parsed: list[StoredDocument] = []
-        added, changed, unchanged = [], [], []
+        added: list[str] = []
+        changed: list[str] = []
+        unchanged: list[str] = []
         for source in files:
             old = old_by_path.get(source.relpath)
             if old and old.file_sha256 == source.sha256 and old.meta_entry == source.meta \

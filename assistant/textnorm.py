@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from functools import lru_cache
@@ -46,7 +47,7 @@ def sentence_spans(text: str, start: int, end: int, lines_are_breaks: bool) -> l
         for match in re.finditer(r"\n", text[start:end]):
             segment_starts.append(start + match.end())
     segment_starts.append(end)
-    for seg_start, seg_end in zip(segment_starts, segment_starts[1:]):
+    for seg_start, seg_end in itertools.pairwise(segment_starts):
         pieces.extend(_split_punctuation(text, seg_start, seg_end))
     return [(a, b) for a, b in (_trim(text, a, b) for a, b in pieces) if b > a]
 
@@ -145,7 +146,7 @@ class GlueSplitter:
         def fix(match: re.Match[str]) -> str:
             return " ".join(self.split_token(match.group(0)))
 
-        return re.sub(r"[A-Za-z]{%d,}" % self.min_length, fix, text)
+        return re.sub(rf"[A-Za-z]{{{self.min_length},}}", fix, text)
 
 
 def stem(word: str) -> str:

@@ -11,8 +11,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from assistant.config import Settings  # noqa: E402 - after the offline switches
-from assistant.embedding import SentenceTransformerEmbedder  # noqa: E402
+from assistant.config import Settings
+from assistant.embedding import SentenceTransformerEmbedder
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
