@@ -11,7 +11,7 @@ from .structure import CONTACT_LINE
 from .textnorm import GlueSplitter, sentence_spans
 from .types import Chunk, Document, Sentence
 
-CHUNKING_VERSION = 3  # bump when the output of chunk_document changes for the same input
+CHUNKING_VERSION = 4  # bump when the output of chunk_document changes for the same input
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 """Counts the model's word pieces (special tokens included) of each text."""
@@ -72,7 +72,13 @@ def chunk_document(
             size = sum(u.tokens for u in group)
             new_block = unit.block_index != prev.block_index
             prefix_budget = params.max_tokens - 40
-            if not same_context or size + unit.tokens > prefix_budget or (new_block and size >= params.soft_tokens):
+            lead_in_before = doc.text[prev.sentence.start:prev.sentence.end].rstrip().endswith(":")
+            lead_in_here = new_block and doc.text[unit.sentence.start:unit.sentence.end].rstrip().endswith(":")
+            if not same_context or size + unit.tokens > prefix_budget:
+                close()
+            elif new_block and not lead_in_before and (
+                    size >= params.soft_tokens or (lead_in_here and size >= params.soft_tokens // 2)):
+                # A line ending in ":" introduces what follows: keep the two together.
                 close()
         group.append(unit)
     close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -11,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from . import store as index_store
 from .answering import compose
@@ -75,7 +77,8 @@ def build_index(settings: Settings, full: bool = False, embedder: Embedder | Non
         added: list[str] = []
         changed: list[str] = []
         unchanged: list[str] = []
-        for source in files:
+        shown = settings.progress and len(files) > 20
+        for source in tqdm(files, desc="reading", unit="file", disable=not shown, file=sys.stderr):
             old = old_by_path.get(source.relpath)
             if old and old.file_sha256 == source.sha256 and old.meta_entry == source.meta \
                     and old.document.doc_id == source.doc_id:
