@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from .config import Settings
+from .config import REPO_ROOT, Settings
 from .errors import AssistantError
 from .types import Answer, BuildReport, Citation
 
@@ -125,6 +125,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluation import evaluate, read_questions, summarize
     from .pipeline import Assistant
 
+    if args.beir:
+        return _eval_beir(args)
+    if not args.file:
+        raise AssistantError("give a question file (FILE.jsonl) or --beir DIR")
     settings = _settings(args)
     _ensure_index(settings)
     assistant = Assistant(settings)
@@ -142,6 +146,27 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print()
     for key, value in summary.items():
         print(f"{key:20} {value}")
+    return 0
+
+
+def _eval_beir(args: argparse.Namespace) -> int:
+    from .pipeline import evaluate_beir
+
+    folder = Path(args.beir)
+    index = args.index or Path(REPO_ROOT / "index" / "beir" / folder.name)
+    settings = Settings.from_env(corpus_dir=folder, index_dir=index,
+                                 progress=False if args.quiet or args.json else None)
+    result = evaluate_beir(settings, folder, args.split,
+                           progress=None if args.json else (lambda m: print(m, file=sys.stderr)))
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"{'retrieval':10} {'ndcg@10':>8} {'recall@100':>11}")
+    for label, prefix in (("hybrid", ""), ("dense", "dense_"), ("keyword", "keyword_")):
+        print(f"{label:10} {result[prefix + 'ndcg@10']:8.4f} {result[prefix + 'recall@100']:11.4f}")
+    print(f"\n{result['queries']} queries ({result['split']}), {result['documents']} documents, "
+          f"{result['chunks']} chunks; index {result['index_seconds']} s, search "
+          f"{result['search_seconds']} s, total {result['total_seconds']} s")
     return 0
 
 
@@ -175,9 +200,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", parents=[common], help="score answers against a question file",
                        description="Hit@k, MRR and abstention rates over a JSONL question file "
-                                   "(id, question, evidence, answerable, kind).")
-    p.add_argument("file", metavar="FILE.jsonl")
+                                   "(id, question, evidence, answerable, kind), or nDCG@10 and "
+                                   "recall@100 on a BEIR data set (--beir).")
+    p.add_argument("file", metavar="FILE.jsonl", nargs="?")
     p.add_argument("--json", action="store_true", help="print only the summary as one JSON object")
+    p.add_argument("--beir", metavar="DIR", help="evaluate retrieval on a BEIR data set instead "
+                   "(corpus.jsonl, queries.jsonl, qrels/); its index goes to --index "
+                   "(default: index/beir/<name>)")
+    p.add_argument("--split", default="test", help="qrels split for --beir (default: test)")
     p.set_defaults(func=cmd_eval)
     return parser
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import sys
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,7 +27,7 @@ from .errors import CorpusError, IndexError_, IndexMismatchError
 from .retrieval import Retriever
 from .store import IndexIdentity, IndexStore, StoredDocument
 from .textnorm import GlueSplitter, words
-from .types import Answer, BuildReport, Chunk, FileFailure
+from .types import Answer, BuildReport, Chunk, Document, FileFailure
 
 Progress = Callable[[str], None]
 
@@ -99,63 +102,104 @@ def build_index(settings: Settings, full: bool = False, embedder: Embedder | Non
             reasons = "; ".join(f"{f.path}: {f.reason}" for f in failures) or "the folder is empty"
             raise CorpusError(f"{settings.corpus_dir}: nothing could be indexed ({reasons})")
 
-        # 2. Chunks: reuse those of unchanged documents, chunk the rest.
-        old_chunks: dict[str, list[Chunk]] = {}
-        old_vectors: dict[str, np.ndarray] = {}
-        if previous:
-            for i, chunk in enumerate(previous.chunks):
-                old_chunks.setdefault(chunk.doc_id, []).append(chunk)
-                old_vectors[_embed_key(chunk.embed_text)] = previous.vectors[i]
-        splitter = make_splitter(embedder, [s.document.text for s in documents])
-        params = ChunkingParams(max_tokens=settings.max_chunk_tokens)
-        chunks: list[Chunk] = []
-        kept_paths = {s.document.path for s in kept}
-        for stored in documents:
-            doc = stored.document
-            if doc.path in kept_paths:
-                chunks.extend(old_chunks.get(doc.doc_id, []))
-            else:
-                chunks.extend(chunk_document(doc, embedder.count_tokens, splitter, params))
-
-        # 3. Vectors: reuse any whose exact input text was embedded before.
-        todo = [i for i, c in enumerate(chunks) if _embed_key(c.embed_text) not in old_vectors]
-        say(f"embedding {len(todo)} of {len(chunks)} chunks ({len(chunks) - len(todo)} reused)")
-        fresh = embedder.encode([chunks[i].embed_text for i in todo], batch_size=settings.batch_size,
-                                progress=settings.progress and len(todo) > settings.batch_size)
-        vectors = np.zeros((len(chunks), identity.dimension), dtype=np.float32)
-        fresh_rows = dict(zip(todo, fresh))
-        for i, chunk in enumerate(chunks):
-            vectors[i] = fresh_rows[i] if i in fresh_rows else old_vectors[_embed_key(chunk.embed_text)]
-
-        seconds = time.perf_counter() - started
-        counts = {s.document.doc_id: 0 for s in documents}
-        for chunk in chunks:
-            counts[chunk.doc_id] += 1
-        manifest: dict[str, Any] = {
-            "identity": identity.__dict__,
-            "chunking": {"version": CHUNKING_VERSION, "max_tokens": settings.max_chunk_tokens,
-                         "soft_tokens": params.soft_tokens},
-            "model": {"name": settings.model, "dimension": identity.dimension,
-                      "max_tokens": embedder.max_tokens},
-            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "build_seconds": round(seconds, 3),
-            "counts": {"documents": len(documents), "chunks": len(chunks), "failed": len(failures),
-                       "embedded": len(todo), "reused": len(chunks) - len(todo)},
-            "documents": {
-                s.document.path: {"doc_id": s.document.doc_id, "sha256": s.file_sha256,
-                                  "content_hash": s.document.content_hash,
-                                  "title": s.document.meta.title, "chunks": counts[s.document.doc_id]}
-                for s in documents
-            },
-            "failed": index_store.failures_to_json(failures),
-        }
-        version = index_store.save(settings.index_dir, manifest, documents, chunks, vectors)
+        version, embedded, total = _index_documents(settings, embedder, identity, previous, documents,
+                                                    {s.document.path for s in kept}, failures, started, say)
     return BuildReport(
         added=tuple(added), changed=tuple(changed), removed=tuple(removed),
-        unchanged=tuple(unchanged), failed=tuple(failures), embedded_chunks=len(todo),
-        reused_chunks=len(chunks) - len(todo), total_chunks=len(chunks),
+        unchanged=tuple(unchanged), failed=tuple(failures), embedded_chunks=embedded,
+        reused_chunks=total - embedded, total_chunks=total,
         seconds=time.perf_counter() - started, index_dir=str(version),
     )
+
+
+def build_index_from_documents(settings: Settings, documents: Sequence[Document],
+                               embedder: Embedder | None = None,
+                               progress: Progress | None = None) -> BuildReport:
+    """Index documents that are not files in a corpus folder (a BEIR data set, say).
+
+    Same incremental reuse and atomic swap as build_index; a document is unchanged when
+    its content hash and metadata are.
+    """
+    started = time.perf_counter()
+    say = progress or (lambda _message: None)
+    embedder = embedder or get_embedder(settings)
+    identity = identity_for(settings, embedder)
+    with index_store.build_lock(settings.index_dir):
+        previous = _previous_store(settings, identity, False, say)
+        old = previous.documents if previous else {}
+        stored = []
+        kept_paths = set()
+        for doc in documents:
+            meta_json = json.dumps(dataclasses.asdict(doc.meta), sort_keys=True)
+            key = hashlib.sha256(f"{doc.content_hash}:{meta_json}".encode()).hexdigest()
+            prior = old.get(doc.doc_id)
+            if prior is not None and prior.file_sha256 == key:
+                stored.append(prior)
+                kept_paths.add(doc.path)
+            else:
+                stored.append(StoredDocument(doc, key, {}))
+        version, embedded, total = _index_documents(settings, embedder, identity, previous, stored,
+                                                    kept_paths, [], started, say)
+    return BuildReport(unchanged=tuple(sorted(kept_paths)), embedded_chunks=embedded,
+                       reused_chunks=total - embedded, total_chunks=total,
+                       seconds=time.perf_counter() - started, index_dir=str(version))
+
+
+def _index_documents(settings: Settings, embedder: Embedder, identity: IndexIdentity,
+                     previous: IndexStore | None, documents: list[StoredDocument], kept_paths: set[str],
+                     failures: list[FileFailure], started: float, say: Progress) -> tuple[Any, int, int]:
+    """Chunk, embed (reusing what was embedded before) and save; (version, embedded, total)."""
+    # 2. Chunks: reuse those of unchanged documents, chunk the rest.
+    old_chunks: dict[str, list[Chunk]] = {}
+    old_vectors: dict[str, np.ndarray] = {}
+    if previous:
+        for i, chunk in enumerate(previous.chunks):
+            old_chunks.setdefault(chunk.doc_id, []).append(chunk)
+            old_vectors[_embed_key(chunk.embed_text)] = previous.vectors[i]
+    splitter = make_splitter(embedder, [s.document.text for s in documents])
+    params = ChunkingParams(max_tokens=settings.max_chunk_tokens)
+    chunks: list[Chunk] = []
+    for stored in documents:
+        doc = stored.document
+        if doc.path in kept_paths:
+            chunks.extend(old_chunks.get(doc.doc_id, []))
+        else:
+            chunks.extend(chunk_document(doc, embedder.count_tokens, splitter, params))
+
+    # 3. Vectors: reuse any whose exact input text was embedded before.
+    todo = [i for i, c in enumerate(chunks) if _embed_key(c.embed_text) not in old_vectors]
+    say(f"embedding {len(todo)} of {len(chunks)} chunks ({len(chunks) - len(todo)} reused)")
+    fresh = embedder.encode([chunks[i].embed_text for i in todo], batch_size=settings.batch_size,
+                            progress=settings.progress and len(todo) > settings.batch_size)
+    vectors = np.zeros((len(chunks), identity.dimension), dtype=np.float32)
+    fresh_rows = dict(zip(todo, fresh))
+    for i, chunk in enumerate(chunks):
+        vectors[i] = fresh_rows[i] if i in fresh_rows else old_vectors[_embed_key(chunk.embed_text)]
+
+    seconds = time.perf_counter() - started
+    counts = {s.document.doc_id: 0 for s in documents}
+    for chunk in chunks:
+        counts[chunk.doc_id] += 1
+    manifest: dict[str, Any] = {
+        "identity": identity.__dict__,
+        "chunking": {"version": CHUNKING_VERSION, "max_tokens": settings.max_chunk_tokens,
+                     "soft_tokens": params.soft_tokens},
+        "model": {"name": settings.model, "dimension": identity.dimension,
+                  "max_tokens": embedder.max_tokens},
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "build_seconds": round(seconds, 3),
+        "counts": {"documents": len(documents), "chunks": len(chunks), "failed": len(failures),
+                   "embedded": len(todo), "reused": len(chunks) - len(todo)},
+        "documents": {
+            s.document.path: {"doc_id": s.document.doc_id, "sha256": s.file_sha256,
+                              "content_hash": s.document.content_hash,
+                              "title": s.document.meta.title, "chunks": counts[s.document.doc_id]}
+            for s in documents
+        },
+        "failed": index_store.failures_to_json(failures),
+    }
+    version = index_store.save(settings.index_dir, manifest, documents, chunks, vectors)
+    return version, len(todo), len(chunks)
 
 
 def _previous_store(settings: Settings, identity: IndexIdentity, full: bool,
@@ -223,3 +267,47 @@ class Assistant:
         if not texts:
             return np.zeros((0, self.embedder.dimension), dtype=np.float32)
         return np.stack([self._sentence_cache[t] for t in texts])
+
+
+def evaluate_beir(settings: Settings, folder: Path, split: str = "test",
+                  progress: Progress | None = None) -> dict[str, Any]:
+    """nDCG@10 and recall@100 of hybrid, dense-only and keyword-only retrieval on a BEIR set.
+
+    The index of the data set's corpus is built in settings.index_dir, or reused when it
+    already holds the same documents.
+    """
+    from .beir import load_beir, ndcg_at, recall_at
+
+    say = progress or (lambda _message: None)
+    started = time.perf_counter()
+    data = load_beir(folder, split)
+    say(f"{folder.name}: {len(data.documents)} documents, {len(data.queries)} queries ({split})")
+    report = build_index_from_documents(settings, data.documents, progress=say)
+    say(f"index: {report.total_chunks} chunks ({report.embedded_chunks} embedded) "
+        f"in {report.seconds:.1f} s")
+    deep = settings.with_overrides(candidates=max(settings.candidates, 300))
+    assistant = Assistant(deep)
+    retriever = assistant.retriever
+    totals = {mode: {"ndcg@10": 0.0, "recall@100": 0.0} for mode in ("hybrid", "dense", "keyword")}
+    search_started = time.perf_counter()
+    shown = settings.progress and len(data.queries) > 20
+    for qid, text in tqdm(data.queries.items(), desc="queries", unit="q", disable=not shown, file=sys.stderr):
+        query = retriever.analyse(text)
+        for mode, sums in totals.items():
+            ranking = list(dict.fromkeys(h.chunk.doc_id for h in retriever.search(query, 600, mode=mode)))
+            sums["ndcg@10"] += ndcg_at(ranking, data.qrels[qid], 10)
+            sums["recall@100"] += recall_at(ranking, data.qrels[qid], 100)
+    n = max(1, len(data.queries))
+    result: dict[str, Any] = {
+        "ndcg@10": round(totals["hybrid"]["ndcg@10"] / n, 4),
+        "recall@100": round(totals["hybrid"]["recall@100"] / n, 4),
+    }
+    for mode in ("dense", "keyword"):
+        result[f"{mode}_ndcg@10"] = round(totals[mode]["ndcg@10"] / n, 4)
+        result[f"{mode}_recall@100"] = round(totals[mode]["recall@100"] / n, 4)
+    result.update({"queries": len(data.queries), "documents": len(data.documents),
+                   "chunks": report.total_chunks, "split": split,
+                   "index_seconds": round(report.seconds, 1),
+                   "search_seconds": round(time.perf_counter() - search_started, 1),
+                   "total_seconds": round(time.perf_counter() - started, 1)})
+    return result

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .acronyms import expand, find_acronyms
 from .config import Settings
 from .embedding import Embedder
 from .keyword import Bm25
@@ -15,6 +16,7 @@ from .store import IndexStore
 from .textnorm import QUESTION_WORDS, GlueSplitter, keyword_terms
 from .types import Chunk, Hit
 
+SEARCH_MODES = ("hybrid", "dense", "keyword")
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
 _AUTHORSHIP = re.compile(r"\b(?:author|authors|wrote|written|writer|byline|who (?:is|was) behind)\b", re.I)
 
@@ -43,18 +45,20 @@ class Retriever:
         self.embedder = embedder
         self.splitter = splitter
         self.settings = settings
-        self.chunk_terms = [
-            set(keyword_terms(chunk_search_text(c, store.document(c.doc_id).meta.title), splitter))
+        # Acronyms the corpus defines: "TTC" in a question also finds "Trade and Technology Council".
+        self.acronyms = find_acronyms(d.document.text for d in store.documents.values())
+        chunk_terms = [
+            keyword_terms(expand(chunk_search_text(c, store.document(c.doc_id).meta.title), self.acronyms),
+                          splitter)
             for c in store.chunks
         ]
-        self.bm25 = Bm25([
-            keyword_terms(chunk_search_text(c, store.document(c.doc_id).meta.title), splitter)
-            for c in store.chunks
-        ])
+        self.chunk_terms = [set(terms) for terms in chunk_terms]
+        self.bm25 = Bm25(chunk_terms)
 
     def analyse(self, question: str) -> Query:
-        vector = self.embedder.encode([self.splitter.readable(question)])[0]
-        terms = tuple(t for t in keyword_terms(question, self.splitter) if t not in QUESTION_WORDS)
+        expanded = expand(question, self.acronyms)
+        vector = self.embedder.encode([self.splitter.readable(expanded)])[0]
+        terms = tuple(t for t in keyword_terms(expanded, self.splitter) if t not in QUESTION_WORDS)
         return Query(question, vector, terms, bool(_AUTHORSHIP.search(question)))
 
     def coverage(self, query: Query, terms: Collection[str]) -> float:
@@ -65,8 +69,14 @@ class Retriever:
         total = sum(weights.values())
         return sum(w for t, w in weights.items() if t in terms) / total if total else 0.0
 
-    def search(self, query: Query, k: int, doc_ids: Collection[str] | None = None) -> list[Hit]:
-        """The k best chunks, fused from dense and keyword rankings."""
+    def search(self, query: Query, k: int, doc_ids: Collection[str] | None = None,
+               mode: str = "hybrid") -> list[Hit]:
+        """The k best chunks, fused from dense and keyword rankings.
+
+        mode "dense" or "keyword" uses one ranking alone (for comparisons in `assistant eval`).
+        """
+        if mode not in SEARCH_MODES:
+            raise ValueError(f"mode must be one of {', '.join(SEARCH_MODES)}")
         chunks = self.store.chunks
         if not chunks:
             return []
@@ -81,7 +91,8 @@ class Retriever:
         n = self.settings.candidates
         dense_rank = _ranks(dense_all, allowed, n)
         keyword_rank = _ranks(keyword_all, allowed & (keyword_all > 0), n)
-        rankings = [dense_rank, keyword_rank]
+        rankings = {"hybrid": [dense_rank, keyword_rank], "dense": [dense_rank],
+                    "keyword": [keyword_rank]}[mode]
         if query.about_authorship:
             # An authorship question is answered by bylines: rank them as a third list.
             bylines = np.array([c.role == "byline" for c in chunks]) & allowed
