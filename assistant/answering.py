@@ -43,7 +43,7 @@ def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: Doc
                    for n, h in enumerate(hits[:3], start=1)]
         return Answer(query.text, NOT_COVERED, True, (), tuple(_verified(closest, document)), searched)
 
-    pool = list(hits[: settings.rerank_chunks])
+    pool = _diverse(hits, settings.rerank_chunks) if query.comparison else list(hits[: settings.rerank_chunks])
     # Candidate excerpts: each sentence widened to a readable unit (see _widen), scored whole.
     texts: list[str] = []
     owners: list[tuple[Hit, int, int]] = []
@@ -71,21 +71,11 @@ def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: Doc
         scored.append((score, hit, first, last))
     scored.sort(key=lambda item: -item[0])
 
-    chosen: list[tuple[Hit, int, int, float]] = []
-    per_chunk: dict[str, int] = {}
-    for score, hit, first, last in scored:
-        if len(chosen) >= settings.max_citations:
-            break
-        if score < scored[0][0] * 0.6:
-            break  # far weaker than the best: not part of the answer
-        chunk_id = hit.chunk.chunk_id
-        if per_chunk.get(chunk_id, 0) >= 2:
-            continue
-        if any(c[0].chunk.chunk_id == chunk_id and not (last < c[1] or first > c[2]) for c in chosen):
-            continue  # overlaps an excerpt already chosen
-        chosen.append((hit, first, last, score))
-        per_chunk[chunk_id] = per_chunk.get(chunk_id, 0) + 1
-
+    chosen = _choose(scored, settings.max_citations, query.comparison)
+    if query.comparison:
+        # Group by source, sources in order of their best excerpt.
+        order = list(dict.fromkeys(hit.chunk.doc_id for hit, _, _, _ in chosen))
+        chosen.sort(key=lambda c: order.index(c[0].chunk.doc_id))
     citations = [
         _citation(n, hit, hit.chunk.sentences[first], hit.chunk.sentences[last],
                   document(hit.chunk.doc_id), score)
@@ -94,8 +84,50 @@ def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: Doc
     citations = _verified(citations, document)
     if not citations:
         return Answer(query.text, NOT_COVERED, True, (), (), searched)
-    text = " ".join(f"“{_one_line(c.excerpt)}” [{c.n}]" for c in citations)
+    if query.comparison:
+        groups: dict[str, list[Citation]] = {}
+        for c in citations:
+            groups.setdefault(c.doc_id, []).append(c)
+        text = "\n\n".join(f"{group[0].title}: " + " ".join(f"“{_one_line(c.excerpt)}” [{c.n}]" for c in group)
+                           for group in groups.values())
+    else:
+        text = " ".join(f"“{_one_line(c.excerpt)}” [{c.n}]" for c in citations)
     return Answer(query.text, text, False, tuple(citations), (), searched)
+
+
+def _diverse(hits: Sequence[Hit], size: int) -> list[Hit]:
+    """The best hits, at most two per document, so that several sources are compared."""
+    per_doc: dict[str, int] = {}
+    pool = []
+    for hit in hits:
+        if per_doc.get(hit.chunk.doc_id, 0) < 2:
+            pool.append(hit)
+            per_doc[hit.chunk.doc_id] = per_doc.get(hit.chunk.doc_id, 0) + 1
+    return pool[: size + 2]
+
+
+def _choose(scored: list[tuple[float, Hit, int, int]], limit: int,
+            comparison: bool) -> list[tuple[Hit, int, int, float]]:
+    """The best non-overlapping excerpts; for comparisons, the best two of each source."""
+    chosen: list[tuple[Hit, int, int, float]] = []
+    per_chunk: dict[str, int] = {}
+    per_doc: dict[str, int] = {}
+    if comparison:
+        limit += 2  # room for each side
+    for score, hit, first, last in scored:
+        if len(chosen) >= limit:
+            break
+        if score < scored[0][0] * (0.5 if comparison else 0.6):
+            break  # far weaker than the best: not part of the answer
+        chunk_id, doc_id = hit.chunk.chunk_id, hit.chunk.doc_id
+        if per_chunk.get(chunk_id, 0) >= 2 or (comparison and per_doc.get(doc_id, 0) >= 2):
+            continue
+        if any(c[0].chunk.chunk_id == chunk_id and not (last < c[1] or first > c[2]) for c in chosen):
+            continue  # overlaps an excerpt already chosen
+        chosen.append((hit, first, last, score))
+        per_chunk[chunk_id] = per_chunk.get(chunk_id, 0) + 1
+        per_doc[doc_id] = per_doc.get(doc_id, 0) + 1
+    return chosen
 
 
 def _widen(chunk: Chunk, index: int, doc: Document, min_words: int) -> tuple[int, int]:

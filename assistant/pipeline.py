@@ -21,13 +21,14 @@ from . import store as index_store
 from .answering import compose
 from .chunking import CHUNKING_VERSION, ChunkingParams, chunk_document
 from .config import Settings
+from .corpus_status import CorpusChanges, IndexedFile, compare
 from .documents import discover, load_document
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .errors import CorpusError, IndexError_, IndexMismatchError
 from .retrieval import Retriever
 from .store import IndexIdentity, IndexStore, StoredDocument
 from .textnorm import GlueSplitter, words
-from .types import Answer, BuildReport, Chunk, Document, FileFailure
+from .types import Answer, BuildReport, Chunk, Document, FileFailure, IndexedDocument, IndexSummary
 
 Progress = Callable[[str], None]
 
@@ -253,7 +254,9 @@ class Assistant:
         retriever = self.retriever  # one consistent index for the whole question
         store = retriever.store
         query = retriever.analyse(question)
-        hits = retriever.search(query, max(self.settings.rerank_chunks, 5), doc_ids)
+        # A comparison looks wider, so that each side's documents are in the pool.
+        k = max(self.settings.rerank_chunks, 5) * (3 if query.comparison else 1)
+        hits = retriever.search(query, k, doc_ids)
         return compose(query, hits, self.settings, store.document, self._encode_sentences,
                        retriever.coverage, retriever.splitter.readable, searched=question)
 
@@ -267,6 +270,43 @@ class Assistant:
         if not texts:
             return np.zeros((0, self.embedder.dimension), dtype=np.float32)
         return np.stack([self._sentence_cache[t] for t in texts])
+
+    # -- For the web chat (assistant/ui.py) ------------------------------------------------
+
+    def ask_in_context(self, question: str, searched: str,
+                       doc_ids: Collection[str] | None = None) -> Answer:
+        """Like ask(), but retrieval reads `searched` (a follow-up resolved with the
+        conversation, see conversation.py) while the answer keeps the question as asked."""
+        answer = self.ask(searched, doc_ids)
+        return dataclasses.replace(answer, question=" ".join(question.split()))
+
+    def document(self, doc_id: str) -> Document | None:
+        """A document of the served index, or None when a rebuild has removed it."""
+        stored = self.store.documents.get(doc_id)
+        return stored.document if stored else None
+
+    def summary(self) -> IndexSummary:
+        """What the served index holds and when it was built."""
+        store = self.store
+        manifest = store.manifest
+        per_path = manifest.get("documents", {})
+        documents = tuple(
+            IndexedDocument(s.document.doc_id, s.document.path, s.document.kind, s.document.meta,
+                            int(per_path.get(s.document.path, {}).get("chunks", 0)))
+            for s in sorted(store.documents.values(), key=lambda s: s.document.path))
+        failed = tuple(FileFailure(f["path"], f["reason"]) for f in manifest.get("failed", []))
+        return IndexSummary(store.path.name, str(manifest.get("built_at", "")),
+                            float(manifest.get("build_seconds", 0.0)), documents, len(store.chunks), failed)
+
+    def corpus_changes(self) -> CorpusChanges:
+        """Files added, changed or removed in the corpus folder since the served build."""
+        store = self.store
+        files, _skipped = discover(self.settings.corpus_dir)
+        indexed = {s.document.path: IndexedFile(s.file_sha256, s.meta_entry) for s in store.documents.values()}
+        failed = {f["path"] for f in store.manifest.get("failed", [])}
+        built_at = (store.path / "manifest.json").stat().st_mtime
+        modified = {f.relpath: f.path.stat().st_mtime for f in files if f.relpath in failed}
+        return compare(files, indexed, failed, built_at, modified)
 
 
 def evaluate_beir(settings: Settings, folder: Path, split: str = "test",

@@ -18,6 +18,8 @@ from .types import Chunk, Hit
 
 SEARCH_MODES = ("hybrid", "dense", "keyword")
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
+_COMPARISON = re.compile(r"\b(?:differ\w*|compar\w*|contrast\w*|versus|vs\.?|"
+                         r"similarit\w*|in common|both)\b", re.I)
 _AUTHORSHIP = re.compile(r"\b(?:author|authors|wrote|written|writer|byline|who (?:is|was) behind)\b", re.I)
 
 
@@ -29,6 +31,7 @@ class Query:
     vector: np.ndarray
     terms: tuple[str, ...]  # content terms: stemmed, no stopwords or question words
     about_authorship: bool
+    comparison: bool = False  # "How do the US and EU approaches differ?": answer from each source
 
 
 def chunk_search_text(chunk: Chunk, title: str) -> str:
@@ -59,7 +62,8 @@ class Retriever:
         expanded = expand(question, self.acronyms)
         vector = self.embedder.encode([self.splitter.readable(expanded)])[0]
         terms = tuple(t for t in keyword_terms(expanded, self.splitter) if t not in QUESTION_WORDS)
-        return Query(question, vector, terms, bool(_AUTHORSHIP.search(question)))
+        return Query(question, vector, terms, bool(_AUTHORSHIP.search(question)),
+                     bool(_COMPARISON.search(question)))
 
     def coverage(self, query: Query, terms: Collection[str]) -> float:
         """idf-weighted share of the question's content terms found in `terms`."""

@@ -136,3 +136,15 @@ def test_cli_ask_json_shape(seed_index: Settings) -> None:
     assert scores == sorted(scores, reverse=True)  # best first
     source = (Path(seed_index.corpus_dir) / citation["doc_id"]).with_suffix(".txt").read_text(encoding="utf-8")
     assert source[citation["start"]:citation["end"]] == citation["excerpt"]
+
+
+def test_comparison_quotes_each_source_grouped(assistant: Assistant) -> None:
+    answer = assistant.ask("How do the US and EU approaches to AI differ?")
+    docs = [c.doc_id for c in answer.citations]
+    assert len(set(docs)) >= 2
+    # Grouped: once a source's excerpts end, it does not come back.
+    assert docs == sorted(docs, key=docs.index)
+    for doc_id in dict.fromkeys(docs):
+        title = assistant.store.document(doc_id).meta.title
+        assert f"{title}: “" in answer.text
+    assert_citations_verbatim(answer, assistant)
