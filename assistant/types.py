@@ -154,3 +154,26 @@ class BuildReport:
     seconds: float = 0.0
     index_dir: str = ""
     warnings: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class IndexedDocument:
+    """A document as the served index holds it, for listing."""
+
+    doc_id: str
+    path: str
+    kind: str
+    meta: DocumentMeta
+    chunks: int
+
+
+@dataclass(frozen=True)
+class IndexSummary:
+    """The served index at a glance: when and how fast it was built, what it holds."""
+
+    version: str  # the version folder's name
+    built_at: str  # ISO 8601, UTC
+    build_seconds: float
+    documents: tuple[IndexedDocument, ...]
+    chunks: int
+    failed: tuple[FileFailure, ...]
