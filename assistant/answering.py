@@ -15,10 +15,10 @@ from .types import Answer, Chunk, Citation, Document, Hit, Sentence
 NOT_COVERED = "The documents do not cover this question."
 # Sentence score weights (measured with `assistant eval`; see README, Retrieval).
 W_SENTENCE, W_PASSAGE, W_TERMS = 0.45, 0.35, 0.20
-_REFERRING_WORDS = {"he", "she", "it", "they", "this", "these", "those", "its", "their", "his",
-                    "her", "such", "that"}
 
-SentenceEncoder = Callable[[Sequence[str]], np.ndarray]
+
+ExcerptVectors = Callable[[Chunk], np.ndarray]
+"""The unit vectors of a chunk's excerpt windows, one row per window."""
 DocumentLookup = Callable[[str], Document]
 Coverage = Callable[[Query, set[str]], float]
 
@@ -34,8 +34,7 @@ def evidence_strength(hits: Sequence[Hit]) -> float:
 
 
 def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: DocumentLookup,
-            encode_sentences: SentenceEncoder, coverage: Coverage, splitter_readable: Callable[[str], str],
-            searched: str = "") -> Answer:
+            excerpt_vectors: ExcerptVectors, coverage: Coverage, searched: str = "") -> Answer:
     """Pick the sentences that best answer the question and cite each one."""
     strength = evidence_strength(hits)
     if strength < settings.abstain_below:
@@ -44,22 +43,20 @@ def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: Doc
         return Answer(query.text, NOT_COVERED, True, (), tuple(_verified(closest, document)), searched)
 
     pool = _diverse(hits, settings.rerank_chunks) if query.comparison else list(hits[: settings.rerank_chunks])
-    # Candidate excerpts: each sentence widened to a readable unit (see _widen), scored whole.
-    texts: list[str] = []
+    # Candidate excerpts: the chunk's excerpt windows (see chunking.excerpt_windows), each
+    # embedded at build time, scored whole.
     owners: list[tuple[Hit, int, int]] = []
+    texts: list[str] = []
+    rows: list[np.ndarray] = []
     for hit in pool:
         doc = document(hit.chunk.doc_id)
-        windows = dict.fromkeys(_widen(hit.chunk, i, doc, settings.min_excerpt_words)
-                                for i in range(len(hit.chunk.sentences)))
-        for first, last in windows:
-            sentences = hit.chunk.sentences
-            # The heading gives an excerpt its context ("This initial forum" under
-            # "AI Partnership for Defense").
-            context = f"{hit.chunk.heading}: " if hit.chunk.heading else ""
-            texts.append(splitter_readable(context + doc.text[sentences[first].start:sentences[last].end]))
+        vectors = excerpt_vectors(hit.chunk)
+        sentences = hit.chunk.sentences
+        for (first, last), vector in zip(hit.chunk.excerpts, vectors):
             owners.append((hit, first, last))
-    vectors = encode_sentences(texts)
-    sims = vectors @ query.vector if len(texts) else np.zeros(0)
+            texts.append(f"{hit.chunk.heading}\n{doc.text[sentences[first].start:sentences[last].end]}")
+            rows.append(vector)
+    sims = np.stack(rows) @ query.vector if rows else np.zeros(0)
     top_fused = max(h.score for h in pool)
     scored: list[tuple[float, Hit, int, int]] = []
     for (hit, first, last), sim, text in zip(owners, sims, texts):
@@ -128,35 +125,6 @@ def _choose(scored: list[tuple[float, Hit, int, int]], limit: int,
         per_chunk[chunk_id] = per_chunk.get(chunk_id, 0) + 1
         per_doc[doc_id] = per_doc.get(doc_id, 0) + 1
     return chosen
-
-
-def _widen(chunk: Chunk, index: int, doc: Document, min_words: int) -> tuple[int, int]:
-    """A readable excerpt around sentence `index`, as (first, last) sentence positions.
-
-    A sentence that opens with a pronoun ("He is author at ...") takes its predecessor,
-    which names what it refers to; a short one grows with the next (else previous) sentences.
-    """
-    first = last = index
-    sentences = chunk.sentences
-
-    def opens_with_reference(i: int) -> bool:
-        head = doc.text[sentences[i].start:sentences[i].end].split(maxsplit=1)
-        return bool(head) and head[0].lower().strip("“\"'(") in _REFERRING_WORDS
-
-    while first > 0 and opens_with_reference(first) and index - first < 2:
-        first -= 1
-
-    def words(a: int, b: int) -> int:
-        return len(doc.text[sentences[a].start:sentences[b].end].split())
-
-    while words(first, last) < min_words:
-        if last + 1 < len(sentences):
-            last += 1
-        elif first > 0:
-            first -= 1
-        else:
-            break
-    return first, last
 
 
 def _one_line(text: str) -> str:

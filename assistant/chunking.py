@@ -11,7 +11,7 @@ from .structure import CONTACT_LINE
 from .textnorm import GlueSplitter, sentence_spans
 from .types import Chunk, Document, Sentence
 
-CHUNKING_VERSION = 4  # bump when the output of chunk_document changes for the same input
+CHUNKING_VERSION = 5  # bump when the output of chunk_document changes for the same input
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 """Counts the model's word pieces (special tokens included) of each text."""
@@ -21,6 +21,7 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 class ChunkingParams:
     max_tokens: int = 200
     soft_tokens: int = 110  # stop merging short paragraphs into a chunk beyond this
+    min_excerpt_words: int = 12  # a shorter excerpt grows with its neighbouring sentences
 
 
 @dataclass
@@ -149,6 +150,8 @@ def _make_chunks(doc: Document, units: list[_Unit], count_tokens: TokenCounter,
         middle = len(units) // 2  # the per-sentence estimate was low: halve and retry
         return (_make_chunks(doc, units[:middle], count_tokens, splitter, params)
                 + _make_chunks(doc, units[middle:], count_tokens, splitter, params))
+    sentences = tuple(u.sentence for u in units)
+    windows = excerpt_windows(doc.text, sentences, params.min_excerpt_words)
     return [Chunk(
         chunk_id=chunk_id_for(doc, first.start, last.end),
         doc_id=doc.doc_id,
@@ -160,5 +163,52 @@ def _make_chunks(doc: Document, units: list[_Unit], count_tokens: TokenCounter,
         paragraph=first.paragraph,
         page=first.page,
         role=units[0].role,
-        sentences=tuple(u.sentence for u in units),
+        sentences=sentences,
+        excerpts=windows,
+        excerpt_texts=tuple(excerpt_embed_text(doc.text, units[0].heading, sentences, w, splitter)
+                            for w in windows),
     )]
+
+
+_REFERRING_WORDS = {"he", "she", "it", "they", "this", "these", "those", "its", "their", "his",
+                    "her", "such", "that"}
+
+
+def excerpt_windows(text: str, sentences: Sequence[Sentence], min_words: int) -> tuple[tuple[int, int], ...]:
+    """The candidate excerpts of a chunk: each sentence widened to a readable unit.
+
+    A sentence that opens with a pronoun ("He is author at ...") takes its predecessor,
+    which names what it refers to; a short one grows with the next (else previous)
+    sentences. Returned as distinct (first, last) sentence positions, in order.
+    """
+    windows: dict[tuple[int, int], None] = {}
+
+    def opens_with_reference(i: int) -> bool:
+        head = text[sentences[i].start:sentences[i].end].split(maxsplit=1)
+        return bool(head) and head[0].lower().strip("“\"'(") in _REFERRING_WORDS
+
+    def words(a: int, b: int) -> int:
+        return len(text[sentences[a].start:sentences[b].end].split())
+
+    for index in range(len(sentences)):
+        first = last = index
+        while first > 0 and opens_with_reference(first) and index - first < 2:
+            first -= 1
+        while words(first, last) < min_words:
+            if last + 1 < len(sentences):
+                last += 1
+            elif first > 0:
+                first -= 1
+            else:
+                break
+        windows[(first, last)] = None
+    return tuple(windows)
+
+
+def excerpt_embed_text(text: str, heading: str, sentences: Sequence[Sentence], window: tuple[int, int],
+                       splitter: GlueSplitter) -> str:
+    """What the model reads for an excerpt: its heading gives it context ("This initial
+    forum" under "AI Partnership for Defense")."""
+    first, last = window
+    context = f"{heading}: " if heading else ""
+    return splitter.readable(context + text[sentences[first].start:sentences[last].end])

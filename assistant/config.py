@@ -40,8 +40,6 @@ class Settings:
     """Fused chunks whose sentences are scored for the answer."""
     max_citations: int = 4
     """Most excerpts quoted in one answer."""
-    min_excerpt_words: int = 12
-    """A shorter best sentence is widened with its neighbours in the same chunk."""
     abstain_below: float = 0.43
     """Answer only when the best evidence scores at least this (see README, Abstention)."""
     progress: bool = True

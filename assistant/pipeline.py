@@ -8,7 +8,6 @@ import json
 import sys
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -140,7 +139,7 @@ def build_index_from_documents(settings: Settings, documents: Sequence[Document]
             else:
                 stored.append(StoredDocument(doc, key, {}))
         version, embedded, total = _index_documents(settings, embedder, identity, previous, stored,
-                                                    kept_paths, [], started, say)
+                                                    kept_paths, [], started, say, with_excerpts=False)
     return BuildReport(unchanged=tuple(sorted(kept_paths)), embedded_chunks=embedded,
                        reused_chunks=total - embedded, total_chunks=total,
                        seconds=time.perf_counter() - started, index_dir=str(version))
@@ -148,7 +147,8 @@ def build_index_from_documents(settings: Settings, documents: Sequence[Document]
 
 def _index_documents(settings: Settings, embedder: Embedder, identity: IndexIdentity,
                      previous: IndexStore | None, documents: list[StoredDocument], kept_paths: set[str],
-                     failures: list[FileFailure], started: float, say: Progress) -> tuple[Any, int, int]:
+                     failures: list[FileFailure], started: float, say: Progress,
+                     with_excerpts: bool = True) -> tuple[Any, int, int]:
     """Chunk, embed (reusing what was embedded before) and save; (version, embedded, total)."""
     # 2. Chunks: reuse those of unchanged documents, chunk the rest.
     old_chunks: dict[str, list[Chunk]] = {}
@@ -168,14 +168,26 @@ def _index_documents(settings: Settings, embedder: Embedder, identity: IndexIden
             chunks.extend(chunk_document(doc, embedder.count_tokens, splitter, params))
 
     # 3. Vectors: reuse any whose exact input text was embedded before.
-    todo = [i for i, c in enumerate(chunks) if _embed_key(c.embed_text) not in old_vectors]
-    say(f"embedding {len(todo)} of {len(chunks)} chunks ({len(chunks) - len(todo)} reused)")
-    fresh = embedder.encode([chunks[i].embed_text for i in todo], batch_size=settings.batch_size,
+    if previous is not None:
+        old_excerpts = [t for c in previous.chunks for t in c.excerpt_texts]
+        if len(previous.excerpt_vectors) == len(old_excerpts):
+            old_vectors.update(zip(map(_embed_key, old_excerpts), previous.excerpt_vectors))
+    texts = [c.embed_text for c in chunks]
+    if with_excerpts:
+        texts += [t for c in chunks for t in c.excerpt_texts]
+    keys = [_embed_key(t) for t in texts]
+    todo = list(dict.fromkeys(k for k in keys if k not in old_vectors))
+    say(f"embedding {len(todo)} of {len(texts)} texts ({len(chunks)} chunks and their excerpts; "
+        f"{len(texts) - len(todo)} reused)")
+    by_key = dict(zip(keys, texts))
+    fresh = embedder.encode([by_key[k] for k in todo], batch_size=settings.batch_size,
                             progress=settings.progress and len(todo) > settings.batch_size)
-    vectors = np.zeros((len(chunks), identity.dimension), dtype=np.float32)
-    fresh_rows = dict(zip(todo, fresh))
-    for i, chunk in enumerate(chunks):
-        vectors[i] = fresh_rows[i] if i in fresh_rows else old_vectors[_embed_key(chunk.embed_text)]
+    known = {**old_vectors, **dict(zip(todo, fresh))}
+    all_vectors = np.stack([known[k] for k in keys]) if keys else np.zeros((0, identity.dimension), np.float32)
+    vectors = all_vectors[: len(chunks)]
+    excerpt_vectors = all_vectors[len(chunks):] if with_excerpts else None
+    fresh_keys = set(todo)
+    embedded_chunks = sum(1 for k in keys[: len(chunks)] if k in fresh_keys)
 
     seconds = time.perf_counter() - started
     counts = {s.document.doc_id: 0 for s in documents}
@@ -190,7 +202,8 @@ def _index_documents(settings: Settings, embedder: Embedder, identity: IndexIden
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "build_seconds": round(seconds, 3),
         "counts": {"documents": len(documents), "chunks": len(chunks), "failed": len(failures),
-                   "embedded": len(todo), "reused": len(chunks) - len(todo)},
+                   "excerpts": sum(len(c.excerpts) for c in chunks),
+                   "embedded_texts": len(todo), "embedded_chunks": embedded_chunks},
         "documents": {
             s.document.path: {"doc_id": s.document.doc_id, "sha256": s.file_sha256,
                               "content_hash": s.document.content_hash,
@@ -199,8 +212,8 @@ def _index_documents(settings: Settings, embedder: Embedder, identity: IndexIden
         },
         "failed": index_store.failures_to_json(failures),
     }
-    version = index_store.save(settings.index_dir, manifest, documents, chunks, vectors)
-    return version, len(todo), len(chunks)
+    version = index_store.save(settings.index_dir, manifest, documents, chunks, vectors, excerpt_vectors)
+    return version, embedded_chunks, len(chunks)
 
 
 def _previous_store(settings: Settings, identity: IndexIdentity, full: bool,
@@ -224,7 +237,6 @@ class Assistant:
         self.settings = settings
         self.embedder = embedder or get_embedder(settings)
         self._lock = threading.Lock()
-        self._sentence_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._load()
 
     def _load(self) -> None:
@@ -242,7 +254,6 @@ class Assistant:
         with self._lock:
             if version != self.store.path:
                 self._load()
-                self._sentence_cache.clear()
                 return True
         return False
 
@@ -257,19 +268,8 @@ class Assistant:
         # A comparison looks wider, so that each side's documents are in the pool.
         k = max(self.settings.rerank_chunks, 5) * (3 if query.comparison else 1)
         hits = retriever.search(query, k, doc_ids)
-        return compose(query, hits, self.settings, store.document, self._encode_sentences,
-                       retriever.coverage, retriever.splitter.readable, searched=question)
-
-    def _encode_sentences(self, texts: Sequence[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._sentence_cache]
-        if missing:
-            for text, vector in zip(missing, self.embedder.encode(missing, batch_size=64)):
-                self._sentence_cache[text] = vector
-        while len(self._sentence_cache) > 20000:
-            self._sentence_cache.popitem(last=False)
-        if not texts:
-            return np.zeros((0, self.embedder.dimension), dtype=np.float32)
-        return np.stack([self._sentence_cache[t] for t in texts])
+        return compose(query, hits, self.settings, store.document, store.chunk_excerpt_vectors,
+                       retriever.coverage, searched=question)
 
     # -- For the web chat (assistant/ui.py) ------------------------------------------------
 

@@ -3,7 +3,8 @@
 Layout of the index folder:
 
     CURRENT          name of the version folder being served (replaced atomically)
-    v-<time>-<id>/   manifest.json, documents.json, chunks.jsonl, vectors.faiss
+    v-<time>-<id>/   manifest.json, documents.json, chunks.jsonl, vectors.faiss,
+                     excerpts.npy (vectors of each chunk's candidate excerpts)
     .tmp-<id>/       a build in progress (removed by the next build)
     .build.lock      held while a build runs
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import shutil
@@ -68,6 +70,20 @@ class IndexStore:
     chunks: list[Chunk]
     vectors: np.ndarray
     faiss_index: Any
+    excerpt_vectors: np.ndarray  # rows for every chunk's excerpt windows, in chunk order
+    excerpt_rows: dict[str, int]  # chunk_id -> first row of its excerpts
+
+    def chunk_excerpt_vectors(self, chunk: Chunk) -> np.ndarray:
+        """Vectors of the chunk's excerpt windows (the chunk's own vector when none were stored)."""
+        start = self.excerpt_rows.get(chunk.chunk_id)
+        if start is None or not len(self.excerpt_vectors):
+            row = self.chunk_rows[chunk.chunk_id]
+            return np.repeat(self.vectors[row:row + 1], len(chunk.excerpts), axis=0)
+        return self.excerpt_vectors[start:start + len(chunk.excerpts)]
+
+    @functools.cached_property
+    def chunk_rows(self) -> dict[str, int]:
+        return {c.chunk_id: i for i, c in enumerate(self.chunks)}
 
     @property
     def identity(self) -> IndexIdentity:
@@ -123,7 +139,21 @@ def load(index_dir: Path, expected: IndexIdentity | None = None) -> IndexStore:
                           "run `assistant index --full`")
     vectors = faiss_index.reconstruct_n(0, faiss_index.ntotal) if chunks else \
         np.zeros((0, found.dimension), dtype=np.float32)
-    return IndexStore(version, manifest, documents, chunks, vectors, faiss_index)
+    excerpt_path = version / "excerpts.npy"
+    excerpt_vectors = np.load(excerpt_path) if excerpt_path.exists() else \
+        np.zeros((0, found.dimension), dtype=np.float32)
+    excerpt_rows = _excerpt_rows(chunks) if len(excerpt_vectors) else {}
+    if excerpt_rows and len(excerpt_vectors) != sum(len(c.excerpts) for c in chunks):
+        raise IndexError_(f"{version}: excerpt vectors do not match the chunks; run `assistant index --full`")
+    return IndexStore(version, manifest, documents, chunks, vectors, faiss_index, excerpt_vectors, excerpt_rows)
+
+
+def _excerpt_rows(chunks: list[Chunk]) -> dict[str, int]:
+    rows, position = {}, 0
+    for chunk in chunks:
+        rows[chunk.chunk_id] = position
+        position += len(chunk.excerpts)
+    return rows
 
 
 @contextlib.contextmanager
@@ -142,7 +172,7 @@ def build_lock(index_dir: Path) -> Iterator[None]:
 
 
 def save(index_dir: Path, manifest: dict[str, Any], documents: list[StoredDocument],
-         chunks: list[Chunk], vectors: np.ndarray) -> Path:
+         chunks: list[Chunk], vectors: np.ndarray, excerpt_vectors: np.ndarray | None = None) -> Path:
     """Write a new version beside the old one and swap it in atomically. Hold build_lock."""
     _remove_abandoned_builds(index_dir)
     tmp = index_dir / f".tmp-{uuid.uuid4().hex[:8]}"
@@ -157,6 +187,9 @@ def save(index_dir: Path, manifest: dict[str, Any], documents: list[StoredDocume
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     faiss.write_index(index, str(tmp / "vectors.faiss"))
     _fsync_file(tmp / "vectors.faiss")
+    if excerpt_vectors is not None and len(excerpt_vectors):
+        np.save(tmp / "excerpts.npy", np.ascontiguousarray(excerpt_vectors, dtype=np.float32))
+        _fsync_file(tmp / "excerpts.npy")
     # The manifest is written last: a version folder with a manifest is complete.
     _write(tmp / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
     version = index_dir / f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
@@ -241,6 +274,8 @@ def _chunk_to_json(chunk: Chunk) -> dict[str, Any]:
 def _chunk_from_json(data: dict[str, Any]) -> Chunk:
     data = dict(data)
     data["sentences"] = tuple(Sentence(*s) for s in data["sentences"])
+    data["excerpts"] = tuple((int(a), int(b)) for a, b in data.get("excerpts", ()))
+    data["excerpt_texts"] = tuple(data.get("excerpt_texts", ()))
     return Chunk(**data)
 
 

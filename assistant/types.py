@@ -84,6 +84,8 @@ class Chunk:
     page: int | None
     role: str
     sentences: tuple[Sentence, ...]
+    excerpts: tuple[tuple[int, int], ...] = ()  # candidate excerpts as (first, last) sentence positions
+    excerpt_texts: tuple[str, ...] = ()  # what the model reads for each excerpt
 
 
 @dataclass(frozen=True)
