@@ -1,4 +1,4 @@
-"""Command line: `assistant index | ask | eval`, a thin adapter over the pipeline."""
+"""Command line: `assistant index | ask | eval | serve`, a thin adapter over the pipeline."""
 
 from __future__ import annotations
 
@@ -170,6 +170,16 @@ def _eval_beir(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .ui import parse_auth, serve  # gradio is imported only by this command
+
+    settings = _settings(args)
+    auth = parse_auth(args.auth or [], args.auth_file)
+    _ensure_index(settings)
+    serve(settings, host=args.host, port=args.port, auth=auth)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--corpus", type=Path, metavar="DIR",
@@ -209,6 +219,18 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: index/beir/<name>)")
     p.add_argument("--split", default="test", help="qrels split for --beir (default: test)")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("serve", parents=[common], help="the web chat in a browser",
+                       description="Start the web chat (ask, read citations in context, rebuild the "
+                                   "index, add documents). Builds the index first if there is none.")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    p.add_argument("--auth", action="append", metavar="USER:PASSWORD",
+                   help="require this login (repeatable); use it before listening on a network")
+    p.add_argument("--auth-file", type=Path, metavar="FILE",
+                   help="logins from a file, one USER:PASSWORD per line (kept out of the process list)")
+    p.set_defaults(func=cmd_serve)
     return parser
 
 

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -48,3 +55,64 @@ def seed_index(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTrans
     settings = make_settings(CORPUS, tmp_path_factory.mktemp("seed-index"))
     build_index(settings, embedder=embedder)
     return settings
+
+
+# -- The web chat: one server for the browser and API tests ------------------------------
+
+@dataclass(frozen=True)
+class WebServer:
+    """A running `assistant serve` on a copy of the corpus (plus tests/data/web/)."""
+
+    url: str
+    corpus: Path
+    index: Path
+    log: Path
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
+    process.kill()
+    raise RuntimeError(f"`assistant serve` did not come up at {url}:\n{tail}")
+
+
+@pytest.fixture(scope="session")
+def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
+    """`python -m assistant serve` on a free port; it builds its index first (none exists)."""
+    root = tmp_path_factory.mktemp("web")
+    corpus = root / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    shutil.copy(DATA / "web" / "injection-briefing.md", corpus)
+    index, log = root / "index", root / "serve.log"
+    port = _free_port()
+    env = {**os.environ, "GRADIO_TEMP_DIR": str(root / "gradio-tmp")}
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "assistant", "serve", "--port", str(port), "--corpus", str(corpus),
+             "--index", str(index), "-q"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        _wait_until_up(url, process, log, timeout=240)
+        yield WebServer(url, corpus, index, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

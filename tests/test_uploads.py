@@ -12,7 +12,7 @@ from assistant.uploads import safe_name, save_upload, sniff
 
 from .conftest import DATA
 
-PDF = next(DATA.rglob("*.pdf")).read_bytes() if any(DATA.rglob("*.pdf")) else b"%PDF-1.4\n%%EOF\n"
+PDF = (DATA / "pdfs" / "crazyones.pdf").read_bytes()
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))
 
 
