@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -56,6 +57,8 @@ class Retriever:
             for c in store.chunks
         ]
         self.chunk_terms = [set(terms) for terms in chunk_terms]
+        self._byline = np.array([c.role == "byline" for c in store.chunks], dtype=bool)
+        self._doc_ids = np.array([c.doc_id for c in store.chunks], dtype=object)
         self.bm25 = Bm25(chunk_terms)
 
     def analyse(self, question: str) -> Query:
@@ -67,11 +70,13 @@ class Retriever:
 
     def coverage(self, query: Query, terms: Collection[str]) -> float:
         """idf-weighted share of the question's content terms found in `terms`."""
-        if not query.terms:
-            return 0.0
-        weights = {t: self.bm25.term_idf(t) for t in set(query.terms)}
+        weights = self._weights(query.terms)
         total = sum(weights.values())
         return sum(w for t, w in weights.items() if t in terms) / total if total else 0.0
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - one retriever per loaded index; bounded
+    def _weights(self, terms: tuple[str, ...]) -> dict[str, float]:
+        return {t: self.bm25.term_idf(t) for t in set(terms)}
 
     def search(self, query: Query, k: int, doc_ids: Collection[str] | None = None,
                mode: str = "hybrid") -> list[Hit]:
@@ -84,12 +89,10 @@ class Retriever:
         chunks = self.store.chunks
         if not chunks:
             return []
-        allowed = np.ones(len(chunks), dtype=bool)
-        for i, chunk in enumerate(chunks):
-            if doc_ids is not None and chunk.doc_id not in doc_ids:
-                allowed[i] = False
-            elif chunk.role == "byline" and not query.about_authorship:
-                allowed[i] = False  # author blurbs answer "who wrote it?", nothing else
+        # Author blurbs answer "who wrote it?", nothing else.
+        allowed = np.ones(len(chunks), dtype=bool) if query.about_authorship else ~self._byline
+        if doc_ids is not None:
+            allowed &= np.isin(self._doc_ids, list(doc_ids))
         dense_all = self.store.vectors @ query.vector  # cosine: unit vectors
         keyword_all = self.bm25.scores(query.terms)
         n = self.settings.candidates
