@@ -14,7 +14,7 @@ from .types import Answer, Chunk, Citation, Document, Hit, Sentence
 
 NOT_COVERED = "The documents do not cover this question."
 # Sentence score weights (measured with `assistant eval`; see README, Retrieval).
-W_SENTENCE, W_PASSAGE, W_TERMS = 0.45, 0.35, 0.20
+W_SENTENCE, W_PASSAGE, W_TERMS, W_PHRASE = 0.45, 0.35, 0.20, 0.10
 
 
 ExcerptVectors = Callable[[Chunk], np.ndarray]
@@ -60,9 +60,12 @@ def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: Doc
     top_fused = max(h.score for h in pool)
     scored: list[tuple[float, Hit, int, int]] = []
     for (hit, first, last), sim, text in zip(owners, sims, texts):
-        term_cover = coverage(query, set(keyword_terms(text)))
+        excerpt_terms = keyword_terms(text)
+        term_cover = coverage(query, set(excerpt_terms))
+        phrase_cover = _bigram_cover(query.terms, excerpt_terms)
         # Excerpt meaning, the passage's standing in retrieval, the question's words in it.
-        score = W_SENTENCE * float(sim) + W_PASSAGE * (hit.score / top_fused) + W_TERMS * term_cover
+        score = (W_SENTENCE * float(sim) + W_PASSAGE * (hit.score / top_fused) + W_TERMS * term_cover
+                 + W_PHRASE * phrase_cover)
         if query.about_authorship and hit.chunk.role == "byline":
             score += W_PASSAGE  # "who wrote it?" is answered by the byline, whatever its wording
         scored.append((score, hit, first, last))
@@ -125,6 +128,15 @@ def _choose(scored: list[tuple[float, Hit, int, int]], limit: int,
         per_chunk[chunk_id] = per_chunk.get(chunk_id, 0) + 1
         per_doc[doc_id] = per_doc.get(doc_id, 0) + 1
     return chosen
+
+
+def _bigram_cover(query_terms: Sequence[str], excerpt_terms: Sequence[str]) -> float:
+    """Share of the question's adjacent term pairs ("statement ai" from "Statement on AI")
+    that also stand side by side in the excerpt: phrases, not just words."""
+    wanted = {pair for pair in zip(query_terms, query_terms[1:]) if pair[0] != pair[1]}
+    if not wanted:
+        return 0.0
+    return len(wanted & set(zip(excerpt_terms, excerpt_terms[1:]))) / len(wanted)
 
 
 def _one_line(text: str) -> str:

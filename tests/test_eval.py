@@ -111,3 +111,14 @@ def test_dev_set_meets_the_targets(seed_index) -> None:  # type: ignore[no-untyp
     summary = json.loads(result.stdout)
     assert summary["hit@3"] >= 0.9
     assert summary["offtopic_abstained"] == 1.0 and summary["false_abstention"] <= 0.05
+
+
+def test_our_held_out_questions(seed_index) -> None:  # type: ignore[no-untyped-def]
+    """Questions we wrote over the shipped corpus (eval/extra_qa.jsonl), never tuned on."""
+    result = subprocess.run(
+        [sys.executable, "-m", "assistant", "eval", str(REPO / "eval" / "extra_qa.jsonl"), "--json",
+         "--corpus", str(seed_index.corpus_dir), "--index", str(seed_index.index_dir)],
+        capture_output=True, text=True, cwd=REPO, timeout=300, check=True)
+    summary = json.loads(result.stdout)
+    assert summary["hit@3"] >= 0.9 and summary["false_abstention"] == 0.0
+    assert summary["offtopic_abstained"] == 1.0 and summary["neartopic_abstained"] == 1.0
