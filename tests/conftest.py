@@ -69,13 +69,13 @@ class WebServer:
     log: Path
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -99,7 +99,7 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
     shutil.copytree(CORPUS, corpus)
     shutil.copy(DATA / "web" / "injection-briefing.md", corpus)
     index, log = root / "index", root / "serve.log"
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "GRADIO_TEMP_DIR": str(root / "gradio-tmp")}
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -107,7 +107,7 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
              "--index", str(index), "-q"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
-        _wait_until_up(url, process, log, timeout=240)
+        wait_until_up(url, process, log, timeout=240)
         yield WebServer(url, corpus, index, log)
     finally:
         process.terminate()
