@@ -1,0 +1,163 @@
+"""Load on the web chat: N concurrent clients asking through /ask for T seconds (127.0.0.1 only).
+
+Each client is a thread with its own HTTP connection that asks, waits for the answer and
+asks again, cycling through the dev questions (when /work/shared/eval/dev_qa.jsonl exists)
+and the built-in ones, each client starting at a different question. A call goes through
+Gradio's queue exactly as a page's or gradio_client's does: POST /gradio_api/call/ask, then
+read the event stream until `complete`. Latency is from the POST to the answer. An error is
+any HTTP failure, an `error` event, a stream without an answer, or an answer that is not the
+`assistant ask --json` object for the question sent. Targets: zero errors, p95 <= 1 s.
+
+By default the script starts `assistant serve` itself on the bundled corpus (index built in
+a temp folder first); --url points it at a server already running on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+import numpy as np
+from _common import BUNDLED_CORPUS, DEV_QA, REPO_ROOT, load_questions, print_header, verdict, write_json
+
+P95_TARGET_MS = 1000.0
+KEYS = {"question", "answer", "abstained", "citations", "closest", "searched"}
+
+
+def ask(client: httpx.Client, base: str, question: str) -> dict[str, Any]:
+    """One /ask call through the queue; raises RuntimeError on anything but a proper answer."""
+    response = client.post(f"{base}gradio_api/call/ask", json={"data": [question]})
+    response.raise_for_status()
+    event_id = response.json()["event_id"]
+    event = ""
+    with client.stream("GET", f"{base}gradio_api/call/ask/{event_id}") as stream:
+        stream.raise_for_status()
+        for line in stream.iter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event == "complete":
+                answer = json.loads(json.loads(line[5:])[0])
+                if set(answer) != KEYS or answer["question"] != " ".join(question.split()):
+                    raise RuntimeError(f"unexpected answer for {question!r}: {str(answer)[:200]}")
+                return dict(answer)
+            elif line.startswith("data:") and event == "error":
+                raise RuntimeError(f"error event: {line[5:200]}")
+    raise RuntimeError("the event stream ended without an answer")
+
+
+def client_loop(n: int, base: str, questions: list[str], deadline: float, results: list[tuple[float, bool]],
+                errors: Counter[str], lock: threading.Lock) -> None:
+    with httpx.Client(timeout=60.0) as client:
+        i = n
+        while time.perf_counter() < deadline:
+            question = questions[i % len(questions)]
+            i += 1
+            started = time.perf_counter()
+            try:
+                answer = ask(client, base, question)
+                with lock:
+                    results.append((time.perf_counter() - started, bool(answer["abstained"])))
+            except (httpx.HTTPError, RuntimeError, ValueError, KeyError) as exc:
+                with lock:
+                    errors[f"{type(exc).__name__}: {str(exc)[:120]}"] += 1
+
+
+def start_server(corpus: Path, index: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    process = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--port", str(port), "--corpus",
+                                str(corpus), "--index", str(index), "-q"], cwd=REPO_ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.perf_counter() + 180
+    while time.perf_counter() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the server exited with {process.returncode}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("the server did not come up in 180 s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--url", help="a running server on this machine (default: start one)")
+    parser.add_argument("--corpus", type=Path, default=BUNDLED_CORPUS)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    print_header(f"web chat load: {args.clients} clients for {args.seconds:.0f} s")
+    if args.clients < 1 or args.clients > 200 or args.seconds <= 0 or args.seconds > 600:
+        raise SystemExit("--clients must be 1-200 and --seconds at most 600")
+    questions = load_questions(DEV_QA)
+
+    with tempfile.TemporaryDirectory(prefix="load-chat-") as tmp:
+        process = None
+        if args.url:
+            base = args.url if args.url.endswith("/") else args.url + "/"
+            if urlparse(base).hostname not in {"127.0.0.1", "localhost", "::1"}:
+                raise SystemExit("--url: this load script only runs against this machine (127.0.0.1)")
+        else:
+            index = Path(tmp) / "index"
+            subprocess.run([sys.executable, "-m", "assistant", "index", "-q", "--corpus", str(args.corpus),
+                            "--index", str(index)], cwd=REPO_ROOT, check=True, stdout=subprocess.DEVNULL)
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+            process = start_server(args.corpus, index, port)
+            base = f"http://127.0.0.1:{port}/"
+        try:
+            with httpx.Client(timeout=60.0) as warm:  # each question once: caches, first-call costs
+                for question in questions:
+                    ask(warm, base, question)
+            results: list[tuple[float, bool]] = []
+            errors: Counter[str] = Counter()
+            lock = threading.Lock()
+            deadline = time.perf_counter() + args.seconds
+            threads = [threading.Thread(target=client_loop, args=(n, base, questions, deadline, results, errors,
+                                                                  lock)) for n in range(args.clients)]
+            started = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            elapsed = time.perf_counter() - started
+        finally:
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
+
+    ms = np.array([r[0] for r in results]) * 1000.0
+    n_errors = sum(errors.values())
+    print(f"server:    {base} ({'given' if args.url else 'started by this script, bundled corpus'})")
+    print(f"questions: {len(questions)} distinct, cycled; {sum(r[1] for r in results)} of {len(results)} "
+          f"answers were 'not covered'")
+    print(f"answers:   {len(results)} in {elapsed:.1f} s ({len(results) / elapsed:.1f}/s)")
+    print(f"errors:    {n_errors}" + "".join(f"\n  {count} x {kind}" for kind, count in errors.most_common()))
+    if len(ms):
+        p50, p95, p99 = (float(np.percentile(ms, q)) for q in (50, 95, 99))
+        print(f"latency:   p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms, max {ms.max():.0f} ms")
+        print(f"targets:   zero errors: {'PASS' if n_errors == 0 else 'FAIL'}; "
+              f"p95 <= {P95_TARGET_MS:.0f} ms: {verdict(p95, P95_TARGET_MS)}")
+        write_json(args.json, {"clients": args.clients, "seconds": args.seconds, "answers": len(results),
+                               "errors": n_errors, "p50_ms": p50, "p95_ms": p95, "p99_ms": p99,
+                               "max_ms": float(ms.max())})
+
+
+if __name__ == "__main__":
+    main()
