@@ -61,7 +61,8 @@ UPLOAD_TYPES = [".pdf", ".txt", ".md", ".html", ".htm"]
 PRIVATE = "private"  # UI callbacks: callable by the page, not listed or callable as API
 
 CSS = """
-.ca-answer, .ca-card, .ca-context, .ca-question, .ca-docs td {overflow-wrap: anywhere}
+.ca-answer, .ca-card, .ca-context, .ca-question {overflow-wrap: anywhere}
+.ca-docs td {overflow-wrap: break-word}
 .ca-searched {font-size: .82em; color: var(--body-text-color-subdued); margin-bottom: .35em}
 .ca-quote {margin: .35em 0}
 .ca-marker {font-weight: 600; color: var(--color-accent)}
@@ -237,7 +238,9 @@ class WebChat:
         yield render_log(lines) + _failures(report), gr.skip(), gr.skip()
         self.assistant.reload_if_changed()
         lines.append(f"Done in {time.monotonic() - started:.1f} s: the new index is answering questions.")
-        yield render_log(lines) + _failures(report), self.index_view(), gr.Dropdown(choices=self._scope_choices())
+        # The scope starts afresh: a chosen document may be gone from the new index.
+        yield render_log(lines) + _failures(report), self.index_view(), \
+            gr.Dropdown(choices=self._scope_choices(), value=None, multiselect=True)
 
     def upload(self, files: Sequence[str] | None) -> Iterator[tuple[Any, ...]]:
         """Check and add the uploaded files to the corpus folder, then rebuild."""
@@ -278,7 +281,8 @@ class WebChat:
         intro = ("Answers are made only of **verbatim excerpts** from the documents, each cited. "
                  "Click a citation to read it in context. When the documents do not cover a question, "
                  "the page says so and shows the closest passages as such.")
-        with gr.Blocks(title="Cited-answer assistant", analytics_enabled=False) as demo:
+        # Uploaded files wait in Gradio's cache only until "Add": clear it hourly.
+        with gr.Blocks(title="Cited-answer assistant", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
             state = gr.State(ChatState())
             gr.Markdown("## Cited-answer assistant\n" + intro)
             with gr.Sidebar(label="Passage", open=False, position="right", width=440) as sidebar:
