@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +117,7 @@ class ChatState:
 
     turns: tuple[Turn, ...] = ()
     messages: tuple[dict[str, str], ...] = ()
-    cards: tuple[tuple[int, Citation, bool], ...] = field(default_factory=tuple)  # (index, citation, closest)
+    cards: tuple[tuple[int, Citation, bool], ...] = ()  # (message index, citation, closest passage?)
 
     def card(self, index: int) -> tuple[Citation, bool] | None:
         return next(((c, closest) for i, c, closest in self.cards if i == index), None)
@@ -199,11 +199,11 @@ class WebChat:
 
     def examples(self) -> list[str]:
         """Questions drawn from the corpus that the current index answers (cached per index)."""
-        version = self.assistant.summary().version
-        if self._examples[0] != version:
-            texts = [d.text for d in (self.assistant.document(x.doc_id) for x in self.assistant.summary().documents)
-                     if d is not None]
-            self._examples = (version, pick(candidate_questions(texts), self.assistant.ask))
+        summary = self.assistant.summary()
+        if self._examples[0] != summary.version:
+            documents = (self.assistant.document(d.doc_id) for d in summary.documents)
+            texts = [d.text for d in documents if d is not None]
+            self._examples = (summary.version, pick(candidate_questions(texts), self.assistant.ask))
         return self._examples[1]
 
     def rebuild(self, lines: list[str] | None = None) -> Iterator[tuple[Any, ...]]:
