@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Sequence
 
@@ -133,10 +134,10 @@ def _choose(scored: list[tuple[float, Hit, int, int]], limit: int,
 def _bigram_cover(query_terms: Sequence[str], excerpt_terms: Sequence[str]) -> float:
     """Share of the question's adjacent term pairs ("statement ai" from "Statement on AI")
     that also stand side by side in the excerpt: phrases, not just words."""
-    wanted = {pair for pair in zip(query_terms, query_terms[1:]) if pair[0] != pair[1]}
+    wanted = {pair for pair in itertools.pairwise(query_terms) if pair[0] != pair[1]}
     if not wanted:
         return 0.0
-    return len(wanted & set(zip(excerpt_terms, excerpt_terms[1:]))) / len(wanted)
+    return len(wanted & set(itertools.pairwise(excerpt_terms))) / len(wanted)
 
 
 def _one_line(text: str) -> str:
