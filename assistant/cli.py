@@ -15,7 +15,7 @@ from .errors import AssistantError
 from .types import Answer, BuildReport, Citation
 
 _JSON_CITATION_KEYS = ("n", "chunk_id", "doc_id", "title", "page", "paragraph", "excerpt", "start",
-                       "end", "score", "author", "publisher", "date", "source_type", "path")
+                       "end", "score", "author", "publisher", "date", "source_type", "file")
 
 
 def answer_to_json(answer: Answer) -> dict[str, object]:
@@ -31,7 +31,9 @@ def answer_to_json(answer: Answer) -> dict[str, object]:
 
 
 def _citation_json(citation: Citation) -> dict[str, object]:
-    data = asdict(citation)
+    # The source file is "file", not "path": gradio_client takes any object with a "path"
+    # key for a file to download, and /ask in the web chat returns this same object.
+    data = {**asdict(citation), "file": citation.path}
     return {key: data[key] for key in _JSON_CITATION_KEYS}
 
 

@@ -17,7 +17,6 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import contextlib
-import json
 import queue
 import socket
 import threading
@@ -175,13 +174,9 @@ class WebChat:
     def new_conversation(self) -> tuple[Any, ...]:
         return [], ChatState(), "", '<div class="ca-panel-label">Click a citation to see it in context.</div>', ""
 
-    def api_ask(self, question: str) -> str:
-        """Answer one question: one line of `assistant ask --json` (a JSON object as text).
-
-        Text rather than an object: gradio_client takes any object holding a "path" key
-        (as citations do) for a file and tries to download it.
-        """
-        return json.dumps(answer_to_json(self.assistant.ask(question)), ensure_ascii=False)
+    def api_ask(self, question: str) -> dict[str, Any]:
+        """Answer one question: the object one line of `assistant ask --json` holds."""
+        return answer_to_json(self.assistant.ask(question))
 
     # -- index -----------------------------------------------------------------------------
 

@@ -18,14 +18,14 @@ def test_ask_endpoint_returns_the_cli_json_line(web_server: WebServer) -> None:
     from gradio_client import Client
 
     client = Client(web_server.url, verbose=False)
-    lines = [client.predict(question, api_name="/ask") for question in QUESTIONS]
+    objects = [client.predict(question, api_name="/ask") for question in QUESTIONS]
     cli = subprocess.run(
         [sys.executable, "-m", "assistant", "ask", "--json", *QUESTIONS, "--corpus", str(web_server.corpus),
          "--index", str(web_server.index), "-q"], capture_output=True, text=True, cwd=REPO, timeout=300, check=True)
-    assert lines == cli.stdout.splitlines()  # the very same text, line for line
-    answered, uncovered = (json.loads(line) for line in lines)
+    assert objects == [json.loads(line) for line in cli.stdout.splitlines()]  # the very same objects
+    answered, uncovered = objects
     assert answered["question"] == QUESTIONS[0] and not answered["abstained"] and answered["citations"]
-    assert {"n", "chunk_id", "doc_id", "title", "excerpt", "start", "end", "path"} <= set(answered["citations"][0])
+    assert {"n", "chunk_id", "doc_id", "title", "excerpt", "start", "end", "file"} <= set(answered["citations"][0])
     assert uncovered["abstained"] and uncovered["citations"] == [] and uncovered["closest"]
 
 
@@ -55,8 +55,8 @@ def test_password_protection(web_server: WebServer, tmp_path: Path) -> None:
             Client(url, verbose=False)
         with pytest.raises(ValueError, match="login"):
             Client(url, auth=("analyst", "wrong"), verbose=False)
-        answer = json.loads(Client(url, auth=("analyst", "correct horse"), verbose=False)
-                            .predict(QUESTIONS[0], api_name="/ask"))
+        answer = Client(url, auth=("analyst", "correct horse"), verbose=False).predict(
+            QUESTIONS[0], api_name="/ask")
         assert answer["citations"]
     finally:
         process.terminate()
