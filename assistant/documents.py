@@ -67,11 +67,9 @@ def discover(corpus_dir: Path) -> tuple[list[SourceFile], list[tuple[str, str]]]
     metadata = load_metadata(corpus_dir)
     found: list[tuple[Path, str]] = []
     skipped: list[tuple[str, str]] = []
-    for path in sorted(corpus_dir.rglob("*")):
+    for path in corpus_files(corpus_dir):
         rel = path.relative_to(corpus_dir).as_posix()
-        if any(part.startswith(".") for part in path.relative_to(corpus_dir).parts):
-            continue
-        if not path.is_file() or rel == METADATA_FILE:
+        if rel == METADATA_FILE:
             continue
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
             skipped.append((rel, f"unsupported file type {path.suffix or '(none)'}; "
@@ -79,9 +77,15 @@ def discover(corpus_dir: Path) -> tuple[list[SourceFile], list[tuple[str, str]]]
             continue
         found.append((path, rel))
     ids = _doc_ids([rel for _, rel in found])
-    files = [SourceFile(path, rel, ids[rel], _sha256(path), metadata.get(rel, {}))
+    files = [SourceFile(path, rel, ids[rel], file_sha256(path), metadata.get(rel, {}))
              for path, rel in found]
     return files, skipped
+
+
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    """Every file under corpus_dir, sorted, except hidden ones (and those in hidden folders)."""
+    return [p for p in sorted(corpus_dir.rglob("*")) if p.is_file()
+            and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)]
 
 
 def _doc_ids(relpaths: list[str]) -> dict[str, str]:
@@ -92,7 +96,8 @@ def _doc_ids(relpaths: list[str]) -> dict[str, str]:
     return {rel: slug if counts[slug] == 1 else slugify(rel) for rel, slug in base.items()}
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes, read in blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

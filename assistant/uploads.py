@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from .documents import SUPPORTED_SUFFIXES, slugify
+from .documents import SUPPORTED_SUFFIXES, corpus_files, file_sha256, slugify
 from .errors import CorpusError
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -90,9 +90,9 @@ def save_upload(corpus_dir: Path, name: str, data: bytes, max_bytes: int = MAX_U
                           f"rename it to {_KIND_SUFFIX[kind]}")
     corpus_dir.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(data).hexdigest()
-    existing = _corpus_files(corpus_dir)
+    existing = corpus_files(corpus_dir)
     for path in existing:
-        if path.stat().st_size == len(data) and _sha256(path) == digest:
+        if path.stat().st_size == len(data) and file_sha256(path) == digest:
             shown_path = path.relative_to(corpus_dir).as_posix()
             return Upload(shown, "", f"{shown}: already in the corpus as {shown_path}; not added again")
     # Document ids are slugs of the path without its suffix: keep them unique.
@@ -124,16 +124,3 @@ def _write_new(corpus_dir: Path, clean: str, data: bytes, taken: set[str]) -> Pa
     finally:
         tmp.unlink(missing_ok=True)
     raise CorpusError(f"{clean}: {_MAX_ATTEMPTS} files with this name already exist; rename it")
-
-
-def _corpus_files(corpus_dir: Path) -> list[Path]:
-    return [p for p in sorted(corpus_dir.rglob("*")) if p.is_file()
-            and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
