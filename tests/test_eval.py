@@ -102,23 +102,24 @@ def test_beir_missing_split_is_one_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 1 and "train.tsv: not found" in result.stderr and "splits here: test" in result.stderr
 
 
+def eval_summary(questions: Path, settings) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """`assistant eval FILE --json` on the shared seed index, as a user would run it."""
+    result = subprocess.run(
+        [sys.executable, "-m", "assistant", "eval", str(questions), "--json",
+         "--corpus", str(settings.corpus_dir), "--index", str(settings.index_dir)],
+        capture_output=True, text=True, cwd=REPO, timeout=300, check=True)
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
 @pytest.mark.skipif(not (SHARED / "eval" / "dev_qa.jsonl").exists(), reason="shared dev set not present")
 def test_dev_set_meets_the_targets(seed_index) -> None:  # type: ignore[no-untyped-def]
-    result = subprocess.run(
-        [sys.executable, "-m", "assistant", "eval", str(SHARED / "eval" / "dev_qa.jsonl"), "--json",
-         "--corpus", str(seed_index.corpus_dir), "--index", str(seed_index.index_dir)],
-        capture_output=True, text=True, cwd=REPO, timeout=300, check=True)
-    summary = json.loads(result.stdout)
+    summary = eval_summary(SHARED / "eval" / "dev_qa.jsonl", seed_index)
     assert summary["hit@3"] >= 0.9
     assert summary["offtopic_abstained"] == 1.0 and summary["false_abstention"] <= 0.05
 
 
 def test_our_held_out_questions(seed_index) -> None:  # type: ignore[no-untyped-def]
     """Questions we wrote over the shipped corpus (eval/extra_qa.jsonl), never tuned on."""
-    result = subprocess.run(
-        [sys.executable, "-m", "assistant", "eval", str(REPO / "eval" / "extra_qa.jsonl"), "--json",
-         "--corpus", str(seed_index.corpus_dir), "--index", str(seed_index.index_dir)],
-        capture_output=True, text=True, cwd=REPO, timeout=300, check=True)
-    summary = json.loads(result.stdout)
+    summary = eval_summary(REPO / "eval" / "extra_qa.jsonl", seed_index)
     assert summary["hit@3"] >= 0.9 and summary["false_abstention"] == 0.0
     assert summary["offtopic_abstained"] == 1.0 and summary["neartopic_abstained"] == 1.0
