@@ -2,6 +2,13 @@
 # Set up (with test extras) and run the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The browser tests need Debian's chromium (never a downloaded browser).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "test: installing Debian's chromium for the browser tests"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium
+fi
 EXTRAS=test bash scripts/setup.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 .venv/bin/ruff check assistant tests benchmarks
