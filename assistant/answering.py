@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .config import Settings
+from .passages import passage_id
 from .retrieval import Query
 from .textnorm import keyword_terms
 from .types import Answer, Chunk, Citation, Document, Hit, Sentence
@@ -150,7 +151,8 @@ def _citation(n: int, hit: Hit, first: Sentence, last: Sentence, doc: Document, 
         n=n, chunk_id=hit.chunk.chunk_id, doc_id=doc.doc_id, title=meta.title, author=meta.author,
         publisher=meta.publisher, date=meta.date, source_type=meta.source_type, page=first.page,
         paragraph=first.paragraph, excerpt=doc.text[first.start:last.end], start=first.start,
-        end=last.end, score=round(float(score), 4), path=doc.path,
+        end=last.end, score=round(float(score), 4), path=doc.path, url=meta.url,
+        passage_id=passage_id(doc, first.page, first.paragraph),
     )
 
 

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from .passages import numbered_paragraphs
 from .structure import CONTACT_LINE
 from .textnorm import GlueSplitter, sentence_spans
 from .types import Chunk, Document, Sentence
@@ -89,25 +90,12 @@ def chunk_document(
 def _sentence_units(doc: Document, count_tokens: TokenCounter, splitter: GlueSplitter,
                     params: ChunkingParams) -> list[_Unit]:
     text = doc.text
-    heading = ""
-    paragraph = 0
-    page: int | None = None
     pending: list[tuple[int, int, int, int | None, int, str, str]] = []
-    for index, block in enumerate(doc.blocks):
-        if block.page != page:
-            page = block.page
-            if doc.kind == "pdf":
-                paragraph = 0  # PDF paragraphs are numbered within their page
-        if block.role == "heading":
-            heading = " ".join(text[block.start:block.end].strip("*#_ \t").split())
-            continue
-        if block.role == "debris":
-            continue
-        paragraph += 1
+    for block in numbered_paragraphs(doc):
         for start, end in sentence_spans(text, block.start, block.end, doc.kind != "pdf"):
             if CONTACT_LINE.match(text[start:end]):
                 continue
-            pending.append((start, end, paragraph, block.page, index, block.role, heading))
+            pending.append((start, end, block.number, block.page, block.block_index, block.role, block.heading))
     counts = count_tokens([splitter.readable(text[p[0]:p[1]]) for p in pending]) if pending else []
     units: list[_Unit] = []
     limit = params.max_tokens - 40  # room for the title/heading prefix

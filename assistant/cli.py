@@ -1,21 +1,28 @@
-"""Command line: `assistant index | ask | eval | serve`, a thin adapter over the pipeline."""
+"""Command line: `assistant index | ask | eval | show | brief | serve`, a thin adapter over the pipeline."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import REPO_ROOT, Settings
 from .errors import AssistantError
+from .references import DEFAULT_STYLE, STYLES, one_line, reference
 from .types import Answer, BuildReport, Citation
 
+if TYPE_CHECKING:
+    from .archive import PassageView
+
 _JSON_CITATION_KEYS = ("n", "chunk_id", "doc_id", "title", "page", "paragraph", "excerpt", "start",
-                       "end", "score", "author", "publisher", "date", "source_type", "file")
+                       "end", "score", "author", "publisher", "date", "source_type", "file", "passage_id",
+                       "url")
 
 
 def answer_to_json(answer: Answer) -> dict[str, object]:
@@ -48,20 +55,75 @@ def reference_line(citation: Citation) -> str:
     return ", ".join([citation.title, *parts, *where])
 
 
-def render_answer(answer: Answer) -> str:
+def render_answer(answer: Answer, style: str = DEFAULT_STYLE) -> str:
     lines = [f"Q: {answer.question}", ""]
     if answer.abstained:
         lines.append(answer.text)
         if answer.closest:
             lines += ["", "Closest passages (not an answer):"]
             for c in answer.closest:
-                lines += [f"  - {reference_line(c)}", f"    “{' '.join(c.excerpt.split())[:300]}”"]
+                lines += [f"  - {reference(c, style)}", f"    “{one_line(c.excerpt)[:300]}”"]
         return "\n".join(lines)
     lines += [answer.text, "", "Sources:"]
     for c in answer.citations:
-        lines += [f"[{c.n}] {reference_line(c)}", f"    “{' '.join(c.excerpt.split())}”",
-                  f"    ({c.path}, chars {c.start}-{c.end}, id {c.chunk_id})"]
+        lines += [f"[{c.n}] {reference(c, style)}", f"    “{one_line(c.excerpt)}”",
+                  f"    ({c.path}, chars {c.start}-{c.end})"]
     return "\n".join(lines)
+
+
+def render_passage(view: PassageView, style: str = DEFAULT_STYLE) -> str:
+    """`assistant show`: the passage, its neighbours, its reference; what changed, if anything."""
+    doc = view.document
+    lines = [f"{view.passage_id}  ({_STATUS[view.status]})", ""]
+    if view.status != "current":
+        when = f" (indexed {view.indexed_at})" if view.indexed_at else ""
+        lines += [f"STALE: this id names an earlier version of {doc.doc_id}{when}; "
+                  + ("the document has changed since." if view.status == "changed"
+                     else "the document is no longer in the corpus."),
+                  "The passage as it was:", ""]
+    if view.before:
+        lines += [f"    … {_tail(doc.text[view.before.start:view.before.end])}", ""]
+    lines += [f"  > {line}" for line in view.text.splitlines() if line.strip()]
+    if view.after:
+        lines += ["", f"    {_head(doc.text[view.after.start:view.after.end])} …"]
+    lines += ["", f"Reference ({style}): {reference(view.as_citation(), style)}"]
+    if view.status == "changed":
+        lines.append("")
+        if view.whole:
+            lines.append(f"Its text is unchanged in the current version, at {view.relocations[0].passage_id}")
+        elif view.relocations:
+            lines.append("Parts of it still occur in the current version:")
+            lines += [f"  {r.passage_id}: “{one_line(r.text)}”" for r in view.relocations]
+        else:
+            lines.append("None of its text occurs in the current version.")
+    return "\n".join(lines)
+
+
+_STATUS = {"current": "current", "changed": "stale: document changed", "removed": "stale: document removed"}
+
+
+def _tail(text: str, words: int = 25) -> str:
+    return " ".join(text.split()[-words:])
+
+
+def _head(text: str, words: int = 25) -> str:
+    return " ".join(text.split()[:words])
+
+
+def passage_to_json(view: PassageView, style: str = DEFAULT_STYLE) -> dict[str, object]:
+    doc, para = view.document, view.paragraph
+    citation = view.as_citation()
+    return {
+        "passage_id": view.passage_id, "asked": view.asked, "status": view.status,
+        "doc_id": doc.doc_id, "title": doc.meta.title, "file": doc.path, "page": citation.page,
+        "paragraph": para.number, "text": view.text, "start": para.start, "end": para.end,
+        "context_before": doc.text[view.before.start:view.before.end] if view.before else "",
+        "context_after": doc.text[view.after.start:view.after.end] if view.after else "",
+        "reference": reference(citation, style), "reference_markdown": reference(citation, style, "markdown"),
+        "indexed_at": view.indexed_at,
+        "whole_text_now_at": view.relocations[0].passage_id if view.whole else "",
+        "now_at": [asdict(r) for r in view.relocations],
+    }
 
 
 def render_report(report: BuildReport) -> str:
@@ -172,6 +234,83 @@ def _eval_beir(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_show(args: argparse.Namespace) -> int:
+    from .pipeline import Assistant
+
+    settings = _settings(args)
+    _ensure_index(settings)
+    assistant = Assistant(settings)
+    stale = False
+    for n, passage_id in enumerate(args.ids):
+        view = assistant.show(passage_id)
+        stale = stale or view.status != "current"
+        if args.json:
+            print(json.dumps(passage_to_json(view, args.style), ensure_ascii=False), flush=True)
+        else:
+            print(("\n" + "-" * 60 + "\n" if n else "") + render_passage(view, args.style), flush=True)
+    return 3 if stale else 0
+
+
+def cmd_brief(args: argparse.Namespace) -> int:
+    from .briefing import to_markdown
+    from .pipeline import Assistant
+
+    questions = list(args.questions)
+    if args.questions_file:
+        text = Path(args.questions_file).read_text(encoding="utf-8")
+        questions += [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    if not questions:
+        raise AssistantError("give at least one question (or --questions-file FILE)")
+    output = Path(args.output) if args.output else None
+    kind = _briefing_kind(output)
+    settings = _settings(args)
+    _ensure_index(settings)
+    assistant = Assistant(settings)
+    briefing, problems = assistant.brief(questions, title=args.title)
+    for problem in problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    if output is None:
+        print(to_markdown(briefing, args.style))
+        return 0
+    if kind == "docx":
+        from .briefing_docx import to_docx
+
+        data = to_docx(briefing, args.style)
+    else:
+        data = to_markdown(briefing, args.style).encode("utf-8")
+    _write_atomically(output, data)
+    quotes = sum(len(item.citations) for item in briefing.items)
+    sources = len({c.doc_id for item in briefing.items for c in item.citations})
+    uncovered = sum(1 for item in briefing.items if not item.citations)
+    print(f"Wrote {output}: {len(briefing.items)} questions, {quotes} quotes from {sources} documents"
+          + (f", {uncovered} not covered by the documents" if uncovered else ""), file=sys.stderr)
+    return 0
+
+
+def _briefing_kind(output: Path | None) -> str:
+    if output is None:
+        return "markdown"
+    suffix = output.suffix.lower()
+    if suffix in (".md", ".markdown"):
+        return "markdown"
+    if suffix == ".docx":
+        return "docx"
+    raise AssistantError(f"{output}: write a briefing to a .md or .docx file")
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """A failed export never leaves half a file where the old one was."""
+    if not path.parent.is_dir():
+        raise AssistantError(f"{path}: the folder {path.parent} does not exist")
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise AssistantError(f"{path}: cannot write the briefing ({exc.strerror})") from exc
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from .ui import parse_auth, serve  # gradio is imported only by this command
 
@@ -221,6 +360,36 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: index/beir/<name>)")
     p.add_argument("--split", default="test", help="qrels split for --beir (default: test)")
     p.set_defaults(func=cmd_eval)
+
+    styles = argparse.ArgumentParser(add_help=False)
+    styles.add_argument("--style", choices=STYLES, default=DEFAULT_STYLE,
+                        help=f"reference style (default: {DEFAULT_STYLE}; see README, Briefings)")
+
+    p = sub.add_parser("show", parents=[common, styles], help="show a passage by its id, with context",
+                       description="Print the passage a passage id names (as in a briefing's notes or "
+                                   "`ask --json`'s passage_id), with the paragraphs around it and its "
+                                   "reference. When the document has changed or gone since, it says "
+                                   "so, shows the passage as it was, and where its text is now. Exit "
+                                   "status 3 when an id is stale.",
+                       epilog="Example: assistant show 'us-uk-ai-rd-declaration-2020#p19'")
+    p.add_argument("ids", nargs="+", metavar="ID", help="passage id, e.g. doc#p12@a3f9c2 (the @version "
+                   "may be left out: then the current version is shown)")
+    p.add_argument("--json", action="store_true", help="one JSON object per id, one per line")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("brief", parents=[common, styles], help="write a briefing of cited answers",
+                       description="Answer each question and write a briefing: the quotes under each "
+                                   "question, numbered notes with their references and passage ids, "
+                                   "and the list of sources. A question the documents do not cover "
+                                   "says so. Markdown or Word, by the file's suffix.",
+                       epilog='Example: assistant brief "When was the US-UK declaration signed?" '
+                              '"What does the EU project fund?" -o briefing.docx')
+    p.add_argument("questions", nargs="*", metavar="QUESTION")
+    p.add_argument("-o", "--output", metavar="FILE", help="briefing.md or briefing.docx "
+                   "(default: Markdown on standard output)")
+    p.add_argument("--title", default="Briefing", help="the briefing's title (default: Briefing)")
+    p.add_argument("--questions-file", metavar="FILE", help="more questions, one per line")
+    p.set_defaults(func=cmd_brief)
 
     p = sub.add_parser("serve", parents=[common], help="the web chat in a browser",
                        description="Start the web chat (ask, read citations in context, rebuild the "

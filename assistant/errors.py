@@ -6,6 +6,8 @@
      ├── ModelError         the embedding model cannot be loaded
      └── IndexError_        the index is missing, damaged or built with other settings
           └── IndexMismatchError
+     ├── PassageIdError     a passage id is malformed or names nothing this index has seen
+     └── BriefingError      a briefing cannot be written (bad path, unknown format or style)
 
 Every message names the file or setting and says what to do.
 """
@@ -33,3 +35,11 @@ class IndexError_(AssistantError):  # noqa: N801 - trailing underscore avoids sh
 
 class IndexMismatchError(IndexError_):
     """The index on disk was built with other settings."""
+
+
+class PassageIdError(AssistantError):
+    """A passage id cannot be parsed or resolved."""
+
+
+class BriefingError(AssistantError):
+    """A briefing cannot be exported."""

@@ -18,16 +18,18 @@ from tqdm import tqdm
 
 from . import store as index_store
 from .answering import compose
+from .archive import PassageView, record_versions, resolve
+from .briefing import Briefing, briefing_from_answers, verified
 from .chunking import CHUNKING_VERSION, ChunkingParams, chunk_document
 from .config import Settings
 from .corpus_status import CorpusChanges, IndexedFile, compare
 from .documents import discover, load_document
 from .embedding import Embedder, SentenceTransformerEmbedder
-from .errors import CorpusError, IndexError_, IndexMismatchError
+from .errors import CorpusError, IndexError_, IndexMismatchError, PassageIdError
 from .retrieval import Retriever
 from .store import IndexIdentity, IndexStore, StoredDocument
 from .textnorm import GlueSplitter, words
-from .types import Answer, BuildReport, Chunk, Document, FileFailure, IndexedDocument, IndexSummary
+from .types import Answer, BuildReport, Chunk, Citation, Document, FileFailure, IndexedDocument, IndexSummary
 
 Progress = Callable[[str], None]
 
@@ -102,6 +104,8 @@ def build_index(settings: Settings, full: bool = False, embedder: Embedder | Non
             reasons = "; ".join(f"{f.path}: {f.reason}" for f in failures) or "the folder is empty"
             raise CorpusError(f"{settings.corpus_dir}: nothing could be indexed ({reasons})")
 
+        # Passage ids of these versions must resolve forever, even after their documents change.
+        record_versions(settings.index_dir, [s.document for s in documents])
         version, embedded, total = _index_documents(settings, embedder, identity, previous, documents,
                                                     {s.document.path for s in kept}, failures, started, say)
     return BuildReport(
@@ -279,6 +283,26 @@ class Assistant:
         conversation, see conversation.py) while the answer keeps the question as asked."""
         answer = self.ask(searched, doc_ids)
         return dataclasses.replace(answer, question=" ".join(question.split()))
+
+    def show(self, passage_id: str) -> PassageView:
+        """The passage an id names, with its context; stale ids are marked and relocated."""
+        docs = {doc_id: stored.document for doc_id, stored in self.store.documents.items()}
+        return resolve(self.settings.index_dir, docs, passage_id)
+
+    def source_of(self, citation: Citation) -> Document | None:
+        """The document version a citation was made from: the served one, else the archived."""
+        if not citation.passage_id:
+            return self.document(citation.doc_id)
+        try:
+            return self.show(citation.passage_id).document
+        except PassageIdError:
+            return None
+
+    def brief(self, questions: Sequence[str], title: str = "Briefing") -> tuple[Briefing, list[str]]:
+        """A briefing of the answers to these questions, every quote checked against its
+        source, and what had to be left out (normally nothing)."""
+        answers = [self.ask(q) for q in questions]
+        return verified(briefing_from_answers(answers, title), self.source_of)
 
     def document(self, doc_id: str) -> Document | None:
         """A document of the served index, or None when a rebuild has removed it."""

@@ -240,27 +240,35 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _document_to_json(stored: StoredDocument) -> dict[str, Any]:
-    doc = stored.document
+def document_to_json(doc: Document) -> dict[str, Any]:
+    """A document with its text and structure, as the index (and archive.py) stores it."""
     return {
         "doc_id": doc.doc_id, "path": doc.path, "kind": doc.kind, "meta": asdict(doc.meta),
-        "content_hash": doc.content_hash, "file_sha256": stored.file_sha256,
-        "meta_entry": stored.meta_entry,
+        "content_hash": doc.content_hash,
         "pages": [[p.number, p.start, p.end] for p in doc.pages],
         "blocks": [[b.start, b.end, b.role, b.page] for b in doc.blocks],
         "text": doc.text,
     }
 
 
+def document_from_json(item: dict[str, Any]) -> Document:
+    return Document(
+        doc_id=item["doc_id"], path=item["path"], meta=DocumentMeta(**item["meta"]),
+        text=item["text"], content_hash=item["content_hash"],
+        blocks=tuple(Block(*b) for b in item["blocks"]),
+        pages=tuple(PageSpan(*p) for p in item["pages"]), kind=item["kind"],
+    )
+
+
+def _document_to_json(stored: StoredDocument) -> dict[str, Any]:
+    return {**document_to_json(stored.document), "file_sha256": stored.file_sha256,
+            "meta_entry": stored.meta_entry}
+
+
 def _read_documents(path: Path) -> dict[str, StoredDocument]:
     out = {}
     for item in json.loads(path.read_text(encoding="utf-8")):
-        doc = Document(
-            doc_id=item["doc_id"], path=item["path"], meta=DocumentMeta(**item["meta"]),
-            text=item["text"], content_hash=item["content_hash"],
-            blocks=tuple(Block(*b) for b in item["blocks"]),
-            pages=tuple(PageSpan(*p) for p in item["pages"]), kind=item["kind"],
-        )
+        doc = document_from_json(item)
         out[doc.doc_id] = StoredDocument(doc, item["file_sha256"], item["meta_entry"])
     return out
 

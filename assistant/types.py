@@ -66,6 +66,23 @@ class Sentence:
 
 
 @dataclass(frozen=True)
+class Paragraph:
+    """A numbered paragraph (body or byline block) of a document: what a passage id names.
+
+    `number` counts through the document, or within the page for PDFs; headings and
+    debris are not numbered.
+    """
+
+    number: int
+    start: int
+    end: int
+    page: int | None
+    role: str
+    heading: str
+    block_index: int
+
+
+@dataclass(frozen=True)
 class Chunk:
     """A passage that is embedded and retrieved as one unit.
 
@@ -119,6 +136,8 @@ class Citation:
     end: int
     score: float
     path: str = ""
+    url: str = ""
+    passage_id: str = ""  # permanent, readable: "<doc_id>#p12@<version>" (see passages.py)
 
 
 @dataclass(frozen=True)
