@@ -126,7 +126,8 @@ def layout(briefing: Briefing, style: str = DEFAULT_STYLE, prepared: date | None
         quotes = []
         for citation in item.citations:
             number = len(notes) + 1
-            notes.append((number, note_runs(citation, style), citation.passage_id))
+            short = citation.doc_id in sources  # later notes on a source are shortened
+            notes.append((number, note_runs(citation, style, short), citation.passage_id))
             quotes.append(Quote(citation, number))
             sources.setdefault(citation.doc_id, source_of(citation))
         items.append(LaidOutItem(one_line(item.question), tuple(quotes), item.note.strip(),

@@ -27,7 +27,7 @@ def to_docx(briefing: Briefing, style: str = DEFAULT_STYLE, prepared: date | Non
     document.core_properties.title = laid.title
     document.core_properties.comments = "Made by the cited-answer assistant; every quotation is verbatim."
     document.add_heading(laid.title, level=0)
-    document.add_paragraph(introduction(laid))
+    document.add_paragraph(introduction(laid).replace("`", ""))  # no code spans in Word
     for item in laid.items:
         document.add_heading(item.question or "Note", level=2)
         if item.abstained and not item.quotes:

@@ -60,20 +60,28 @@ def check_style(style: str) -> str:
     return style
 
 
-def note_runs(citation: Citation, style: str = DEFAULT_STYLE) -> list[Run]:
-    """The note for one citation: the source and the place in it (page, paragraph)."""
+def note_runs(citation: Citation, style: str = DEFAULT_STYLE, short: bool = False) -> list[Run]:
+    """The note for one citation: the source and the place in it (page, paragraph).
+
+    `short`: a later note on a source already cited (Chicago's shortened note: author,
+    short title, place).
+    """
     check_style(style)
     source = source_of(citation)
     place = locator(citation)
     if style == "apa":
         who = source.author or source.publisher
-        parts = [who or f"“{source.title}”"]
-        year = _year(source.date)
-        parts += [p for p in (year, place) if p]
-        return [Run(f"({', '.join(parts)})")]
+        rest = ", ".join(p for p in (_year(source.date), place) if p)
+        rest = f", {rest})" if rest else ")"
+        if who:
+            return [Run(f"({who}{rest}")]
+        return [Run("("), Run(source.title, italic=True), Run(rest)]  # no author: the title leads
     runs: list[Run] = []
     if source.author:
         runs.append(Run(f"{source.author}, "))
+    if short:
+        runs += [Run(short_title(source.title), italic=True), Run(f", {place}." if place else ".")]
+        return _merge(runs)
     runs.append(Run(source.title, italic=True))
     published = ", ".join(p for p in (source.publisher, _long_date(source.date)) if p)
     if published:
@@ -115,6 +123,17 @@ def source_runs(source: Source, style: str = DEFAULT_STYLE) -> list[Run]:
     if source.url:
         runs.append(Run(f" {_sentence(source.url)}"))
     return _merge(runs)
+
+
+_SHORT_TITLE_STOP = {"a", "an", "and", "the", "of", "on", "for", "in", "to", "with", "by", "at", "from", "—", "-", ":"}
+
+
+def short_title(title: str, words: int = 5) -> str:
+    """Chicago's short title: the first few words, not ending on "of the"."""
+    kept = title.split()[:words]
+    while len(kept) > 1 and kept[-1].lower().strip(",:;") in _SHORT_TITLE_STOP:
+        kept.pop()
+    return " ".join(kept).rstrip(",:;")
 
 
 def locator(citation: Citation) -> str:

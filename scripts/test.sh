@@ -2,12 +2,18 @@
 # Set up (with test extras) and run the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The browser tests need Debian's chromium (never a downloaded browser).
+# The browser tests need Debian's chromium (never a downloaded browser); the briefing
+# tests turn a .docx into PDF with LibreOffice and into PNG pages with pdftoppm.
+SUDO=""
+[ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && SUDO="sudo"
 if [ ! -x /usr/bin/chromium ]; then
   echo "test: installing Debian's chromium for the browser tests"
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && SUDO="sudo"
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium
+fi
+if ! command -v soffice >/dev/null || ! command -v pdftoppm >/dev/null; then
+  echo "test: installing Debian's LibreOffice Writer and poppler-utils for the briefing tests"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends libreoffice-writer-nogui poppler-utils
 fi
 EXTRAS=test bash scripts/setup.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
