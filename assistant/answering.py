@@ -10,7 +10,7 @@ import numpy as np
 
 from .config import Settings
 from .passages import passage_id
-from .retrieval import Query
+from .retrieval import NAMES_PEOPLE, Query
 from .textnorm import keyword_terms
 from .types import Answer, Chunk, Citation, Document, Hit, Sentence
 
@@ -56,7 +56,8 @@ def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: Doc
         sentences = hit.chunk.sentences
         for (first, last), vector in zip(hit.chunk.excerpts, vectors):
             owners.append((hit, first, last))
-            texts.append(f"{hit.chunk.heading}\n{doc.text[sentences[first].start:sentences[last].end]}")
+            # The title counts: "the US-UK declaration" is named by the document, not each sentence.
+            texts.append(f"{doc.meta.title}\n{hit.chunk.heading}\n{doc.text[sentences[first].start:sentences[last].end]}")
             rows.append(vector)
     sims = np.stack(rows) @ query.vector if rows else np.zeros(0)
     top_fused = max(h.score for h in pool)
@@ -68,6 +69,8 @@ def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: Doc
         # Excerpt meaning, the passage's standing in retrieval, the question's words in it.
         score = (W_SENTENCE * float(sim) + W_PASSAGE * (hit.score / top_fused) + W_TERMS * term_cover
                  + W_PHRASE * phrase_cover)
+        if query.about_people and NAMES_PEOPLE.search(text):
+            score += W_PHRASE  # "which ministers?" is answered by text that names people
         if query.about_authorship and hit.chunk.role == "byline":
             score += W_PASSAGE  # "who wrote it?" is answered by the byline, whatever its wording
         scored.append((score, hit, first, last))

@@ -21,6 +21,19 @@ SEARCH_MODES = ("hybrid", "dense", "keyword")
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
 _COMPARISON = re.compile(r"\b(?:differ\w*|compar\w*|contrast\w*|versus|vs\.?|"
                          r"similarit\w*|in common|both)\b", re.I)
+# Words that ask for a comparison say nothing about what is compared: not search terms.
+_COMPARISON_TERMS = frozenset(keyword_terms(
+    "differ differs differ differed difference differences different compare compared comparison "
+    "comparisons contrast contrasts versus vs similar similarity similarities common both"))
+# Questions whose answer is people ("Which UK ministers signed…?"), and text that names
+# people by their office or honorific ("The Right Honorable …, MP", "Secretary of State").
+_ASKS_FOR_PEOPLE = re.compile(
+    r"\bwhich\s+(?:[\w-]+\s+){0,2}(?:ministers?|officials?|people|persons?|individuals?|leaders?|"
+    r"signator(?:y|ies)|representatives?|secretar(?:y|ies)|commissioners?|ambassadors?|presidents?|"
+    r"heads? of \w+|experts?)\b|\bwho\s+(?:signed|chairs?|chaired|leads?|led|heads?|headed)\b", re.I)
+NAMES_PEOPLE = re.compile(
+    r"\b(?:Mr|Mrs|Ms|Dr|Prof|Sir|Dame|Lord|Baroness)\.?\s+[A-Z]|\bHon(?:ou?rable|\.)\s|\bMP\b|"
+    r"\b(?:Minister|Secretary|President|Commissioner|Ambassador|Chief \w+ Officer|Team Leader)\b")
 _AUTHORSHIP = re.compile(r"\b(?:author|authors|wrote|written|writer|byline|who (?:is|was) behind)\b", re.I)
 
 
@@ -33,6 +46,7 @@ class Query:
     terms: tuple[str, ...]  # content terms: stemmed, no stopwords or question words
     about_authorship: bool
     comparison: bool = False  # "How do the US and EU approaches differ?": answer from each source
+    about_people: bool = False  # the answer is people: excerpts naming people by office rank higher
 
 
 def chunk_search_text(chunk: Chunk, title: str) -> str:
@@ -64,9 +78,11 @@ class Retriever:
     def analyse(self, question: str) -> Query:
         expanded = expand(question, self.acronyms)
         vector = self.embedder.encode([self.splitter.readable(expanded)])[0]
-        terms = tuple(t for t in keyword_terms(expanded, self.splitter) if t not in QUESTION_WORDS)
-        return Query(question, vector, terms, bool(_AUTHORSHIP.search(question)),
-                     bool(_COMPARISON.search(question)))
+        comparison = bool(_COMPARISON.search(question))
+        terms = tuple(t for t in keyword_terms(expanded, self.splitter)
+                      if t not in QUESTION_WORDS and not (comparison and t in _COMPARISON_TERMS))
+        return Query(question, vector, terms, bool(_AUTHORSHIP.search(question)), comparison,
+                     bool(_ASKS_FOR_PEOPLE.search(question)))
 
     def coverage(self, query: Query, terms: Collection[str]) -> float:
         """idf-weighted share of the question's content terms found in `terms`."""

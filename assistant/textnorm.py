@@ -170,10 +170,29 @@ def _drop_e(w: str) -> str:
     return w[:-1] if len(w) > 4 and w.endswith("e") and not w.endswith("ee") else w
 
 
+# The names policy texts give the same few actors: "U.S.", "US", "United States (of
+# America)" are one term for keyword search (not the pronoun "us"), and so on.
+_NAME_VARIANTS = (
+    (re.compile(r"\b(?:United States(?: of America)?|U\.S\.A\.?|U\.S\.|USA|US)(?!\w)"), " USA "),
+    (re.compile(r"\b(?:United Kingdom(?: of Great Britain and Northern Ireland)?|Great Britain|U\.K\.|UK)"
+                r"(?!\w)"), " UK "),
+    (re.compile(r"\b(?:European Union|E\.U\.|EU)(?!\w)"), " EU "),
+    (re.compile(r"\b(?:United Nations|U\.N\.|UN)(?!\w)"), " UN "),
+)
+
+
+def canonical_names(text: str) -> str:
+    """The text with each spelling of the US, UK, EU and UN written one way."""
+    for pattern, name in _NAME_VARIANTS:
+        text = pattern.sub(name, text)
+    return text
+
+
 def keyword_terms(text: str, splitter: GlueSplitter | None = None) -> list[str]:
-    """Terms for keyword search: glued words split, lower-cased, stemmed, no stopwords."""
+    """Terms for keyword search: names made canonical, glued words split, lower-cased,
+    stemmed, no stopwords."""
     out = []
-    for token in words(text):
+    for token in words(canonical_names(text)):
         parts = splitter.split_token(token) if splitter else [token]
         for part in parts:
             lower = part.lower().replace("’", "'")

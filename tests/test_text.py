@@ -87,6 +87,12 @@ def test_stemming_matches_word_forms() -> None:
     assert keyword_terms("What is the role of the alliance?") == ["role", stem("alliance")]
 
 
+def test_one_term_for_each_spelling_of_us_uk_eu() -> None:
+    text = "The U.S., the United States of America and the US; the European Union and the EU; the U.K."
+    assert keyword_terms(text) == ["usa", "usa", "usa", "eu", "eu", "uk"]
+    assert "usa" not in keyword_terms("Let us cooperate with us.")  # the pronoun is not the country
+
+
 def test_match_normalisation() -> None:
     assert normalize_for_match("“Human‑centric”  AI — now") == normalize_for_match('"human-centric" ai - now')
 
