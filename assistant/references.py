@@ -97,7 +97,7 @@ def source_runs(source: Source, style: str = DEFAULT_STYLE) -> list[Run]:
     runs: list[Run] = []
     if style == "apa":
         publisher = source.publisher if source.publisher != source.author else ""
-        date = _apa_date(source.date)
+        date = _long_date(source.date, apa=True)
         kind = f" [{source.source_type[:1].upper()}{source.source_type[1:]}]" if source.source_type else ""
         if source.author or publisher:
             runs.append(Run(_sentence(source.author or publisher)))
@@ -210,27 +210,17 @@ def _year(date: str) -> str:
     return str(parts[0]) if parts else date
 
 
-def _long_date(date: str) -> str:
-    """2020-09-25 -> September 25, 2020; other spellings are kept as written."""
+def _long_date(date: str, apa: bool = False) -> str:
+    """2020-09-25 -> September 25, 2020 (APA: 2020, September 25); other spellings are kept."""
     parts = _parts(date)
     if not parts:
         return date
     year, month, day = parts
     if not month:
         return str(year)
-    if not day:
-        return f"{_MONTHS[month - 1]} {year}"
-    return f"{_MONTHS[month - 1]} {day}, {year}"
-
-
-def _apa_date(date: str) -> str:
-    parts = _parts(date)
-    if not parts:
-        return date
-    year, month, day = parts
-    if not month:
-        return str(year)
-    return f"{year}, {_MONTHS[month - 1]}" + (f" {day}" if day else "")
+    if apa:
+        return f"{year}, {_MONTHS[month - 1]}" + (f" {day}" if day else "")
+    return f"{_MONTHS[month - 1]} {day}, {year}" if day else f"{_MONTHS[month - 1]} {year}"
 
 
 def _merge(runs: list[Run]) -> list[Run]:
