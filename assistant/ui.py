@@ -34,11 +34,13 @@ from .conversation import Turn, search_query
 from .errors import AssistantError, ConfigError
 from .examples import candidate_questions, pick
 from .pipeline import Assistant, build_index
-from .types import BuildReport, Citation
+from .references import DEFAULT_STYLE, quoted
+from .types import Answer, BuildReport, Citation
+from .ui_briefing import CONCURRENCY, INTENT_JS, LISTEN_JS, BriefingTab, Collected, item_for
+from .ui_briefing import CSS as BRIEFING_CSS
 from .ui_html import (
     esc,
     locate,
-    paste_reference,
     render_answer,
     render_card,
     render_failures,
@@ -112,14 +114,21 @@ COPY_JS = """(text) => {
 @dataclass(frozen=True)
 class ChatState:
     """One browser session's conversation: turns for follow-ups, messages, and which
-    message is which citation (by message index)."""
+    message is which answer or citation (by message index)."""
 
     turns: tuple[Turn, ...] = ()
     messages: tuple[dict[str, str], ...] = ()
     cards: tuple[tuple[int, Citation, bool], ...] = ()  # (message index, citation, closest passage?)
+    answers: tuple[tuple[int, Answer], ...] = ()  # (message index, answer)
 
     def card(self, index: int) -> tuple[Citation, bool] | None:
         return next(((c, closest) for i, c, closest in self.cards if i == index), None)
+
+    def answer(self, index: int) -> Answer | None:
+        """The answer shown at this message index or, for a citation card, the one above it."""
+        if self.card(index) is None:
+            return next((a for i, a in self.answers if i == index), None)
+        return next((a for i, a in reversed(self.answers) if i < index), None)
 
 
 class WebChat:
@@ -129,6 +138,7 @@ class WebChat:
         self.settings = settings
         self.assistant = assistant
         self._examples: tuple[str, list[str]] = ("", [])
+        self.briefing = BriefingTab(assistant.source_of)
 
     # -- chat ------------------------------------------------------------------------------
 
@@ -140,36 +150,49 @@ class WebChat:
         doc_ids = list(scope or [])
         searched = search_query(question, state.turns)
         messages = [*state.messages, {"role": "user", "content": render_question(question)}]
-        cards = list(state.cards)
+        cards, answers = list(state.cards), list(state.answers)
         try:
             answer = self.assistant.ask_in_context(question, searched, set(doc_ids) or None)
         except AssistantError as exc:
             messages.append({"role": "assistant", "content": f'<div class="ca-error">{esc(str(exc))}</div>'})
-            return messages, ChatState(state.turns, tuple(messages), tuple(cards)), ""
+            return messages, ChatState(state.turns, tuple(messages), tuple(cards), tuple(answers)), ""
         titles = self._titles()
+        answers.append((len(messages), answer))
         messages.append({"role": "assistant",
                          "content": render_answer(answer, [titles.get(d, d) for d in doc_ids])})
         for citation, closest in [(c, False) for c in answer.citations] + [(c, True) for c in answer.closest]:
             cards.append((len(messages), citation, closest))
             messages.append({"role": "assistant", "content": render_card(citation, closest)})
         turns = (*state.turns, Turn(question, answer.searched or searched))
-        return messages, ChatState(turns, tuple(messages), tuple(cards)), ""
+        return messages, ChatState(turns, tuple(messages), tuple(cards), tuple(answers)), ""
 
     def chat_example(self, scope: Sequence[str] | None, state: ChatState, evt: gr.SelectData) -> tuple[Any, ...]:
         value = evt.value if isinstance(evt.value, dict) else {}
         return self.chat(str(value.get("text", "")), scope, state)
 
-    def open_card(self, state: ChatState, evt: gr.SelectData) -> tuple[Any, ...]:
-        """The passage panel for the clicked citation card (other messages do nothing)."""
+    def select(self, state: ChatState, collected: Collected, style: str, intent: str,
+               evt: gr.SelectData) -> tuple[Any, ...]:
+        """A click on a message: its "Add to briefing" pill adds the answer or citation to the
+        briefing; elsewhere on a citation card it opens the passage panel."""
         index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
-        found = state.card(int(index)) if isinstance(index, int) else None
+        if not isinstance(index, int):
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        if intent == "add":
+            item = item_for(state.answer(index), state.card(index))
+            if item is None:
+                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), *self.briefing.add(collected, item)
+        return (*self.open_card(state, index, style), gr.skip(), gr.skip())
+
+    def open_card(self, state: ChatState, index: int, style: str = DEFAULT_STYLE) -> tuple[Any, ...]:
+        """The passage panel for the citation card at this message index (others do nothing),
+        with the citation ready to paste in the chosen reference style."""
+        found = state.card(index)
         if found is None:
             return gr.skip(), gr.skip(), gr.skip()
         citation, closest = found
-        document = self.assistant.document(citation.doc_id)
-        passage = locate(citation, document)
-        reference = paste_reference(citation, document.meta.url if document else "")
-        return render_passage(citation, passage, closest), reference, gr.Sidebar(open=True)
+        passage = locate(citation, self.assistant.document(citation.doc_id))
+        return render_passage(citation, passage, closest), quoted(citation, style), gr.Sidebar(open=True)
 
     def new_conversation(self) -> tuple[Any, ...]:
         return [], ChatState(), "", '<div class="ca-panel-label">Click a citation to see it in context.</div>', ""
@@ -279,6 +302,8 @@ class WebChat:
         # Uploaded files wait in Gradio's cache only until "Add": clear it hourly.
         with gr.Blocks(title="Cited-answer assistant", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
             state = gr.State(ChatState())
+            collected = gr.State(Collected())  # this browser session's briefing
+            intent = gr.Textbox("open", visible=False)  # what was clicked in a message (INTENT_JS)
             gr.Markdown("## Cited-answer assistant\n" + intro)
             with gr.Sidebar(label="Passage", open=False, position="right", width=440) as sidebar:
                 passage = gr.HTML('<div class="ca-panel-label">Click a citation to see it in context.</div>',
@@ -302,6 +327,8 @@ class WebChat:
                                             label="Only search these documents (none chosen: all)",
                                             elem_id="scope")
                         clear = gr.Button("New conversation", scale=1, elem_id="new-conversation")
+                with gr.Tab("Briefing", id="briefing", elem_id="briefing-tab") as briefing_tab:
+                    style = self.briefing.build(collected, briefing_tab)
                 with gr.Tab("Documents & index", id="index"):
                     index_html = gr.HTML(self.index_view(), elem_id="index-status")
                     with gr.Row():
@@ -321,8 +348,10 @@ class WebChat:
             question.submit(self.chat, [question, scope, state], chat_outputs, **ask_options)
             ask.click(self.chat, [question, scope, state], chat_outputs, **ask_options)
             chatbot.example_select(self.chat_example, [scope, state], chat_outputs, **ask_options)
-            chatbot.select(self.open_card, [state], [passage, reference, sidebar], api_visibility=PRIVATE,
-                           show_progress="hidden")
+            chatbot.select(self.select, [state, collected, style, intent],
+                           [passage, reference, sidebar, collected, briefing_tab], js=INTENT_JS,
+                           api_visibility=PRIVATE, show_progress="hidden", **CONCURRENCY)
+            demo.load(None, None, None, js=LISTEN_JS)
             copy.click(None, [reference], None, js=COPY_JS)
             reset = [chatbot, state, question, passage, reference]
             clear.click(self.new_conversation, None, reset, api_visibility=PRIVATE)
@@ -400,7 +429,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860,
         demo.launch(server_name=host, server_port=port, auth=list(auth) or None, share=False, quiet=True,
                     show_error=False, ssr_mode=False, pwa=False, mcp_server=False, enable_monitoring=False,
                     run_history=False, footer_links=["api"], max_file_size=MAX_UPLOAD_BYTES,
-                    theme=THEME, css=CSS, inbrowser=False,
+                    theme=THEME, css=CSS + BRIEFING_CSS, inbrowser=False,
                     auth_message="This assistant is password protected.")
     finally:
         stop.set()

@@ -12,7 +12,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .cli import reference_line
 from .corpus_status import CorpusChanges
 from .types import Answer, Citation, Document, IndexSummary
 
@@ -22,6 +21,9 @@ CONTEXT_AFTER = 900
 (fewer before, so that the highlighted excerpt is in view when the panel opens)."""
 CARD_EXCERPT_CHARS = 320
 """Longest excerpt shown whole on a citation card (the panel always shows all of it)."""
+ADD = '<span class="ca-add" title="Add to the briefing (Briefing tab)">+ {label}</span>'
+"""The "Add to briefing" pill; the chat's click listener (ui_briefing.LISTEN_JS) tells it
+from a click elsewhere on the message."""
 
 
 def esc(text: str) -> str:
@@ -48,12 +50,6 @@ def where(citation: Citation) -> str:
     return " · ".join(parts)
 
 
-def paste_reference(citation: Citation, url: str = "") -> str:
-    """A citation ready to paste into a briefing: reference, then the quoted excerpt."""
-    tail = f" {url}" if url else ""
-    return f"{reference_line(citation)}.{tail}\n“{one_line(citation.excerpt)}”"
-
-
 def render_question(question: str) -> str:
     return f'<div class="ca-question">{esc(question)}</div>'
 
@@ -67,10 +63,12 @@ def render_answer(answer: Answer, scope_titles: Sequence[str] = ()) -> str:
     if answer.abstained:
         closest = ('<div class="ca-closest-label">Closest passages below — shown as such, '
                    'not as an answer.</div>') if answer.closest else ""
-        return f'{head}<div class="ca-abstain">{esc(answer.text)}</div>{closest}'
+        add = ADD.format(label="Add to briefing as not covered")
+        return f'{head}<div class="ca-abstain">{esc(answer.text)}</div>{closest}<div class="ca-add-row">{add}</div>'
     quotes = "".join(f'<p class="ca-quote">“{esc(one_line(c.excerpt))}” '
                      f'<span class="ca-marker">[{c.n}]</span></p>' for c in answer.citations)
-    return f'{head}<div class="ca-answer">{quotes}</div>'
+    add = ADD.format(label="Add answer to briefing")
+    return f'{head}<div class="ca-answer">{quotes}</div><div class="ca-add-row">{add}</div>'
 
 
 def render_card(citation: Citation, closest: bool) -> str:
@@ -80,7 +78,8 @@ def render_card(citation: Citation, closest: bool) -> str:
     meta = where(citation)
     return (f'<div class="ca-card{" ca-card-closest" if closest else ""}">'
             f'<div class="ca-card-title">{label}<span class="ca-card-name">{esc(citation.title)}</span>'
-            '<span class="ca-card-open">open in context ›</span></div>'
+            '<span class="ca-card-open">open in context ›</span>'
+            + ("" if closest else ADD.format(label="Add to briefing")) + "</div>"
             + (f'<div class="ca-card-meta">{esc(meta)}</div>' if meta else "")
             + f'<div class="ca-card-excerpt">“{esc(shorten(citation.excerpt, CARD_EXCERPT_CHARS))}”</div></div>')
 

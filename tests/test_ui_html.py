@@ -7,12 +7,13 @@ from dataclasses import replace
 
 import pytest
 
+from assistant.briefing import Briefing, BriefingItem, layout
 from assistant.corpus_status import CorpusChanges
 from assistant.types import Answer, Citation, Document, DocumentMeta, FileFailure, IndexedDocument, IndexSummary
+from assistant.ui_briefing import Collected, render_item, safe_name
 from assistant.ui_html import (
     in_context,
     locate,
-    paste_reference,
     render_answer,
     render_card,
     render_index,
@@ -74,10 +75,25 @@ def test_index_panel_escapes_titles_and_failures() -> None:
     assert_inert(render_log(["<script>x()</script>"]))
 
 
-def test_paste_reference_is_plain_text() -> None:
-    assert paste_reference(CITATION, "https://example.org/doc") == (
-        f"{EVIL_META.title}, <script>a()</script>, P & Co, 2024-01-02, para. 2. https://example.org/doc\n"
-        f"“{' '.join(CITATION.excerpt.split())}”")
+def test_add_to_briefing_pills_on_answers_and_cited_cards_only() -> None:
+    answer = Answer("q", "“x” [1]", False, (CITATION,))
+    assert "Add answer to briefing" in render_answer(answer)
+    assert "Add to briefing as not covered" in render_answer(Answer("q", "Not covered.", True, (), (CITATION,)))
+    assert "ca-add" in render_card(CITATION, closest=False)
+    assert "ca-add" not in render_card(CITATION, closest=True)  # a closest passage is never a quote
+
+
+def test_briefing_items_escape_questions_quotes_and_references() -> None:
+    briefing = Briefing("t", (BriefingItem("<b>q</b>?", (CITATION,), "<script>n()</script>"),
+                              BriefingItem("<i>nothing</i>", (), "", abstained=True)))
+    laid = layout(briefing, "chicago")
+    notes = {number: (runs, pid) for number, runs, pid in laid.notes}
+    html = "".join(render_item(i + 1, item, notes) for i, item in enumerate(laid.items))
+    tags = set(re.findall(r"<\s*([a-zA-Z]+)", html))
+    assert tags <= {"div", "span", "sup", "i", "code"}, tags
+    assert not re.search(r"<[^>]*\son\w+\s*=", html) and "<script" not in html and "<img" not in html
+    assert "&lt;b&gt;q&lt;/b&gt;?" in html and "Not covered by the documents." in html
+    assert "<i>&lt;img src=x onerror=alert(5)&gt;Title</i>" in html  # the title, italic and escaped
 
 
 def test_locate_finds_a_moved_excerpt_and_gives_up_on_a_removed_one() -> None:
@@ -98,3 +114,21 @@ def test_in_context_cuts_at_line_breaks_and_keeps_the_excerpt(start: int) -> Non
     assert passage.before + passage.excerpt + passage.after in text
     assert len(passage.before) <= 120 and len(passage.after) <= 120
     assert start - len(passage.before) == 0 or text[start - len(passage.before) - 1] == "\n"
+
+
+def test_export_file_names_are_safe() -> None:
+    assert safe_name("US–UK AI: café notes") == "US-UK-AI-cafe-notes"
+    assert safe_name("../../etc/passwd") == "etc-passwd"
+    assert safe_name("<script>") == "script" and safe_name("…") == "briefing"
+
+
+def test_collected_items_move_remove_and_keep_their_notes() -> None:
+    a, b, c = (BriefingItem(q) for q in "abc")
+    collected = Collected().add(a).add(b).add(c)
+    assert collected.keys == (0, 1, 2) and collected.layout == 3
+    moved = collected.move(2, -1).with_note(2, "  mine  ")
+    assert [i.question for i in moved.briefing.items] == ["a", "c", "b"] and moved.keys == (0, 2, 1)
+    assert moved.briefing.items[1].note == "mine" and moved.layout == 4  # a note does not re-render
+    assert moved.move(0, -1) == moved and moved.remove(7) == moved  # nothing to do
+    removed = moved.remove(0)
+    assert [i.question for i in removed.briefing.items] == ["c", "b"] and removed.add(a).keys == (2, 1, 3)

@@ -13,6 +13,7 @@ from assistant.cli import answer_to_json
 from assistant.config import Settings
 from assistant.errors import ConfigError
 from assistant.pipeline import Assistant, build_index
+from assistant.references import quoted
 from assistant.ui import ChatState, WebChat, parse_auth
 
 from .conftest import CORPUS, DATA, make_settings
@@ -51,10 +52,10 @@ def test_answer_then_cards_that_open_their_passage(web: WebChat) -> None:
     assert [i for i, _c, _closest in state.cards] == list(range(2, len(messages)))
     for index, citation, closest in state.cards:
         assert not closest and f"[{citation.n}]" in messages[index]["content"]
-        panel, reference, sidebar = web.open_card(state, select(index))
-        assert "<mark>" in panel and reference.startswith(citation.title)
+        panel, reference, sidebar = web.open_card(state, index, "apa")
+        assert "<mark>" in panel and reference == quoted(citation, "apa")  # the chosen style
         assert isinstance(sidebar, gr.Sidebar) and sidebar.open
-    assert web.open_card(state, select(1)) == (gr.skip(), gr.skip(), gr.skip())  # the answer itself
+    assert web.open_card(state, 1) == (gr.skip(), gr.skip(), gr.skip())  # the answer itself
 
 
 def test_follow_up_uses_the_conversation_and_says_so(web: WebChat) -> None:
@@ -75,7 +76,7 @@ def test_not_covered_shows_closest_passages_as_such(web: WebChat) -> None:
     messages, state, _ = web.chat("What is the capital of Australia?", [], ChatState())
     assert "The documents do not cover this question." in messages[1]["content"]
     assert state.cards and all(closest for _i, _c, closest in state.cards)
-    panel, _reference, _sidebar = web.open_card(state, select(state.cards[0][0]))
+    panel, _reference, _sidebar = web.open_card(state, state.cards[0][0])
     assert "not an answer" in panel
 
 
