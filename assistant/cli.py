@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from .config import REPO_ROOT, Settings
 from .errors import AssistantError
-from .references import DEFAULT_STYLE, STYLES, one_line, reference
+from .references import DEFAULT_STYLE, STYLES, locator, one_line, reference
 from .types import Answer, BuildReport, Citation
 
 if TYPE_CHECKING:
@@ -74,7 +74,10 @@ def render_answer(answer: Answer, style: str = DEFAULT_STYLE) -> str:
 def render_passage(view: PassageView, style: str = DEFAULT_STYLE) -> str:
     """`assistant show`: the passage, its neighbours, its reference; what changed, if anything."""
     doc = view.document
-    lines = [f"{view.passage_id}  ({_STATUS[view.status]})", ""]
+    where = locator(view.as_citation())
+    under = f" · under “{view.paragraph.heading}”" if view.paragraph.heading else ""
+    lines = [f"{view.passage_id}  ({_STATUS[view.status]})",
+             f"{doc.meta.title or doc.doc_id} · {doc.path} · {where}{under}", ""]
     if view.status != "current":
         when = f" (indexed {view.indexed_at})" if view.indexed_at else ""
         lines += [f"STALE: this id names an earlier version of {doc.doc_id}{when}; "
@@ -235,14 +238,15 @@ def _eval_beir(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from .pipeline import Assistant
+    from . import store
+    from .pipeline import show_passage
 
     settings = _settings(args)
     _ensure_index(settings)
-    assistant = Assistant(settings)
+    served = store.load(settings.index_dir)  # no model: showing a passage needs no search
     stale = False
     for n, passage_id in enumerate(args.ids):
-        view = assistant.show(passage_id)
+        view = show_passage(settings, passage_id, served)
         stale = stale or view.status != "current"
         if args.json:
             print(json.dumps(passage_to_json(view, args.style), ensure_ascii=False), flush=True)
@@ -415,6 +419,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader (head, less) stopped reading: not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -234,6 +234,13 @@ def _previous_store(settings: Settings, identity: IndexIdentity, full: bool,
         return None
 
 
+def show_passage(settings: Settings, passage_id: str, store: IndexStore | None = None) -> PassageView:
+    """The passage an id names, against the served index (no model needed)."""
+    store = store or index_store.load(settings.index_dir)
+    docs = {doc_id: stored.document for doc_id, stored in store.documents.items()}
+    return resolve(settings.index_dir, docs, passage_id)
+
+
 class Assistant:
     """Answers questions from one loaded index; reloads when a rebuild swaps a new one in."""
 
@@ -286,8 +293,7 @@ class Assistant:
 
     def show(self, passage_id: str) -> PassageView:
         """The passage an id names, with its context; stale ids are marked and relocated."""
-        docs = {doc_id: stored.document for doc_id, stored in self.store.documents.items()}
-        return resolve(self.settings.index_dir, docs, passage_id)
+        return show_passage(self.settings, passage_id, self.store)
 
     def source_of(self, citation: Citation) -> Document | None:
         """The document version a citation was made from: the served one, else the archived."""
