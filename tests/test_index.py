@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assistant import store
@@ -155,3 +156,26 @@ def test_a_local_model_folder_can_be_used_and_a_bad_one_is_refused(corpus_copy: 
     assert store.load(settings.index_dir).manifest["identity"]["model"] == str(folder)
     with pytest.raises(ModelError, match="not a local sentence-transformers model folder"):
         SentenceTransformerEmbedder(str(tmp_path / "nowhere"))
+
+
+def test_bfloat16_vectors_match_float32(embedder) -> None:  # type: ignore[no-untyped-def]
+    from assistant.embedding import SentenceTransformerEmbedder
+
+    texts = [p for f in sorted(CORPUS.glob("*.txt")) for p in f.read_text(encoding="utf-8").split("\n\n")
+             if len(p.split()) > 8][:60]
+    exact = SentenceTransformerEmbedder(precision="float32").encode(texts)
+    fast = SentenceTransformerEmbedder(precision="bfloat16").encode(texts)
+    assert fast.dtype == exact.dtype == np.float32
+    assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
+    assert float(np.min(np.sum(exact * fast, axis=1))) > 0.999
+    # Same nearest neighbours: a question ranks the paragraphs the same way in both.
+    question = SentenceTransformerEmbedder(precision="float32").encode(["When was the declaration signed?"])[0]
+    assert list(np.argsort(-(exact @ question))[:5]) == list(np.argsort(-(fast @ question))[:5])
+
+
+def test_unknown_precision_is_refused() -> None:
+    from assistant.config import Settings
+    from assistant.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="precision='float8'"):
+        Settings.from_env({"ASSISTANT_PRECISION": "float8"})
