@@ -25,34 +25,24 @@ _JSON_CITATION_KEYS = ("n", "chunk_id", "doc_id", "title", "page", "paragraph", 
                        "url")
 
 
-def answer_to_json(answer: Answer) -> dict[str, object]:
+def answer_to_json(answer: Answer, style: str = DEFAULT_STYLE) -> dict[str, object]:
     """The machine shape of an answer (other tools rely on these keys)."""
     return {
         "question": answer.question,
         "answer": answer.text,
         "abstained": answer.abstained,
-        "citations": [_citation_json(c) for c in answer.citations],
-        "closest": [_citation_json(c) for c in answer.closest],
+        "citations": [_citation_json(c, style) for c in answer.citations],
+        "closest": [_citation_json(c, style) for c in answer.closest],
         "searched": answer.searched,
     }
 
 
-def _citation_json(citation: Citation) -> dict[str, object]:
+def _citation_json(citation: Citation, style: str) -> dict[str, object]:
     # The source file is "file", not "path": gradio_client takes any object with a "path"
     # key for a file to download, and /ask in the web chat returns this same object.
     data = {**asdict(citation), "file": citation.path}
-    return {key: data[key] for key in _JSON_CITATION_KEYS}
-
-
-def reference_line(citation: Citation) -> str:
-    """Title — author, publisher, date, page, paragraph; unknown parts left out."""
-    parts = [p for p in (citation.author, citation.publisher, citation.date) if p]
-    where = []
-    if citation.page is not None:
-        where.append(f"p. {citation.page}")
-    if citation.paragraph is not None:
-        where.append(f"para. {citation.paragraph}")
-    return ", ".join([citation.title, *parts, *where])
+    return {**{key: data[key] for key in _JSON_CITATION_KEYS}, "reference": reference(citation, style),
+            "reference_markdown": reference(citation, style, "markdown")}
 
 
 def render_answer(answer: Answer, style: str = DEFAULT_STYLE) -> str:
@@ -182,9 +172,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     for n, question in enumerate(args.questions):
         answer = assistant.ask(question, doc_ids)
         if args.json:
-            print(json.dumps(answer_to_json(answer), ensure_ascii=False), flush=True)
+            print(json.dumps(answer_to_json(answer, args.style), ensure_ascii=False), flush=True)
         else:
-            print(("\n" + "-" * 60 + "\n" if n else "") + render_answer(answer), flush=True)
+            print(("\n" + "-" * 60 + "\n" if n else "") + render_answer(answer, args.style), flush=True)
     return 0
 
 
@@ -338,6 +328,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Example: assistant ask \"Which UK ministers signed the US-UK AI declaration?\"")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    styles = argparse.ArgumentParser(add_help=False)
+    styles.add_argument("--style", choices=STYLES, default=DEFAULT_STYLE,
+                        help=f"reference style (default: {DEFAULT_STYLE}; see README, Briefings)")
+
     p = sub.add_parser("index", parents=[common], help="build or update the index (incremental)",
                        description="Parse, chunk and embed the corpus. Unchanged documents are "
                                    "reused; the new index replaces the old one atomically.")
@@ -345,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the build report as JSON")
     p.set_defaults(func=cmd_index)
 
-    p = sub.add_parser("ask", parents=[common], help="answer questions with cited excerpts",
+    p = sub.add_parser("ask", parents=[common, styles], help="answer questions with cited excerpts",
                        description="Answer each question with verbatim excerpts from the corpus. "
                                    "Builds the index first if there is none.")
     p.add_argument("questions", nargs="+", metavar="QUESTION")
@@ -364,10 +358,6 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: index/beir/<name>)")
     p.add_argument("--split", default="test", help="qrels split for --beir (default: test)")
     p.set_defaults(func=cmd_eval)
-
-    styles = argparse.ArgumentParser(add_help=False)
-    styles.add_argument("--style", choices=STYLES, default=DEFAULT_STYLE,
-                        help=f"reference style (default: {DEFAULT_STYLE}; see README, Briefings)")
 
     p = sub.add_parser("show", parents=[common, styles], help="show a passage by its id, with context",
                        description="Print the passage a passage id names (as in a briefing's notes or "

@@ -157,9 +157,10 @@ def markdown(runs: Sequence[Run]) -> str:
 def reference(citation: Citation, style: str = DEFAULT_STYLE, markup: str = "plain") -> str:
     """The note followed by the passage id, ready to paste after a quote."""
     runs = note_runs(citation, style)
-    if citation.passage_id:
-        runs = [*runs, Run(f" [{citation.passage_id}]")]
-    return markdown(runs) if markup == "markdown" else plain(runs)
+    if markup == "markdown":
+        # The id as code: nothing in it is taken for markup, and it copies as it is.
+        return markdown(runs) + (f" [`{citation.passage_id}`]" if citation.passage_id else "")
+    return plain(runs) + (f" [{citation.passage_id}]" if citation.passage_id else "")
 
 
 def quoted(citation: Citation, style: str = DEFAULT_STYLE, markup: str = "plain") -> str:

@@ -5,6 +5,7 @@ rendered by LibreOffice (PDF) and pdftoppm (PNG pages under tests/screenshots/).
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import shutil
 import subprocess
@@ -203,3 +204,15 @@ def test_briefing_from_answers_keeps_abstentions_without_quotes(seed_index, embe
     section = md.split(f"## {QUESTIONS[2].replace('?', '?')}", 1)[1].split("\n## ", 1)[0]
     assert section.strip() == "Not covered by the documents."
     assert len(re.findall(r"^> ", md, re.M)) == sum(len(a.citations) for a in answers[:2])
+
+
+def test_ask_json_carries_references_in_the_chosen_style(seed_index, capsys) -> None:
+    from assistant.cli import main
+
+    args = ["--corpus", str(seed_index.corpus_dir), "--index", str(seed_index.index_dir), "-q"]
+    assert main(["ask", "--json", "--style", "apa", QUESTIONS[0], *args]) == 0
+    data = json.loads(capsys.readouterr().out)
+    for c in data["citations"]:
+        assert c["reference"].startswith("(") and c["reference"].endswith(f"[{c['passage_id']}]")
+        assert c["reference_markdown"].endswith(f"[`{c['passage_id']}`]")
+        assert "None" not in c["reference"]
