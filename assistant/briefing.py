@@ -116,6 +116,15 @@ def verified(briefing: Briefing, source: Callable[[Citation], Document | None]) 
     return dataclasses.replace(briefing, items=tuple(items)), problems
 
 
+def stale_notices(briefing: Briefing, is_current: Callable[[Citation], bool]) -> list[str]:
+    """Quotes whose document has changed since they were taken: kept (they are verbatim in
+    the version their passage id names), but the reader should know."""
+    return [f"“{one_line(c.excerpt)[:60]}…” ({c.passage_id}): its document has changed since this was "
+            f"quoted; the quote and its reference are from the earlier version (`assistant show "
+            f"{c.passage_id}` says where the text is now)"
+            for item in briefing.items for c in item.citations if not is_current(c)]
+
+
 def layout(briefing: Briefing, style: str = DEFAULT_STYLE, prepared: date | None = None) -> Layout:
     """Number the notes in reading order and list each cited document once."""
     check_style(style)

@@ -26,6 +26,7 @@ from .corpus_status import CorpusChanges, IndexedFile, compare
 from .documents import discover, load_document
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .errors import CorpusError, IndexError_, IndexMismatchError, PassageIdError
+from .passages import document_version
 from .retrieval import Retriever
 from .store import IndexIdentity, IndexStore, StoredDocument
 from .textnorm import GlueSplitter, words
@@ -304,6 +305,13 @@ class Assistant:
             return self.show(citation.passage_id).document
         except PassageIdError:
             return None
+
+    def is_current(self, citation: Citation) -> bool:
+        """The citation was made from the document version the index serves now."""
+        doc = self.document(citation.doc_id)
+        if doc is None:
+            return False
+        return not citation.passage_id or citation.passage_id.endswith(f"@{document_version(doc)}")
 
     def brief(self, questions: Sequence[str], title: str = "Briefing") -> tuple[Briefing, list[str]]:
         """A briefing of the answers to these questions, every quote checked against its

@@ -138,7 +138,7 @@ class WebChat:
         self.settings = settings
         self.assistant = assistant
         self._examples: tuple[str, list[str]] = ("", [])
-        self.briefing = BriefingTab(assistant.source_of)
+        self.briefing = BriefingTab(assistant.source_of, assistant.is_current)
 
     # -- chat ------------------------------------------------------------------------------
 

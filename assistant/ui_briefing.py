@@ -34,6 +34,7 @@ from .briefing import (
     LaidOutItem,
     item_from_answer,
     layout,
+    stale_notices,
     to_markdown,
     verified,
 )
@@ -192,11 +193,21 @@ def render_problems(problems: Sequence[str], exported: bool) -> str:
     return ""
 
 
+def render_notices(notices: Sequence[str]) -> str:
+    """Quotes kept from an earlier version of their document (see briefing.stale_notices)."""
+    if not notices:
+        return ""
+    lines = "".join(f"<li>{esc(n)}</li>" for n in notices)
+    return f'<div class="ca-warning">Exported, but note:<ul>{lines}</ul></div>'
+
+
 class BriefingTab:
     """The tab's callbacks; `source` gives the document version a citation was made from."""
 
-    def __init__(self, source: Callable[[Citation], Document | None]) -> None:
+    def __init__(self, source: Callable[[Citation], Document | None],
+                 is_current: Callable[[Citation], bool] | None = None) -> None:
         self.source = source
+        self.is_current = is_current
         self._exports: Path | None = None
 
     def add(self, collected: Collected, item: BriefingItem) -> tuple[Collected, Any]:
@@ -220,6 +231,7 @@ class BriefingTab:
         """Check every quote against its source, then write .md and .docx to a new folder."""
         briefing = Briefing(one_line(title or "") or "Briefing", collected.briefing.items)
         checked, problems = verified(briefing, self.source)
+        notices = stale_notices(checked, self.is_current) if self.is_current else []
         if not checked.items:
             return gr.File(None, visible=False), render_problems(problems, False) + (
                 '<div class="ca-warning">Nothing to export yet: add answers or citations from the '
@@ -229,7 +241,8 @@ class BriefingTab:
         markdown, word = folder / f"{name}.md", folder / f"{name}.docx"
         markdown.write_text(to_markdown(checked, style), encoding="utf-8")
         word.write_bytes(to_docx(checked, style))
-        return gr.File([str(markdown), str(word)], visible=True), render_problems(problems, True)
+        return gr.File([str(markdown), str(word)], visible=True), render_problems(problems, True) + \
+            render_notices(notices)
 
     def _export_root(self) -> Path:
         """This server's folder of exports; folders older than an hour are removed."""

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant.briefing import Briefing, BriefingItem, stale_notices, verified
 from assistant.cli import main
 from assistant.errors import PassageIdError
 from assistant.passages import PassageRef, format_passage_id, parse_passage_id
@@ -69,6 +70,7 @@ def test_an_edit_makes_ids_stale_and_show_points_to_where_the_text_went(corpus_c
     build_index(settings, embedder=embedder)
     assistant = Assistant(settings, embedder)
     citation = next(c for c in assistant.ask(QUESTIONS[0]).citations if c.doc_id == DECLARATION)
+    assert assistant.is_current(citation)
     old_id, old_text = citation.passage_id, assistant.show(citation.passage_id).text
 
     # Insert a paragraph at the top: every paragraph moves down by one.
@@ -77,6 +79,10 @@ def test_an_edit_makes_ids_stale_and_show_points_to_where_the_text_went(corpus_c
                     + path.read_text(encoding="utf-8"), encoding="utf-8")
     build_index(settings, embedder=embedder)
     assistant = Assistant(settings, embedder)
+    assert not assistant.is_current(citation)
+    briefing = Briefing("T", (BriefingItem("Q", (citation,)),))
+    assert verified(briefing, assistant.source_of) == (briefing, [])  # still verbatim in its version
+    assert [old_id in n for n in stale_notices(briefing, assistant.is_current)] == [True]
     view = assistant.show(old_id)
     assert view.status == "changed"
     assert view.text == old_text  # the passage as it was cited, from the archive
