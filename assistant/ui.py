@@ -38,6 +38,7 @@ from .references import DEFAULT_STYLE, quoted
 from .types import Answer, BuildReport, Citation
 from .ui_briefing import CONCURRENCY, INTENT_JS, LISTEN_JS, BriefingTab, Collected, item_for
 from .ui_briefing import CSS as BRIEFING_CSS
+from .ui_documents import DocumentDetails, apply_upload_details, upload_boxes, upload_details
 from .ui_html import (
     esc,
     locate,
@@ -138,6 +139,7 @@ class WebChat:
         self.settings = settings
         self.assistant = assistant
         self._examples: tuple[str, list[str]] = ("", [])
+        self.details = DocumentDetails(settings, assistant, self.rebuild)
         self.briefing = BriefingTab(assistant.source_of, assistant.is_current)
 
     # -- chat ------------------------------------------------------------------------------
@@ -260,10 +262,17 @@ class WebChat:
         yield render_log(lines) + _failures(report), self.index_view(), \
             gr.Dropdown(choices=self._scope_choices(), value=None, multiselect=True)
 
-    def upload(self, files: Sequence[str] | None) -> Iterator[tuple[Any, ...]]:
-        """Check and add the uploaded files to the corpus folder, then rebuild."""
+    def upload(self, files: Sequence[str] | None, *details: str) -> Iterator[tuple[Any, ...]]:
+        """Check and add the uploaded files to the corpus folder (with the details typed for a
+        single file), then rebuild."""
         lines: list[str] = []
-        added = 0
+        keep = tuple(gr.skip() for _ in details)
+        try:
+            typed = upload_details(details)  # checked before any file is written
+        except AssistantError as exc:
+            yield render_log([f"refused: the details: {exc}"]), gr.skip(), gr.skip(), gr.skip(), *keep
+            return
+        saved: list[str] = []
         for path in files or []:
             name = Path(path).name
             try:
@@ -275,14 +284,16 @@ class WebChat:
                 lines.append(f"refused: {name}: cannot read the upload ({exc.strerror})")
                 continue
             lines.append(result.message)
-            added += bool(result.saved_as)
+            saved += [result.saved_as] if result.saved_as else []
         if not files:
             lines.append("Choose one or more files first.")
-        if not added:
-            yield render_log(lines), gr.skip(), gr.skip(), gr.skip()
+        if note := apply_upload_details(self.settings, typed, len(files or []), saved):
+            lines.append(note)
+        if not saved:
+            yield render_log(lines), gr.skip(), gr.skip(), gr.skip(), *keep
             return
         for update in self.rebuild(lines):
-            yield (*update, None)  # the added files leave the upload box
+            yield (*update, None, *("" for _ in details))  # the added files and their details leave the form
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -335,11 +346,15 @@ class WebChat:
                         rebuild = gr.Button("Rebuild index", variant="primary", elem_id="rebuild")
                         check = gr.Button("Check the corpus folder again", elem_id="check")
                     build_log = gr.HTML("", elem_id="build-log")
+                    build_options: dict[str, Any] = {"concurrency_id": "build", "concurrency_limit": 1,
+                                                     "api_visibility": PRIVATE}
+                    picker = self.details.build([build_log, index_html, scope], build_options)
                     gr.Markdown(f"### Add documents\n`.pdf`, `.txt`, `.md` or `.html`, at most "
                                 f"{MAX_UPLOAD_BYTES // 2**20} MB each. The type is checked by content; an "
                                 "existing file is never overwritten. The index is rebuilt afterwards.")
                     files = gr.File(file_count="multiple", file_types=UPLOAD_TYPES, type="filepath",
                                     label="Documents to add", elem_id="upload")
+                    details = upload_boxes()
                     add = gr.Button("Add to corpus and rebuild", elem_id="add-documents")
 
             chat_outputs = [chatbot, state, question]
@@ -356,14 +371,16 @@ class WebChat:
             reset = [chatbot, state, question, passage, reference]
             clear.click(self.new_conversation, None, reset, api_visibility=PRIVATE)
             chatbot.clear(self.new_conversation, None, reset, api_visibility=PRIVATE)
-            build_options: dict[str, Any] = {"concurrency_id": "build", "concurrency_limit": 1,
-                                             "api_visibility": PRIVATE}
-            rebuild.click(self.rebuild, None, [build_log, index_html, scope], **build_options)
-            add.click(self.upload, [files], [build_log, index_html, scope, files], **build_options)
+            quiet: dict[str, Any] = {"api_visibility": PRIVATE, "show_progress": "hidden"}
+            rebuild.click(self.rebuild, None, [build_log, index_html, scope], **build_options) \
+                .then(self.details.refresh, [picker], [picker], **quiet)
+            add.click(self.upload, [files, *details], [build_log, index_html, scope, files, *details],
+                      **build_options).then(self.details.refresh, [picker], [picker], **quiet)
             check.click(self.index_view, None, [index_html], api_visibility=PRIVATE)
             gr.Timer(STATUS_REFRESH_SECONDS).tick(self.index_view, None, [index_html], api_visibility=PRIVATE,
                                                   show_progress="hidden")
             demo.load(self.refresh, None, [index_html, scope, chatbot], api_visibility=PRIVATE)
+            demo.load(self.details.refresh, [picker], [picker], **quiet)
             gr.api(self.api_ask, api_name="ask", concurrency_id="ask", concurrency_limit=ASK_CONCURRENCY)
         return demo
 

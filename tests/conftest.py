@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -91,10 +92,10 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path, timeout
     raise RuntimeError(f"`assistant serve` did not come up at {url}:\n{tail}")
 
 
-@pytest.fixture(scope="session")
-def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
-    """`python -m assistant serve` on a free port; it builds its index first (none exists)."""
-    root = tmp_path_factory.mktemp("web")
+@contextlib.contextmanager
+def serve_copy(root: Path) -> Iterator[WebServer]:
+    """`python -m assistant serve` on a free port over a fresh copy of the corpus (plus
+    tests/data/web/injection-briefing.md) in root; it builds its index first (none exists)."""
     corpus = root / "corpus"
     shutil.copytree(CORPUS, corpus)
     shutil.copy(DATA / "web" / "injection-briefing.md", corpus)
@@ -116,3 +117,10 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
+    """The server the browser and API tests share for the whole session."""
+    with serve_copy(tmp_path_factory.mktemp("web")) as server:
+        yield server
