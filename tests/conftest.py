@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,6 +60,23 @@ def seed_index(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTrans
 
 
 # -- The web chat: one server for the browser and API tests ------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; a browser is never downloaded
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """A headless chromium (Playwright) per test module: Playwright's event loop does not
+    outlive the module, so later tests may run their own."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        yield chromium
+        chromium.close()
+
 
 @dataclass(frozen=True)
 class WebServer:

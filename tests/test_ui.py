@@ -7,6 +7,7 @@ Screenshots go to tests/screenshots/ (git-ignored) for a person to look at.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,16 +16,13 @@ from urllib.parse import urlparse
 
 import pytest
 
-from .conftest import DATA, REPO, WebServer
+from .conftest import CHROMIUM, DATA, REPO, WebServer
 
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
     reason="browser tests need Debian's chromium at /usr/bin/chromium (apt-get install chromium; .ci/run does it)")
 
 SHOTS = REPO / "tests" / "screenshots"
-BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ANSWERS = ".ca-answer, .ca-abstain, .ca-error"
 SEED = "Which UK ministers signed the US-UK AI declaration?"
 TITLE = "Cited-answer assistant"
@@ -57,25 +55,17 @@ class Session:
         return answer, [page.locator(".ca-card").nth(i) for i in range(cards, page.locator(".ca-card").count())]
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def ui(browser: Any, web_server: WebServer) -> Iterator[Session]:
-    context = browser.new_context(viewport={"width": 1400, "height": 950})
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=web_server.url.rstrip("/"))
+@contextlib.contextmanager
+def open_session(browser: Any, url: str, height: int = 950, clipboard: bool = False) -> Iterator[Session]:
+    """A fresh page on the app. Anything not for the app is recorded and refused (nothing
+    may leave the machine); on leaving, no outside request and no script error may be left."""
+    context = browser.new_context(viewport={"width": 1400, "height": height})
+    if clipboard:
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url.rstrip("/"))
     page = context.new_page()
     session = Session(page)
 
     def guard(route: Any) -> None:
-        # Anything not for the app is recorded and refused: nothing may leave the machine.
         if urlparse(route.request.url).hostname in {"127.0.0.1", "localhost"}:
             route.continue_()
         else:
@@ -84,12 +74,18 @@ def ui(browser: Any, web_server: WebServer) -> Iterator[Session]:
 
     page.route("**/*", guard)
     page.on("pageerror", lambda error: session.errors.append(str(error)))
-    page.goto(web_server.url)
+    page.goto(url)
     page.wait_for_selector("#chat")
     yield session
     context.close()
     assert session.outside == [], f"the page tried to reach outside hosts: {session.outside}"
     assert session.errors == [], f"script errors on the page: {session.errors}"
+
+
+@pytest.fixture
+def ui(browser: Any, web_server: WebServer) -> Iterator[Session]:
+    with open_session(browser, web_server.url, clipboard=True) as session:
+        yield session
 
 
 def test_seed_question_answer_with_citation_and_passage_panel(ui: Session) -> None:

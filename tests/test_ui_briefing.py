@@ -4,7 +4,7 @@ Collect a whole answer, one citation of another answer and an abstention; reorde
 remove, write a note; export Markdown and .docx through the browser's own download, then
 check both files: every quote verbatim in its source file under the corpus, one note per
 marker numbered 1..N, a source list, the analyst's note as typed, nothing of the removed
-item. Fixtures (server, browser, page guard) are tests/test_ui.py's.
+item. Fixtures: conftest's server and browser, tests/test_ui.py's guarded page.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from .conftest import WebServer
 from .test_ui import SEED, Session
 
 pytestmark = test_ui.pytestmark
-browser = test_ui.browser  # the module's own chromium, as in test_ui
 ui = test_ui.ui  # a guarded page: nothing may leave the machine, no script errors
 
 SINGLE = "What is the Global Partnership on AI?"

@@ -11,15 +11,14 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import pytest
 
 from assistant.config import Settings
 from assistant.ui_documents import apply_upload_details
 
-from .conftest import DATA, WebServer, make_settings, serve_copy
-from .test_ui import BROWSER_ARGS, CHROMIUM, Session
+from .conftest import CHROMIUM, DATA, WebServer, make_settings, serve_copy
+from .test_ui import Session, open_session
 
 browser_test = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -36,39 +35,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
 def ui(browser: Any, server: WebServer) -> Iterator[Session]:
     """The Documents & index tab of a fresh page; nothing may leave the machine, no script errors."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    session = Session(page)
-
-    def guard(route: Any) -> None:
-        if urlparse(route.request.url).hostname in {"127.0.0.1", "localhost"}:
-            route.continue_()
-        else:
-            session.outside.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", guard)
-    page.on("pageerror", lambda error: session.errors.append(str(error)))
-    page.goto(server.url)
-    page.wait_for_selector("#chat")
-    page.get_by_role("tab", name="Documents & index").click()
-    yield session
-    context.close()
-    assert session.outside == [], f"the page tried to reach outside hosts: {session.outside}"
-    assert session.errors == [], f"script errors on the page: {session.errors}"
+    with open_session(browser, server.url, height=1000) as session:
+        session.page.get_by_role("tab", name="Documents & index").click()
+        yield session
 
 
 def pick(page: Any, name: str) -> None:
