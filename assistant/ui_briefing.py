@@ -64,6 +64,7 @@ CSS = """
 .ca-item-ref code {font-size: .9em}
 .ca-item-abstain {margin: .4em 0 .2em 1.4em; font-style: italic}
 .ca-item-buttons {min-width: 8.5em !important; gap: .3em !important}
+.ca-note-saved {font-size: .8em; color: var(--body-text-color-subdued)}
 .ca-briefing-empty {color: var(--body-text-color-subdued); margin: 1em 0}
 .ca-add {color: var(--color-accent); font-size: .82em; font-weight: 600; white-space: nowrap; cursor: copy;
          border: 1px solid var(--color-accent); border-radius: 999px; padding: 0 .55em; margin-left: .3em}
@@ -224,8 +225,11 @@ class BriefingTab:
         collected = collected.remove(key)
         return collected, collected.layout, gr.Tab(label=tab_label(collected))
 
-    def save_note(self, key: int, note: str, collected: Collected) -> Collected:
-        return collected.with_note(key, note)
+    def save_note(self, key: int, note: str, collected: Collected) -> tuple[Collected, str]:
+        """Keep the note; the line under the box says it is kept (or that it was cleared)."""
+        saved = collected.with_note(key, note)
+        return saved, ('<div class="ca-note-saved">Note saved.</div>' if note.strip()
+                       else '<div class="ca-note-saved">No note.</div>')
 
     def export(self, collected: Collected, title: str, style: str) -> tuple[Any, str]:
         """Check every quote against its source, then write .md and .docx to a new folder."""
@@ -283,6 +287,7 @@ class BriefingTab:
                         note = gr.Textbox(item.note, key=f"note-{key}", label="Your note (saved with this item)",
                                           placeholder="Your own note on this item …", lines=2,
                                           max_length=NOTE_MAX_CHARS, elem_classes="ca-item-note")
+                        saved = gr.HTML("", key=f"saved-{key}", elem_classes="ca-note-status")
                     with gr.Column(scale=1, elem_classes="ca-item-buttons"):
                         up = gr.Button("↑ Move up", size="sm", interactive=position > 0,
                                        key=f"up-{key}", elem_classes="ca-item-up")
@@ -291,7 +296,7 @@ class BriefingTab:
                         remove = gr.Button("Remove", size="sm", variant="stop", key=f"remove-{key}",
                                            elem_classes="ca-item-remove")
                 options: dict[str, Any] = {"api_visibility": PRIVATE, "show_progress": "hidden", **CONCURRENCY}
-                note.blur(partial(self.save_note, key), [note, collected], [collected], **options)
+                note.blur(partial(self.save_note, key), [note, collected], [collected, saved], **options)
                 changed = [collected, layout_count, tab]
                 up.click(partial(self.move, key, -1), [collected], changed, **options)
                 down.click(partial(self.move, key, 1), [collected], changed, **options)

@@ -108,7 +108,9 @@ def test_collect_reorder_note_and_export_a_briefing(ui: Session, web_server: Web
     expect(page.get_by_role("tab", name="Briefing (3)")).to_be_visible()
 
     item(page, SEED).locator(".ca-item-note textarea").fill(NOTE)
-    page.locator("#briefing-style label", has_text="APA").click()  # leaving the note box saves it
+    item(page, SEED).locator(".ca-item-note textarea").press("Tab")  # leaving the note box saves it
+    expect(item(page, SEED).locator(".ca-note-saved")).to_have_text("Note saved.")
+    page.locator("#briefing-style label", has_text="APA").click()
     page.wait_for_function("c => document.querySelector('.ca-item-ref').innerText !== c", arg=chicago)
     assert page.locator(".ca-item-ref").first.inner_text().startswith("1. (")  # APA: (Author, 2020, para. n)
     expect(item(page, SEED).locator(".ca-item-note textarea")).to_have_value(NOTE)
