@@ -12,7 +12,7 @@ from .structure import CONTACT_LINE
 from .textnorm import GlueSplitter, sentence_spans
 from .types import Chunk, Document, Sentence
 
-CHUNKING_VERSION = 5  # bump when the output of chunk_document changes for the same input
+CHUNKING_VERSION = 6  # bump when the output of chunk_document changes for the same input
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 """Counts the model's word pieces (special tokens included) of each text."""

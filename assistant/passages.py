@@ -48,6 +48,7 @@ def numbered_paragraphs(doc: Document) -> tuple[Paragraph, ...]:
     heading = ""
     number = 0
     page: int | None = None
+    after_heading = False
     out: list[Paragraph] = []
     for index, block in enumerate(doc.blocks):
         if block.page != page:
@@ -55,8 +56,12 @@ def numbered_paragraphs(doc: Document) -> tuple[Paragraph, ...]:
             if doc.kind == "pdf":
                 number = 0
         if block.role == "heading":
-            heading = " ".join(text[block.start:block.end].strip("*#_ \t").split())
+            title = " ".join(text[block.start:block.end].strip("*#_ \t").split())
+            # "Article 5" then "Prohibited AI practices": one heading, "Article 5 — Prohibited AI practices".
+            heading = f"{heading} — {title}" if after_heading and len(heading.split()) <= 4 else title
+            after_heading = True
             continue
+        after_heading = False
         if block.role == "debris":
             continue
         number += 1

@@ -105,6 +105,9 @@ def _page_key(text: str) -> str:
     return re.sub(r"\d+", "#", " ".join(text.split())).lower()
 
 
+UNWRAPPED_MEDIAN_CHARS = 100
+
+
 def segment(text: str, pages: tuple[PageSpan, ...] = (), pdf: bool = False) -> tuple[Block, ...]:
     """Split text into blocks and give each a role (body, heading, byline, debris)."""
     lines = _lines(text, pages)
@@ -120,11 +123,16 @@ def segment(text: str, pages: tuple[PageSpan, ...] = (), pdf: bool = False) -> t
             raw.append((list(current), False))
             current.clear()
 
+    # Text that is not hard-wrapped (most lines longer than a wrapped line could be) keeps
+    # one paragraph, list item or heading per line: there, every line break ends a block.
+    line_per_block = not pdf and median_len >= UNWRAPPED_MEDIAN_CHARS
     for line in lines:
         stripped = line.text.strip()
         if not stripped:
             flush()
             continue
+        if line_per_block:
+            flush()
         if is_nav_line(stripped) or (repeated and _page_key(stripped) in repeated):
             flush()
             raw.append(([line], True))
@@ -203,6 +211,16 @@ def _mark_bylines(text: str, blocks: list[Block]) -> list[Block]:
     return out
 
 
+def _titles_a_section(text: str, blocks: list[Block], i: int) -> bool:
+    """"Article 5" / "Prohibited AI practices" / long text: a title line under a label line."""
+    block = blocks[i]
+    if not _single_line(text, block) or not _heading_like(text[block.start:block.end]):
+        return False
+    after = next((b for b in blocks[i + 1:] if b.role != "debris"), None)
+    return after is not None and after.role == "body" and (
+        not _single_line(text, after) or _word_count(text[after.start:after.end]) >= 10)
+
+
 def _mark_headings(text: str, blocks: list[Block]) -> list[Block]:
     """A short unpunctuated line followed by body text is a heading for what follows."""
     out = list(blocks)
@@ -214,7 +232,8 @@ def _mark_headings(text: str, blocks: list[Block]) -> list[Block]:
         following = next((b for b in out[i + 1:] if b.role != "debris"), None)
         if following is None or following.role != "body":
             continue
-        if _single_line(text, following) and _word_count(text[following.start:following.end]) < 10:
+        if _single_line(text, following) and _word_count(text[following.start:following.end]) < 10 \
+                and not _titles_a_section(text, out, out.index(following)):
             continue  # a run of short lines (a signature block, an address) is content
         out[i] = Block(block.start, block.end, "heading", block.page)
     return out

@@ -8,8 +8,10 @@ import pytest
 
 from assistant.config import Settings
 from assistant.errors import ConfigError
+from assistant.passages import numbered_paragraphs
 from assistant.structure import is_nav_line, segment
 from assistant.textnorm import GlueSplitter, keyword_terms, normalize_for_match, sentence_spans, stem
+from assistant.types import Document, DocumentMeta
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 
@@ -49,6 +51,24 @@ def test_headings_are_found_and_lead_in_lines_are_not() -> None:
     found = roles(text)
     assert found["Global Partnership on AI"] == "heading"
     assert found["For the United States:"] == "body"
+
+
+LONG = ("Providers of high-risk AI systems shall ensure that their systems comply with the requirements set "
+        "out in this Section, taking into account their intended purpose and the state of the art.")
+
+
+def test_unwrapped_text_keeps_one_paragraph_per_line_and_wrapped_text_is_joined() -> None:
+    unwrapped = f"Article 16\n\nObligations of providers\n\n{LONG}\n{LONG.replace('Providers', 'Deployers')}\n"
+    found = roles(unwrapped)
+    assert found["Article 16"] == found["Obligations of providers"] == "heading"  # label + title: both
+    assert found[LONG] == found[LONG.replace("Providers", "Deployers")] == "body"  # two paragraphs
+    doc = Document("d", "d.txt", DocumentMeta(), unwrapped, "h", segment(unwrapped))
+    paragraphs = numbered_paragraphs(doc)
+    assert [p.number for p in paragraphs] == [1, 2]
+    assert paragraphs[0].heading == "Article 16 — Obligations of providers"
+
+    wrapped = "A paragraph that was hard-wrapped\nat a short width, as plain text\nfiles often are.\n"
+    assert list(roles(wrapped)) == [wrapped.strip()]  # one block
 
 
 @pytest.mark.parametrize("line, nav", [
