@@ -149,13 +149,20 @@ def _page_at(pages: tuple[PageSpan, ...], pos: int) -> int | None:
     return next((p.number for p in pages if p.start <= pos < p.end), None)
 
 
+# "CHAPTER I", "Article 5", "Whereas:": the first line of a legal text names a part of it,
+# not the document; the file name is the better title then.
+_SECTION_LABEL = re.compile(r"(?i)^(?:(?:chapter|section|part|title|article|annex|appendix|schedule)"
+                            r"\s+[0-9IVXLC]+\b.*|whereas:?)$")
+
+
 def _document_meta(source: SourceFile, text: str, blocks: Any, fallback_title: str) -> DocumentMeta:
     entry = source.meta
     title = entry.get("title") or fallback_title
     if not title:
         first = next((b for b in blocks if b.role in {"heading", "body"}), None)
         candidate = text[first.start:first.end].strip() if first else ""
-        if candidate and "\n" not in candidate and len(candidate.split()) <= 20:
+        if candidate and "\n" not in candidate and len(candidate.split()) <= 20 \
+                and not _SECTION_LABEL.match(candidate.strip("#*_ ")):
             title = candidate.strip("#*_ ")
     if not title:
         title = Path(source.relpath).stem.replace("-", " ").replace("_", " ")

@@ -142,6 +142,13 @@ def test_html_drops_scripts_styles_and_navigation(tmp_path: Path) -> None:
     assert "evaluation suite" in doc.text
 
 
+def test_a_section_label_is_not_taken_for_the_title(tmp_path: Path) -> None:
+    text = b"CHAPTER I\n\nGENERAL PROVISIONS\n\nArticle 1\n\nSubject matter\n\nThis Regulation lays down rules.\n"
+    assert load_one(tmp_path, "eu_ai_act_articles.txt", text).meta.title == "eu ai act articles"
+    text = b"# Safety of AI systems\n\nThis report looks at how systems are tested.\n"
+    assert load_one(tmp_path, "report.md", text).meta.title == "Safety of AI systems"
+
+
 # --- small PDFs shipped in tests/data --------------------------------------------------------
 
 def test_text_pdf_loads_page_by_page(tmp_path: Path) -> None:
