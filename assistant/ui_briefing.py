@@ -68,7 +68,8 @@ CSS = """
 .ca-briefing-empty {color: var(--body-text-color-subdued); margin: 1em 0}
 .ca-add {color: var(--color-accent); font-size: .82em; font-weight: 600; white-space: nowrap; cursor: copy;
          border: 1px solid var(--color-accent); border-radius: 999px; padding: 0 .55em; margin-left: .3em}
-.ca-add:hover {background: var(--color-accent); color: white}
+.ca-add:hover, .ca-add:focus-visible {background: var(--color-accent); color: white}
+.ca-card:focus-visible {outline: 2px solid var(--color-accent); outline-offset: 1px}
 .ca-add-row {margin-top: .45em}
 """
 
@@ -78,6 +79,13 @@ LISTEN_JS = """() => {
   window.__caListening = true;
   document.addEventListener('click', (e) => {
     window.__caIntent = (e.target.closest && e.target.closest('.ca-add')) ? 'add' : 'open';
+  }, true);
+  // Keyboard: Enter or Space on a focused pill or citation card acts as a click on it.
+  document.addEventListener('keydown', (e) => {
+    const target = e.target.closest && e.target.closest('.ca-add, .ca-card');
+    if (!target || (e.key !== 'Enter' && e.key !== ' ')) return;
+    e.preventDefault();
+    target.click();
   }, true);
 }"""
 INTENT_JS = """(...args) => {

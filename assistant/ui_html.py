@@ -21,7 +21,8 @@ CONTEXT_AFTER = 900
 (fewer before, so that the highlighted excerpt is in view when the panel opens)."""
 CARD_EXCERPT_CHARS = 320
 """Longest excerpt shown whole on a citation card (the panel always shows all of it)."""
-ADD = '<span class="ca-add" title="Add to the briefing (Briefing tab)">+ {label}</span>'
+ADD = ('<span class="ca-add" tabindex="0" role="button" title="Add to the briefing (Briefing tab)">'
+       '+ {label}</span>')
 """The "Add to briefing" pill; the chat's click listener (ui_briefing.LISTEN_JS) tells it
 from a click elsewhere on the message."""
 
@@ -76,7 +77,7 @@ def render_card(citation: Citation, closest: bool) -> str:
     label = (f'<span class="ca-closest-tag">closest {citation.n}, not an answer</span>' if closest
              else f'<span class="ca-marker">[{citation.n}]</span>')
     meta = where(citation)
-    return (f'<div class="ca-card{" ca-card-closest" if closest else ""}">'
+    return (f'<div class="ca-card{" ca-card-closest" if closest else ""}" tabindex="0" role="button">'
             f'<div class="ca-card-title">{label}<span class="ca-card-name">{esc(citation.title)}</span>'
             '<span class="ca-card-open">open in context ›</span>'
             + ("" if closest else ADD.format(label="Add to briefing")) + "</div>"

@@ -37,11 +37,15 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-def add(ui: Session, pill: Any, count: int) -> None:
-    """Click an "Add to briefing" pill; the toast and the tab's label say how many items."""
+def add(ui: Session, pill: Any, count: int, key: str = "") -> None:
+    """Click an "Add to briefing" pill (or press `key` on it); the toast and the tab's label
+    say how many items."""
     from playwright.sync_api import expect
 
-    pill.click()
+    if key:
+        pill.press(key)
+    else:
+        pill.click()
     expect(ui.page.get_by_role("tab", name=f"Briefing ({count})")).to_be_visible()
     expect(ui.page.locator(".toast-body").last).to_contain_text(f"Added to briefing ({count} item")
 
@@ -90,7 +94,9 @@ def test_collect_reorder_note_and_export_a_briefing(ui: Session, web_server: Web
     assert all(card.locator(".ca-add").count() == 0 for card in cards)  # closest passages: never quotes
     add(ui, page.locator(".ca-add-row .ca-add").last, 3)
     ui.ask(REMOVED)
-    add(ui, page.locator(".ca-add-row .ca-add").last, 4)
+    pill = page.locator(".ca-add-row .ca-add").last
+    pill.focus()  # by keyboard this time: the pills are buttons
+    add(ui, pill, 4, key="Enter")
 
     page.get_by_role("tab", name="Briefing (4)").click()
     expect_order(page, [SEED, SINGLE, UNCOVERED, REMOVED])
