@@ -77,6 +77,7 @@ def build_index(settings: Settings, full: bool = False, embedder: Embedder | Non
         files, skipped = discover(settings.corpus_dir)
         failures = [FileFailure(path, reason) for path, reason in skipped]
         old_by_path = {s.document.path: s for s in previous.documents.values()} if previous else {}
+        was_indexed = set(previous.manifest.get("documents", {})) if previous else set()
 
         # 1. Parse what changed; keep what did not.
         kept: list[StoredDocument] = []
@@ -98,9 +99,9 @@ def build_index(settings: Settings, full: bool = False, embedder: Embedder | Non
                 failures.append(FileFailure(source.relpath, str(exc).split(": ", 1)[-1]))
                 continue
             parsed.append(StoredDocument(doc, source.sha256, dict(source.meta)))
-            (changed if old else added).append(source.relpath)
+            (changed if old or source.relpath in was_indexed else added).append(source.relpath)
         present = {f.relpath for f in files}
-        removed = sorted(p for p in old_by_path if p not in present)
+        removed = sorted(p for p in was_indexed | set(old_by_path) if p not in present)
         documents = sorted(kept + parsed, key=lambda s: s.document.path)
         if not documents:
             reasons = "; ".join(f"{f.path}: {f.reason}" for f in failures) or "the folder is empty"
@@ -230,7 +231,16 @@ def _previous_store(settings: Settings, identity: IndexIdentity, full: bool,
         return index_store.load(settings.index_dir, identity)
     except IndexMismatchError as exc:
         say(f"rebuilding everything: {exc}".split("; run")[0])
-        return None
+        try:
+            old = index_store.load(settings.index_dir)
+        except IndexError_:
+            return None
+        if (old.identity.model, old.identity.dimension) != (identity.model, identity.dimension):
+            return None
+        # Same model: every document is parsed and chunked again, but any text embedded
+        # before keeps its vector (an upgrade of the chunking re-embeds only what changed).
+        say("reusing the vectors of texts embedded before")
+        return dataclasses.replace(old, documents={})
     except IndexError_ as exc:
         say(f"rebuilding everything: the old index is unusable ({exc})")
         return None

@@ -89,10 +89,29 @@ def test_index_built_with_other_settings_is_refused(corpus_copy: Path, tmp_path:
     other = settings.with_overrides(max_chunk_tokens=120)
     with pytest.raises(IndexMismatchError, match="assistant index --full"):
         Assistant(other, embedder)
-    # `assistant index` with the new settings rebuilds everything rather than mixing.
+    # `assistant index` with the new settings re-chunks everything rather than mixing,
+    # re-embedding only texts it has not embedded before.
     report = build_index(other, embedder=embedder)
-    assert report.embedded_chunks == report.total_chunks
-    Assistant(other, embedder)
+    assert len(report.changed) == 5 and not report.unchanged and not report.added
+    assert 0 < report.embedded_chunks <= report.total_chunks
+    limit = Assistant(other, embedder)
+    assert all(embedder.count_tokens([c.embed_text])[0] <= 120 for c in limit.store.chunks)
+
+
+def test_an_index_from_an_older_chunking_version_is_rechunked_reusing_vectors(
+        corpus_copy: Path, tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings(corpus_copy, tmp_path / "index")
+    first = build_index(settings, embedder=embedder)
+    manifest_path = store.current_version(settings.index_dir) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["identity"]["chunking_version"] -= 1  # as an index built before the last chunking change
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(IndexMismatchError):
+        Assistant(settings, embedder)
+    report = build_index(settings, embedder=embedder)
+    assert report.total_chunks == first.total_chunks and report.embedded_chunks == 0  # same texts: no encoding
+    assert len(report.changed) == 5
+    Assistant(settings, embedder).ask("When was the US-UK declaration signed?")
 
 
 def _big_corpus(target: Path, copies: int = 8) -> None:
