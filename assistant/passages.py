@@ -69,15 +69,11 @@ def numbered_paragraphs(doc: Document) -> tuple[Paragraph, ...]:
     return tuple(out)
 
 
+@functools.lru_cache(maxsize=64)  # every citation asks; numbering a long document takes ms
 def document_version(doc: Document) -> str:
     """Six hex digits that change whenever the text or its paragraphs change."""
-    return _version(doc.content_hash, tuple((p.start, p.end, p.page) for p in numbered_paragraphs(doc)))
-
-
-@functools.lru_cache(maxsize=4096)
-def _version(content_hash: str, spans: tuple[tuple[int, int, int | None], ...]) -> str:
-    layout = ";".join(f"{a}-{b}-{'' if page is None else page}" for a, b, page in spans)
-    return hashlib.sha256(f"{content_hash}|{layout}".encode()).hexdigest()[:6]
+    layout = ";".join(f"{p.start}-{p.end}-{'' if p.page is None else p.page}" for p in numbered_paragraphs(doc))
+    return hashlib.sha256(f"{doc.content_hash}|{layout}".encode()).hexdigest()[:6]
 
 
 def paragraph_label(page: int | None, paragraph: int) -> str:
