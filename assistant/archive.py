@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .atomic import write_atomically
 from .errors import PassageIdError
 from .passages import (
     PassageRef,
@@ -85,9 +84,7 @@ def record_versions(index_dir: Path, documents: list[Document]) -> int:
         if path.exists():
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:6]}")
-        tmp.write_text(json.dumps(_to_json(doc), ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, path)  # a reader never sees half a file
+        write_atomically(path, json.dumps(_to_json(doc), ensure_ascii=False).encode("utf-8"))
         written += 1
     return written
 

@@ -12,6 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .atomic import write_atomically
 from .config import REPO_ROOT, Settings
 from .errors import AssistantError
 from .references import DEFAULT_STYLE, STYLES, locator, one_line, reference
@@ -296,12 +297,9 @@ def _write_atomically(path: Path, data: bytes) -> None:
     """A failed export never leaves half a file where the old one was."""
     if not path.parent.is_dir():
         raise AssistantError(f"{path}: the folder {path.parent} does not exist")
-    tmp = path.with_name(f".{path.name}.partial")
     try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        write_atomically(path, data)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise AssistantError(f"{path}: cannot write the briefing ({exc.strerror})") from exc
 
 

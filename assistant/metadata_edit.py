@@ -10,14 +10,13 @@ cannot be read or parsed is reported and left as it is.
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
-import uuid
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 
+from .atomic import write_atomically
 from .documents import META_FIELDS, METADATA_FILE, load_metadata
 from .errors import CorpusError
 
@@ -98,16 +97,7 @@ def update_entry(corpus_dir: Path, relpath: str, changes: Mapping[str, str | Non
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")  # hidden: discover() skips it
     try:
-        with open(tmp, "x", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o7777)  # keep the file's permissions
-        os.replace(tmp, path)
+        write_atomically(path, text.encode("utf-8"))
     except OSError as exc:
         raise CorpusError(f"{path}: cannot write it ({exc.strerror}); it was left unchanged") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
