@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 from datetime import date
-from pathlib import Path
 
 import docx
 from docx.oxml import OxmlElement
@@ -48,10 +47,6 @@ def to_docx(briefing: Briefing, style: str = DEFAULT_STYLE, prepared: date | Non
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
-
-
-def write_docx(briefing: Briefing, path: Path, style: str = DEFAULT_STYLE) -> None:
-    path.write_bytes(to_docx(briefing, style))
 
 
 def _notes(document: docx.document.Document, laid: Layout) -> None:

@@ -129,11 +129,11 @@ class SentenceTransformerEmbedder:
 
         model = self.model
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bfloat16"):
-            # normalize_embeddings: unit vectors, so inner product = cosine similarity.
             vectors = model.encode(list(texts), batch_size=batch_size, show_progress_bar=progress,
-                                   normalize_embeddings=True, convert_to_tensor=True)
+                                   convert_to_tensor=True)
+        # Unit vectors, so inner product = cosine similarity; normalised here, in float32.
         vectors = vectors.float()
-        vectors = vectors / vectors.norm(dim=1, keepdim=True).clamp_min(1e-12)  # unit again, in float32
+        vectors = vectors / vectors.norm(dim=1, keepdim=True).clamp_min(1e-12)
         return np.ascontiguousarray(vectors.numpy(), dtype=np.float32)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
