@@ -252,7 +252,10 @@ def cmd_brief(args: argparse.Namespace) -> int:
 
     questions = list(args.questions)
     if args.questions_file:
-        text = Path(args.questions_file).read_text(encoding="utf-8")
+        try:
+            text = Path(args.questions_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise AssistantError(f"{args.questions_file}: cannot read the questions ({exc})") from exc
         questions += [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
     if not questions:
         raise AssistantError("give at least one question (or --questions-file FILE)")

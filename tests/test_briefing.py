@@ -216,3 +216,11 @@ def test_ask_json_carries_references_in_the_chosen_style(seed_index, capsys) -> 
         assert c["reference"].startswith("(") and c["reference"].endswith(f"[{c['passage_id']}]")
         assert c["reference_markdown"].endswith(f"[`{c['passage_id']}`]")
         assert "None" not in c["reference"]
+
+
+def test_brief_reports_an_unreadable_questions_file(seed_index, tmp_path: Path, capsys) -> None:
+    from assistant.cli import main
+
+    args = ["--corpus", str(seed_index.corpus_dir), "--index", str(seed_index.index_dir), "-q"]
+    assert main(["brief", "--questions-file", str(tmp_path / "missing.txt"), *args]) == 1
+    assert "missing.txt: cannot read the questions" in capsys.readouterr().err
