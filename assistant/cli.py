@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .atomic import write_atomically
+from .briefing.references import DEFAULT_STYLE, STYLES, locator, one_line, reference
 from .config import REPO_ROOT, Settings
 from .errors import AssistantError
-from .references import DEFAULT_STYLE, STYLES, locator, one_line, reference
 from .types import Answer, BuildReport, Citation
 
 if TYPE_CHECKING:
-    from .archive import PassageView
+    from .indexing.archive import PassageView
 
 _JSON_CITATION_KEYS = ("n", "chunk_id", "doc_id", "title", "page", "paragraph", "excerpt", "start",
                        "end", "score", "author", "publisher", "date", "source_type", "file", "passage_id",
@@ -140,7 +140,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _ensure_index(settings: Settings) -> None:
-    from . import store
+    from .indexing import store
     from .pipeline import build_index
 
     if store.current_version(settings.index_dir) is None:
@@ -180,7 +180,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluation import evaluate, read_questions, summarize
+    from .evaluation.questions import evaluate, read_questions, summarize
     from .pipeline import Assistant
 
     if args.beir:
@@ -229,7 +229,7 @@ def _eval_beir(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from . import store
+    from .indexing import store
     from .pipeline import show_passage
 
     settings = _settings(args)
@@ -247,7 +247,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_brief(args: argparse.Namespace) -> int:
-    from .briefing import to_markdown
+    from .briefing.layout import to_markdown
     from .pipeline import Assistant
 
     questions = list(args.questions)
@@ -271,7 +271,7 @@ def cmd_brief(args: argparse.Namespace) -> int:
         print(to_markdown(briefing, args.style))
         return 0
     if kind == "docx":
-        from .briefing_docx import to_docx
+        from .briefing.docx_export import to_docx
 
         data = to_docx(briefing, args.style)
     else:
@@ -307,7 +307,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .ui import parse_auth, serve  # gradio is imported only by this command
+    from .web.app import parse_auth, serve  # gradio is imported only by this command
 
     settings = _settings(args)
     auth = parse_auth(args.auth or [], args.auth_file)

@@ -16,20 +16,20 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from . import store as index_store
-from .answering import compose
-from .archive import PassageView, record_versions, resolve
-from .briefing import Briefing, briefing_from_answers, verified
-from .chunking import CHUNKING_VERSION, ChunkingParams, chunk_document
+from .answer.answering import compose
+from .answer.retrieval import Retriever
+from .briefing.layout import Briefing, briefing_from_answers, verified
 from .config import Settings
-from .corpus_status import CorpusChanges, IndexedFile, compare
-from .documents import discover, load_document
-from .embedding import Embedder, SentenceTransformerEmbedder
 from .errors import CorpusError, IndexError_, IndexMismatchError, PassageIdError
-from .passages import document_version
-from .retrieval import Retriever
-from .store import IndexIdentity, IndexStore, StoredDocument
-from .textnorm import GlueSplitter, words
+from .indexing import store as index_store
+from .indexing.archive import PassageView, record_versions, resolve
+from .indexing.corpus_status import CorpusChanges, IndexedFile, compare
+from .indexing.embedding import Embedder, SentenceTransformerEmbedder
+from .indexing.store import IndexIdentity, IndexStore, StoredDocument
+from .ingest.chunking import CHUNKING_VERSION, ChunkingParams, chunk_document
+from .ingest.documents import discover, load_document
+from .ingest.passages import document_version
+from .ingest.textnorm import GlueSplitter, words
 from .types import Answer, BuildReport, Chunk, Citation, Document, FileFailure, IndexedDocument, IndexSummary
 
 Progress = Callable[[str], None]
@@ -365,7 +365,7 @@ def evaluate_beir(settings: Settings, folder: Path, split: str = "test",
     The index of the data set's corpus is built in settings.index_dir, or reused when it
     already holds the same documents.
     """
-    from .beir import load_beir, ndcg_at, recall_at
+    from .evaluation.beir import load_beir, ndcg_at, recall_at
 
     say = progress or (lambda _message: None)
     started = time.perf_counter()

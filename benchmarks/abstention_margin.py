@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from assistant.answering import evidence_strength
+from assistant.answer.answering import evidence_strength
 from assistant.config import REPO_ROOT, Settings
 from assistant.pipeline import Assistant, build_index
 

@@ -33,8 +33,8 @@ from _common import (
     write_json,
 )
 
-from assistant import store as index_store
 from assistant.config import Settings
+from assistant.indexing import store as index_store
 from assistant.pipeline import build_index, get_embedder
 
 REBUILD_TARGET_S = 1.0

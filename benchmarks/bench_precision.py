@@ -16,7 +16,7 @@ import time
 import numpy as np
 from _common import BUNDLED_CORPUS, REPO_ROOT, load_average, print_header, print_table
 
-from assistant.embedding import SentenceTransformerEmbedder, cpu_has_native_bfloat16
+from assistant.indexing.embedding import SentenceTransformerEmbedder, cpu_has_native_bfloat16
 
 SCIFACT = REPO_ROOT.parent / "shared" / "eval" / "scifact" / "corpus.jsonl"
 

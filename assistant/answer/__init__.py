@@ -1,0 +1,1 @@
+"""Question -> Hits -> Answer: retrieval, fusion, excerpt selection, abstention, follow-ups."""

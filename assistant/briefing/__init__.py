@@ -1,0 +1,1 @@
+"""References (Chicago, APA), briefing layout, verification and exports (.md, .docx)."""

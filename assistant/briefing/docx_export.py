@@ -1,0 +1,98 @@
+"""A briefing's layout as a Word document (.docx), with python-docx.
+
+Quotes are "Quote" paragraphs ending in a superscript note number that links to its
+endnote; the "Notes" section lists the references (numbered, each a bookmark the marker
+jumps to); "Sources" lists each cited document once.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+
+import docx
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Pt
+from docx.text.paragraph import Paragraph
+
+from .layout import NOT_COVERED, Briefing, Layout, introduction, layout
+from .references import DEFAULT_STYLE, Run, one_line
+
+
+def to_docx(briefing: Briefing, style: str = DEFAULT_STYLE, prepared: date | None = None) -> bytes:
+    laid = layout(briefing, style, prepared)
+    document = docx.Document()
+    document.core_properties.title = laid.title
+    document.core_properties.comments = "Made by the cited-answer assistant; every quotation is verbatim."
+    document.add_heading(laid.title, level=0)
+    document.add_paragraph(introduction(laid).replace("`", ""))  # no code spans in Word
+    for item in laid.items:
+        document.add_heading(item.question or "Note", level=2)
+        if item.abstained and not item.quotes:
+            document.add_paragraph(NOT_COVERED)
+        for quote in item.quotes:
+            paragraph = document.add_paragraph(style="Quote")
+            paragraph.add_run(f"“{one_line(quote.citation.excerpt)}”")
+            _note_marker(paragraph, quote.note_number)
+        if item.note:
+            paragraph = document.add_paragraph()
+            paragraph.add_run("Analyst's note: ").bold = True
+            paragraph.add_run(item.note)
+    _notes(document, laid)
+    if laid.sources:
+        document.add_heading("Sources", level=1)
+        for runs in laid.sources:
+            _add_runs(document.add_paragraph(style="List Bullet"), runs)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def _notes(document: docx.document.Document, laid: Layout) -> None:
+    if not laid.notes:
+        return
+    document.add_heading("Notes", level=1)
+    for number, runs, pid in laid.notes:
+        paragraph = document.add_paragraph()
+        _bookmark(paragraph, f"note{number}", number)
+        paragraph.add_run(f"{number}. ")
+        _add_runs(paragraph, runs)
+        if pid:
+            paragraph.add_run(" Passage ")
+            code = paragraph.add_run(pid)
+            code.font.name = "Courier New"
+            code.font.size = Pt(9)
+            paragraph.add_run(".")
+
+
+def _add_runs(paragraph: Paragraph, runs: list[Run]) -> None:
+    for run in runs:
+        paragraph.add_run(run.text).italic = run.italic or None
+
+
+def _note_marker(paragraph: Paragraph, number: int) -> None:
+    """A superscript number linking to the note's bookmark (an internal hyperlink)."""
+    link = OxmlElement("w:hyperlink")
+    link.set(qn("w:anchor"), f"note{number}")
+    run = OxmlElement("w:r")
+    props = OxmlElement("w:rPr")
+    align = OxmlElement("w:vertAlign")
+    align.set(qn("w:val"), "superscript")
+    props.append(align)
+    run.append(props)
+    text = OxmlElement("w:t")
+    text.text = str(number)
+    run.append(text)
+    link.append(run)
+    paragraph._p.append(link)
+
+
+def _bookmark(paragraph: Paragraph, name: str, number: int) -> None:
+    start = OxmlElement("w:bookmarkStart")
+    start.set(qn("w:id"), str(number))
+    start.set(qn("w:name"), name)
+    end = OxmlElement("w:bookmarkEnd")
+    end.set(qn("w:id"), str(number))
+    paragraph._p.append(start)
+    paragraph._p.append(end)

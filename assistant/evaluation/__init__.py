@@ -1,0 +1,1 @@
+"""Question files and BEIR data sets -> retrieval and answer metrics."""

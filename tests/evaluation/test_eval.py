@@ -1,0 +1,125 @@
+"""`assistant eval`: dev-set scoring, BEIR metrics and the BEIR command on a small real set."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant.answer.acronyms import expand, find_acronyms
+from assistant.evaluation.beir import load_beir, ndcg_at, recall_at
+from assistant.evaluation.questions import EvalQuestion, EvalResult, first_evidence_position, summarize
+from assistant.types import Answer, Citation
+
+from ..conftest import REPO, SHARED
+
+
+def citation(n: int, excerpt: str) -> Citation:
+    return Citation(n=n, chunk_id=f"d:{n}", doc_id="d", title="T", author="", publisher="", date="",
+                    source_type="", page=None, paragraph=1, excerpt=excerpt, start=0, end=len(excerpt),
+                    score=1.0)
+
+
+def test_evidence_is_matched_case_and_quote_insensitively() -> None:
+    answer = Answer("q", "", False, (citation(1, "nothing here"), citation(2, "The “Human-Centric”\n  AI")))
+    assert first_evidence_position(answer, ['the "human-centric" ai']) == 2
+    assert first_evidence_position(answer, ["absent"]) is None
+
+
+def test_summary_keys_and_rates() -> None:
+    def result(answerable: bool, hit: int | None, abstained: bool, kind: str = "") -> EvalResult:
+        return EvalResult(EvalQuestion("x", "q", ("e",), answerable, kind), abstained, hit, 0.01)
+
+    summary = summarize([result(True, 1, False), result(True, 3, False), result(True, None, True),
+                         result(False, None, True, "offtopic"), result(False, None, False, "neartopic")])
+    assert {k: summary[k] for k in ("hit@1", "hit@3", "hit@5", "mrr", "false_abstention",
+                                    "offtopic_abstained", "neartopic_abstained")} == {
+        "hit@1": 0.3333, "hit@3": 0.6667, "hit@5": 0.6667, "mrr": 0.4444,
+        "false_abstention": 0.3333, "offtopic_abstained": 1.0, "neartopic_abstained": 0.0}
+
+
+def test_ndcg_and_recall() -> None:
+    relevant = {"a": 1, "b": 1}
+    assert ndcg_at(["a", "b", "c"], relevant) == pytest.approx(1.0)
+    assert ndcg_at(["c", "a"], relevant) == pytest.approx((1 / 1.5849625) / (1 + 1 / 1.5849625))
+    assert recall_at(["a", "x"], relevant, 100) == 0.5
+    assert ndcg_at(["x"], {}) == 0.0
+
+
+def test_acronyms_defined_in_the_corpus_are_expanded() -> None:
+    text = "the U.S.-EU Trade and Technology Council (TTC) met; the Global Partnership on AI (GPAI) too."
+    found = find_acronyms([text])
+    assert found == {"TTC": "Trade and Technology Council", "GPAI": "Global Partnership on AI"}
+    assert expand("What did the TTC say?", found) == "What did the TTC (Trade and Technology Council) say?"
+
+
+def write_beir(folder: Path) -> None:
+    """A tiny BEIR set from real corpus sentences: each query must find its document."""
+    docs = {
+        "d1": ("Defense", "The Joint AI Center convened the multilateral AI Partnership for Defense in 2020."),
+        "d2": ("Prizes", "The United States and the United Kingdom anticipate launching prize challenges "
+                         "on privacy-enhancing technologies in the spring of 2022."),
+        "d3": ("GPAI", "GPAI brings together expertise from science, industry and civil society to bridge "
+                       "the gap between the theory and practice of AI."),
+        "d4": ("Weather", "Joint research addresses extreme weather, energy optimization and emergency response."),
+    }
+    queries = {"q1": "Who convened the AI Partnership for Defense?",
+               "q2": "When will the privacy technology prize challenges launch?",
+               "q3": "What gap does GPAI bridge?"}
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text("".join(
+        json.dumps({"_id": k, "title": t, "text": x}) + "\n" for k, (t, x) in docs.items()), encoding="utf-8")
+    (folder / "queries.jsonl").write_text("".join(
+        json.dumps({"_id": k, "text": q}) + "\n" for k, q in queries.items()), encoding="utf-8")
+    (folder / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\nq3\td3\t1\n", encoding="utf-8")
+
+
+def test_beir_command_reports_ndcg_and_recall(tmp_path: Path) -> None:
+    folder = tmp_path / "tiny"
+    write_beir(folder)
+    assert len(load_beir(folder).documents) == 4
+    command = [sys.executable, "-m", "assistant", "eval", "--beir", str(folder), "--index", str(tmp_path / "ix"),
+               "--json"]
+    first = json.loads(subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=300,
+                                      check=True).stdout)
+    for key in ("ndcg@10", "recall@100", "dense_ndcg@10", "keyword_ndcg@10"):
+        assert 0.0 <= first[key] <= 1.0
+    assert first["ndcg@10"] > 0.9 and first["recall@100"] == 1.0
+    again = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=300, check=True)
+    assert json.loads(again.stdout)["ndcg@10"] == first["ndcg@10"]  # index reused, same result
+
+
+def test_beir_missing_split_is_one_clear_error(tmp_path: Path) -> None:
+    folder = tmp_path / "tiny"
+    write_beir(folder)
+    result = subprocess.run([sys.executable, "-m", "assistant", "eval", "--beir", str(folder),
+                             "--split", "train", "--index", str(tmp_path / "ix")],
+                            capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 1 and "train.tsv: not found" in result.stderr and "splits here: test" in result.stderr
+
+
+def eval_summary(questions: Path, settings) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """`assistant eval FILE --json` on the shared seed index, as a user would run it."""
+    result = subprocess.run(
+        [sys.executable, "-m", "assistant", "eval", str(questions), "--json",
+         "--corpus", str(settings.corpus_dir), "--index", str(settings.index_dir)],
+        capture_output=True, text=True, cwd=REPO, timeout=300, check=True)
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+@pytest.mark.skipif(not (SHARED / "eval" / "dev_qa.jsonl").exists(), reason="shared dev set not present")
+def test_dev_set_meets_the_targets(seed_index) -> None:  # type: ignore[no-untyped-def]
+    summary = eval_summary(SHARED / "eval" / "dev_qa.jsonl", seed_index)
+    assert summary["hit@3"] >= 0.9
+    assert summary["offtopic_abstained"] == 1.0 and summary["false_abstention"] <= 0.05
+
+
+def test_our_held_out_questions(seed_index) -> None:  # type: ignore[no-untyped-def]
+    """Questions we wrote over the shipped corpus (eval/extra_qa.jsonl), never tuned on."""
+    summary = eval_summary(REPO / "eval" / "extra_qa.jsonl", seed_index)
+    assert summary["hit@3"] >= 0.9 and summary["false_abstention"] == 0.0
+    assert summary["offtopic_abstained"] == 1.0 and summary["neartopic_abstained"] == 1.0
