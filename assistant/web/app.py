@@ -30,11 +30,11 @@ import gradio as gr
 
 from ..answer.conversation import Turn, search_query
 from ..briefing.references import DEFAULT_STYLE, quoted
-from ..cli import answer_to_json, render_report
 from ..config import Settings
 from ..errors import AssistantError, ConfigError
 from ..ingest.uploads import MAX_UPLOAD_BYTES, save_upload
 from ..pipeline import Assistant, build_index
+from ..render import answer_to_json, render_report
 from ..types import Answer, BuildReport, Citation
 from .briefing_tab import CONCURRENCY, INTENT_JS, LISTEN_JS, BriefingTab, Collected, item_for
 from .briefing_tab import CSS as BRIEFING_CSS

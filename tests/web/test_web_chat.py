@@ -10,10 +10,10 @@ import gradio as gr
 import pytest
 
 from assistant.briefing.references import quoted
-from assistant.cli import answer_to_json
 from assistant.config import Settings
 from assistant.errors import ConfigError
 from assistant.pipeline import Assistant, build_index
+from assistant.render import answer_to_json
 from assistant.web.app import ChatState, WebChat, parse_auth
 
 from ..conftest import CORPUS, DATA, make_settings
