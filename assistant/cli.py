@@ -64,6 +64,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from .evaluation.questions import evaluate, read_questions, summarize
     from .pipeline import Assistant
 
@@ -72,20 +74,31 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if not args.file:
         raise AssistantError("give a question file (FILE.jsonl) or --beir DIR")
     settings = _settings(args)
+    questions = read_questions(Path(args.file))
     _ensure_index(settings)
     assistant = Assistant(settings)
-    questions = read_questions(Path(args.file))
-    results = evaluate(questions, assistant.ask, time.perf_counter)
+    unknown = sorted({d for q in questions for d in q.doc_ids} - set(assistant.store.documents))
+    if unknown:
+        raise AssistantError(f"{args.file}: questions name documents this index does not hold: "
+                             f"{', '.join(unknown[:5])}{' …' if len(unknown) > 5 else ''} "
+                             f"(index: {settings.index_dir}; --corpus/--index choose another)")
+    shown = settings.progress and len(questions) > 50
+    results = list(tqdm(evaluate(questions, assistant.ask, time.perf_counter), total=len(questions),
+                        desc="questions", unit="q", disable=not shown, file=sys.stderr))
     summary = summarize(results)
+    if args.per_question:
+        lines = "".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in results)
+        _write_atomically(Path(args.per_question), lines.encode("utf-8"), "the per-question results")
     if args.json:
         print(json.dumps(summary))
         return 0
-    print(f"{'id':6} {'expect':9} {'got':9} {'hit@':4}  question")
-    for r in results:
-        expect = "answer" if r.question.answerable else (r.question.kind or "abstain")
-        got = "abstain" if r.abstained else "answer"
-        print(f"{r.question.qid:6} {expect:9} {got:9} {r.first_hit or '-'!s:4}  {r.question.question}")
-    print()
+    if len(results) <= 200 or not args.per_question:
+        print(f"{'id':6} {'expect':9} {'got':9} {'hit@':4}  question")
+        for r in results:
+            expect = "answer" if r.question.answerable else (r.question.kind or "abstain")
+            got = "abstain" if r.abstained else "answer"
+            print(f"{r.question.qid:6} {expect:9} {got:9} {r.first_hit or '-'!s:4}  {r.question.question}")
+        print()
     for key, value in summary.items():
         print(f"{key:20} {value}")
     return 0
@@ -180,14 +193,14 @@ def _briefing_kind(output: Path | None) -> str:
     raise AssistantError(f"{output}: write a briefing to a .md or .docx file")
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def _write_atomically(path: Path, data: bytes, what: str = "the briefing") -> None:
     """A failed export never leaves half a file where the old one was."""
     if not path.parent.is_dir():
         raise AssistantError(f"{path}: the folder {path.parent} does not exist")
     try:
         write_atomically(path, data)
     except OSError as exc:
-        raise AssistantError(f"{path}: cannot write the briefing ({exc.strerror})") from exc
+        raise AssistantError(f"{path}: cannot write {what} ({exc.strerror})") from exc
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -233,14 +246,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("eval", parents=[common], help="score answers against a question file",
-                       description="Hit@k, MRR and abstention rates over a JSONL question file "
-                                   "(id, question, evidence, answerable, kind), or nDCG@10 and "
-                                   "recall@100 on a BEIR data set (--beir).")
+                       description="Hit@k, MRR, abstention rates, citations per answer and latency "
+                                   "over a JSONL question file (id, question, evidence, answerable, "
+                                   "kind, and an optional doc: a document id or a list of them, "
+                                   "to ask that question only within those documents), or nDCG@10 "
+                                   "and recall@100 on a BEIR data set (--beir).")
     p.add_argument("file", metavar="FILE.jsonl", nargs="?")
     p.add_argument("--json", action="store_true", help="print only the summary as one JSON object")
     p.add_argument("--beir", metavar="DIR", help="evaluate retrieval on a BEIR data set instead "
                    "(corpus.jsonl, queries.jsonl, qrels/); its index goes to --index "
                    "(default: index/beir/<name>)")
+    p.add_argument("--per-question", metavar="FILE", help="also write one JSON line per question (id, "
+                   "first_hit, abstained, citations, first_excerpt, ...) to FILE, for diagnosis")
     p.add_argument("--split", default="test", help="qrels split for --beir (default: test)")
     p.set_defaults(func=cmd_eval)
 

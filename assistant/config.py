@@ -17,6 +17,7 @@ ENV_ALIASES = {"corpus": "corpus_dir", "index": "index_dir"}
 
 
 PRECISIONS = ("auto", "float32", "bfloat16")
+FUSIONS = ("zscore", "rrf")
 
 
 @dataclass(frozen=True)
@@ -42,12 +43,19 @@ class Settings:
     natively, avx512_bf16 or AMX: 2.7x faster here, vectors within 3e-5 cosine of float32)."""
     candidates: int = 30
     """Chunks taken from each of dense and keyword search before fusion."""
+    fusion: str = "rrf"
+    """How dense and keyword rankings are fused: "zscore" (sum of each candidate's z-score
+    within its list: a sure match in one list wins) or "rrf" (reciprocal rank fusion)."""
     rerank_chunks: int = 8
     """Fused chunks whose sentences are scored for the answer."""
     max_citations: int = 4
     """Most excerpts quoted in one answer."""
-    abstain_below: float = 0.43
-    """Answer only when the best evidence scores at least this (see README, Abstention)."""
+    cite_within: float = 0.6
+    """Quote an excerpt only when the rescorer's probability that it answers is at least this
+    share of the best excerpt's (answer/rescorer.json)."""
+    abstain_below: float = 0.5
+    """Answer only when the probability that the documents answer the question is at least
+    this (the rescorer's answerability model; see README, Abstention)."""
     progress: bool = True
     """Show progress bars on long work."""
 
@@ -59,6 +67,8 @@ class Settings:
             raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         if changes.get("precision", "auto") not in PRECISIONS:
             raise ConfigError(f"precision={changes['precision']!r}: choose one of {', '.join(PRECISIONS)}")
+        if changes.get("fusion", "zscore") not in FUSIONS:
+            raise ConfigError(f"fusion={changes['fusion']!r}: choose one of {', '.join(FUSIONS)}")
         return dataclasses.replace(self, **changes)
 
     @classmethod

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from .answer.answering import compose
+from .answer.answering import compose, search_depth
 from .answer.retrieval import Retriever
 from .briefing.layout import Briefing, briefing_from_answers, verified
 from .config import Settings
@@ -288,9 +288,7 @@ class Assistant:
         retriever = self.retriever  # one consistent index for the whole question
         store = retriever.store
         query = retriever.analyse(question)
-        # A comparison looks wider, so that each side's documents are in the pool.
-        k = max(self.settings.rerank_chunks, 5) * (3 if query.comparison else 1)
-        hits = retriever.search(query, k, doc_ids)
+        hits = retriever.search(query, search_depth(query, self.settings), doc_ids)
         return compose(query, hits, self.settings, store.document, store.chunk_excerpt_vectors,
                        retriever.coverage, searched=question)
 

@@ -1,60 +1,96 @@
-"""Prints the evidence strength of answerable and unanswerable questions (abstention margin).
+"""Prints the abstention trade-off: the share of unanswerable questions refused against the
+share of answerable ones refused, per question set, as the threshold moves.
 
-    .venv/bin/python benchmarks/abstention_margin.py
+    .venv/bin/python benchmarks/abstention_margin.py                       # every set, ~15 min on 2 cores
+    .venv/bin/python benchmarks/abstention_margin.py --sets dev seed-unanswerable
 
-The threshold `abstain_below` (assistant/config.py) sits between the highest
-unanswerable and the lowest answerable strength printed here.
+For each question, the probability that the documents answer it is the rescorer's
+answerability model (assistant/answer/rescorer.json) over the evidence Assistant.ask sees;
+the assistant refuses below Settings.abstain_below (0.5). The sets are those of
+benchmarks/answer_quality.py: the seed corpus's dev and extra questions, our own
+unanswerable ones over three corpora (eval/unanswerable/), PolicyQA (all answerable) and
+SQuAD 2.0 (half unanswerable), each question within its `doc`. For the dev set it also
+prints the margin: the lowest answerable and the highest unanswerable probability.
 """
 
 from __future__ import annotations
 
-import json
+import argparse
 import sys
-import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
-from assistant.answer.answering import evidence_strength
-from assistant.config import REPO_ROOT, Settings
-from assistant.pipeline import Assistant, build_index
+from _common import REPO_ROOT, print_header
 
-DEV = REPO_ROOT.parent / "shared" / "eval" / "dev_qa.jsonl"
-# Our own calibration questions over the shipped corpus, beside the dev set.
-ANSWERABLE = [
-    "What is GPAI?", "When did Germany join the AI Partnership for Defense?",
-    "Who hosts the GPAI Secretariat?", "What is the contract value of the EU human-centric AI project?",
-    "What did the US and EU say about social scoring?",
-    "Which countries does the EU project focus on for bilateral dialogues?",
-    "What is the e-identity collaboration about?", "Where was the declaration signed?",
-]
-UNANSWERABLE = [
-    "What is the EU AI Act's fine for prohibited practices?", "What did China say at the Bletchley Park summit?",
-    "How many employees does OpenAI have?", "What is the population of Canada?",
-    "What is the G7 Hiroshima AI Process code of conduct's first principle?", "Who is the president of France?",
-]
+from assistant.answer.rescorer import default_rescorer
+from assistant.config import Settings
+from assistant.evaluation.candidates import collect
+from assistant.evaluation.questions import read_questions
+from assistant.evaluation.sets import question_sets, settings_for, spread
+from assistant.pipeline import Assistant, build_index, get_embedder
+
+THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
-def main() -> int:
-    questions = [(q, True) for q in ANSWERABLE] + [(q, False) for q in UNANSWERABLE]
-    if DEV.exists():
-        for line in DEV.read_text(encoding="utf-8").splitlines():
-            item = json.loads(line)
-            questions.append((item["question"], bool(item["answerable"])))
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings().with_overrides(index_dir=Path(tmp), progress=False)
-        build_index(settings)
-        assistant = Assistant(settings)
-        rows = []
-        for question, answerable in questions:
-            query = assistant.retriever.analyse(question)
-            rows.append((evidence_strength(assistant.retriever.search(query, 8)), answerable, question))
-    rows.sort()
-    for strength, answerable, question in rows:
-        print(f"{strength:.3f}  {'answerable  ' if answerable else 'not covered '}  {question}")
-    low = min(s for s, a, _ in rows if a)
-    high = max(s for s, a, _ in rows if not a)
-    print(f"\nlowest answerable {low:.3f}, highest unanswerable {high:.3f}, "
-          f"threshold {settings.abstain_below:.3f}")
-    return 0 if high < settings.abstain_below <= low else 1
+def probabilities(assistant: Assistant, questions: list) -> list[tuple[float, bool, str]]:  # type: ignore[type-arg]
+    """(P(answerable), answerable, question) for each question, as Assistant.ask weighs it."""
+    model = default_rescorer()
+    rows = []
+    for group in collect(assistant.retriever, assistant.settings, questions):
+        best = max((model.score(f) for f in group.features), default=0.0)
+        p = model.answerable(group.answerability(best)) if len(group.features) else 0.0
+        rows.append((p, group.question.answerable, group.question.question))
+    return rows
+
+
+def refused(rows: Sequence[tuple[float, bool, str]], answerable: bool, threshold: float) -> str:
+    chosen = [p for p, a, _ in rows if a == answerable]
+    return f"{sum(p < threshold for p in chosen) / len(chosen):.3f}" if chosen else "-"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sets", nargs="+", choices=list(question_sets()), default=list(question_sets()),
+                        help="question sets to measure (default: all)")
+    parser.add_argument("--limit", type=int, help="at most this many questions per set, spread over its documents")
+    parser.add_argument("--index-root", type=Path, default=REPO_ROOT / "index" / "eval",
+                        help="each corpus's index is built or reused in a folder here (default: index/eval/)")
+    parser.add_argument("--list", action="store_true", help="also list every dev question with its probability")
+    args = parser.parse_args(argv)
+    print_header("abstention trade-off")
+
+    embedder = get_embedder(Settings.from_env(progress=False))
+    sets = question_sets()
+    assistants: dict[Path, Assistant] = {}
+    results: dict[str, list[tuple[float, bool, str]]] = {}
+    for name in args.sets:
+        qs = sets[name]
+        if not qs.exists():
+            print(f"{name}: skipped, its corpus or questions are missing (is ../shared there?)")
+            continue
+        if qs.corpus not in assistants:
+            settings = settings_for(qs.corpus, args.index_root)
+            build_index(settings, embedder=embedder)  # incremental: seconds when nothing changed
+            assistants[qs.corpus] = Assistant(settings, embedder)
+        questions = spread([q for path in qs.questions for q in read_questions(path)], args.limit)
+        results[name] = probabilities(assistants[qs.corpus], questions)
+
+    cut = Settings().abstain_below
+    print("share refused at each threshold: answerable / unanswerable ('-': the set has none)")
+    print(f"{'threshold':>10}  " + "".join(f"{name[:26]:>28}" for name in results))
+    for threshold in sorted({*THRESHOLDS, cut}):
+        mark = " <- abstain_below" if threshold == cut else ""
+        cells = [f"{refused(rows, True, threshold)} / {refused(rows, False, threshold)}" for rows in results.values()]
+        print(f"{threshold:>10.2f}  " + "".join(f"{c:>28}" for c in cells) + mark)
+    dev = results.get("dev", [])
+    if args.list:
+        for p, answerable, question in sorted(dev):
+            print(f"{p:.3f}  {'answerable  ' if answerable else 'not covered '}  {question}")
+    if any(a for _, a, _ in dev) and any(not a for _, a, _ in dev):
+        low = min(p for p, a, _ in dev if a)
+        high = max(p for p, a, _ in dev if not a)
+        print(f"\ndev: lowest answerable {low:.3f}, highest unanswerable {high:.3f}, threshold {cut:.3f}")
+    return 0
 
 
 if __name__ == "__main__":

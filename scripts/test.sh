@@ -17,6 +17,6 @@ if ! command -v soffice >/dev/null || ! command -v pdftoppm >/dev/null; then
 fi
 EXTRAS=test bash scripts/setup.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-.venv/bin/ruff check assistant tests benchmarks
+.venv/bin/ruff check assistant tests benchmarks scripts
 .venv/bin/mypy assistant
 .venv/bin/python -m pytest "$@"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -12,11 +13,11 @@ from ..config import Settings
 from ..ingest.passages import passage_id
 from ..ingest.textnorm import keyword_terms
 from ..types import Answer, Chunk, Citation, Document, Hit, Sentence
+from .features import answer_types, excerpt_features
+from .rescorer import Rescorer, default_rescorer
 from .retrieval import NAMES_PEOPLE, Query
 
 NOT_COVERED = "The documents do not cover this question."
-# Sentence score weights (measured with `assistant eval`; see README, Retrieval).
-W_SENTENCE, W_PASSAGE, W_TERMS, W_PHRASE = 0.45, 0.35, 0.20, 0.10
 
 
 ExcerptVectors = Callable[[Chunk], np.ndarray]
@@ -35,48 +36,25 @@ def evidence_strength(hits: Sequence[Hit]) -> float:
     return max(0.6 * h.dense + 0.4 * h.coverage for h in hits[:3])
 
 
+def answerability(query: Query, hits: Sequence[Hit], best: float) -> tuple[float, ...]:
+    """The question-level evidence, in the order of features.ANSWERABILITY."""
+    return (evidence_strength(hits), best, max((h.dense for h in hits[:3]), default=0.0), query.unknown)
+
+
 def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: DocumentLookup,
-            excerpt_vectors: ExcerptVectors, coverage: Coverage, searched: str = "") -> Answer:
+            excerpt_vectors: ExcerptVectors, coverage: Coverage, searched: str = "",
+            rescorer: Rescorer | None = None) -> Answer:
     """Pick the sentences that best answer the question and cite each one."""
-    strength = evidence_strength(hits)
-    if strength < settings.abstain_below:
+    rescorer = rescorer or default_rescorer()
+    found = candidates(query, answer_pool(query, hits, settings), document, excerpt_vectors, coverage)
+    scored = sorted(((rescorer.score(c.features), c) for c in found), key=lambda item: -item[0])
+    # Measure the evidence before composing anything (README, Abstention).
+    if not scored or rescorer.answerable(answerability(query, hits, scored[0][0])) < settings.abstain_below:
         closest = [_citation(n, h, h.chunk.sentences[0], h.chunk.sentences[-1], document(h.chunk.doc_id), h.dense)
                    for n, h in enumerate(hits[:3], start=1)]
         return Answer(query.text, NOT_COVERED, True, (), tuple(_verified(closest, document)), searched)
 
-    pool = _diverse(hits, settings.rerank_chunks) if query.comparison else list(hits[: settings.rerank_chunks])
-    # Candidate excerpts: the chunk's excerpt windows (see chunking.excerpt_windows), each
-    # embedded at build time, scored whole.
-    owners: list[tuple[Hit, int, int]] = []
-    texts: list[str] = []
-    rows: list[np.ndarray] = []
-    for hit in pool:
-        doc = document(hit.chunk.doc_id)
-        vectors = excerpt_vectors(hit.chunk)
-        sentences = hit.chunk.sentences
-        for (first, last), vector in zip(hit.chunk.excerpts, vectors):
-            owners.append((hit, first, last))
-            # The title counts: "the US-UK declaration" is named by the document, not each sentence.
-            texts.append(f"{doc.meta.title}\n{hit.chunk.heading}\n{doc.text[sentences[first].start:sentences[last].end]}")
-            rows.append(vector)
-    sims = np.stack(rows) @ query.vector if rows else np.zeros(0)
-    top_fused = max(h.score for h in pool)
-    scored: list[tuple[float, Hit, int, int]] = []
-    for (hit, first, last), sim, text in zip(owners, sims, texts):
-        excerpt_terms = keyword_terms(text)
-        term_cover = coverage(query, set(excerpt_terms))
-        phrase_cover = _bigram_cover(query.terms, excerpt_terms)
-        # Excerpt meaning, the passage's standing in retrieval, the question's words in it.
-        score = (W_SENTENCE * float(sim) + W_PASSAGE * (hit.score / top_fused) + W_TERMS * term_cover
-                 + W_PHRASE * phrase_cover)
-        if query.about_people and NAMES_PEOPLE.search(text):
-            score += W_PHRASE  # "which ministers?" is answered by text that names people
-        if query.about_authorship and hit.chunk.role == "byline":
-            score += W_PASSAGE  # "who wrote it?" is answered by the byline, whatever its wording
-        scored.append((score, hit, first, last))
-    scored.sort(key=lambda item: -item[0])
-
-    chosen = _choose(scored, settings.max_citations, query.comparison)
+    chosen = _choose(scored, settings.max_citations, settings.cite_within, query.comparison)
     if query.comparison:
         # Group by source, sources in order of their best excerpt.
         order = list(dict.fromkeys(hit.chunk.doc_id for hit, _, _, _ in chosen))
@@ -100,6 +78,61 @@ def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: Doc
     return Answer(query.text, text, False, tuple(citations), (), searched)
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """One excerpt window of a retrieved passage (sentences first..last) and its features."""
+
+    hit: Hit
+    first: int
+    last: int
+    features: tuple[float, ...]  # in the order of features.FEATURES
+
+
+def candidates(query: Query, pool: Sequence[Hit], document: DocumentLookup, excerpt_vectors: ExcerptVectors,
+               coverage: Coverage) -> list[Candidate]:
+    """Every excerpt window of the pooled passages (see chunking.excerpt_windows), with its features."""
+    owners: list[tuple[Hit, int, int, str, str]] = []
+    rows: list[np.ndarray] = []
+    for hit in pool:
+        doc = document(hit.chunk.doc_id)
+        sentences = hit.chunk.sentences
+        for (first, last), vector in zip(hit.chunk.excerpts, excerpt_vectors(hit.chunk)):
+            body = doc.text[sentences[first].start:sentences[last].end]
+            # The title counts: "the US-UK declaration" is named by the document, not each sentence.
+            owners.append((hit, first, last, body, f"{doc.meta.title}\n{hit.chunk.heading}\n{body}"))
+            rows.append(vector)
+    if not rows:
+        return []
+    sims = np.stack(rows) @ query.vector
+    best_sim = float(sims.max())
+    # The passage's standing among the pooled ones, 1 for the best and 0 for the last, whatever the fusion's scale.
+    low, high = min(h.score for h in pool), max(h.score for h in pool)
+    types = answer_types(query.text)
+    question_terms = set(query.terms)
+    out = []
+    for (hit, first, last, body, text), sim in zip(owners, sims):
+        excerpt_terms = keyword_terms(text)
+        standing = (hit.score - low) / (high - low) if high > low else 1.0
+        out.append(Candidate(hit, first, last, excerpt_features(
+            sim=float(sim), best_sim=best_sim, passage=standing, passage_rank=hit.rank,
+            dense=hit.dense, terms=coverage(query, set(excerpt_terms)),
+            phrase=_bigram_cover(query.terms, excerpt_terms), excerpt_terms=set(keyword_terms(body)),
+            question_terms=question_terms, text=body, first=first == 0, types=types,
+            people=query.about_people and bool(NAMES_PEOPLE.search(text)),
+            byline=query.about_authorship and hit.chunk.role == "byline")))
+    return out
+
+
+def search_depth(query: Query, settings: Settings) -> int:
+    """How many passages to retrieve: a comparison looks wider, so that each side's documents are in the pool."""
+    return max(settings.rerank_chunks, 5) * (3 if query.comparison else 1)
+
+
+def answer_pool(query: Query, hits: Sequence[Hit], settings: Settings) -> list[Hit]:
+    """The retrieved passages whose excerpts are weighed (for comparisons, several sources)."""
+    return _diverse(hits, settings.rerank_chunks) if query.comparison else list(hits[: settings.rerank_chunks])
+
+
 def _diverse(hits: Sequence[Hit], size: int) -> list[Hit]:
     """The best hits, at most two per document, so that several sources are compared."""
     per_doc: dict[str, int] = {}
@@ -111,18 +144,20 @@ def _diverse(hits: Sequence[Hit], size: int) -> list[Hit]:
     return pool[: size + 2]
 
 
-def _choose(scored: list[tuple[float, Hit, int, int]], limit: int,
+def _choose(scored: list[tuple[float, Candidate]], limit: int, within: float,
             comparison: bool) -> list[tuple[Hit, int, int, float]]:
-    """The best non-overlapping excerpts; for comparisons, the best two of each source."""
+    """The best non-overlapping excerpts, none far less likely to answer than the best (its
+    probability below `within` x the best's); for comparisons, the best two of each source."""
     chosen: list[tuple[Hit, int, int, float]] = []
     per_chunk: dict[str, int] = {}
     per_doc: dict[str, int] = {}
     if comparison:
         limit += 2  # room for each side
-    for score, hit, first, last in scored:
+    for score, candidate in scored:
+        hit, first, last = candidate.hit, candidate.first, candidate.last
         if len(chosen) >= limit:
             break
-        if score < scored[0][0] * (0.5 if comparison else 0.6):
+        if score < scored[0][0] * (within * 0.8 if comparison else within):
             break  # far weaker than the best: not part of the answer
         chunk_id, doc_id = hit.chunk.chunk_id, hit.chunk.doc_id
         if per_chunk.get(chunk_id, 0) >= 2 or (comparison and per_doc.get(doc_id, 0) >= 2):
@@ -175,6 +210,4 @@ def _verified(citations: list[Citation], document: DocumentLookup) -> list[Citat
 
 
 def _renumber(citation: Citation, n: int) -> Citation:
-    from dataclasses import replace
-
     return replace(citation, n=n)

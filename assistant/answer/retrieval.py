@@ -1,4 +1,4 @@
-"""Question -> ranked Hits: dense (FAISS cosine) and BM25 keyword search, fused by rank."""
+"""Question -> ranked Hits: dense (FAISS cosine) and BM25 keyword search, fused (z-scores or ranks)."""
 
 from __future__ import annotations
 
@@ -47,6 +47,7 @@ class Query:
     about_authorship: bool
     comparison: bool = False  # "How do the US and EU approaches differ?": answer from each source
     about_people: bool = False  # the answer is people: excerpts naming people by office rank higher
+    unknown: float = 0.0  # idf-weighted share of the question's terms that no indexed passage holds
 
 
 def chunk_search_text(chunk: Chunk, title: str) -> str:
@@ -81,8 +82,11 @@ class Retriever:
         comparison = bool(_COMPARISON.search(question))
         terms = tuple(t for t in keyword_terms(expanded, self.splitter)
                       if t not in QUESTION_WORDS and not (comparison and t in _COMPARISON_TERMS))
+        weights = self._weights(terms)
+        total = sum(weights.values())
+        unknown = sum(w for t, w in weights.items() if not self.bm25.knows(t)) / total if total else 0.0
         return Query(question, vector, terms, bool(_AUTHORSHIP.search(question)), comparison,
-                     bool(_ASKS_FOR_PEOPLE.search(question)))
+                     bool(_ASKS_FOR_PEOPLE.search(question)), unknown)
 
     def coverage(self, query: Query, terms: Collection[str]) -> float:
         """idf-weighted share of the question's content terms found in `terms`."""
@@ -120,10 +124,10 @@ class Retriever:
             # An authorship question is answered by bylines: rank them as a third list.
             bylines = np.array([c.role == "byline" for c in chunks]) & allowed
             rankings.append(_ranks(dense_all, bylines, n))
-        fused: dict[int, float] = {}
-        for ranking in rankings:
-            for rank, index in enumerate(ranking):
-                fused[index] = fused.get(index, 0.0) + 1.0 / (RRF_K + rank + 1)
+        if self.settings.fusion == "rrf" or mode != "hybrid":
+            fused = _reciprocal_rank_fusion(rankings)
+        else:
+            fused = _zscore_fusion(rankings, [dense_all, keyword_all, dense_all])
         top_keyword = float(keyword_all.max()) if len(keyword_all) else 0.0
         ordered = sorted(fused, key=lambda i: (-fused[i], -dense_all[i]))[:k]
         return [
@@ -132,6 +136,36 @@ class Retriever:
                 rank=r + 1, coverage=self.coverage(query, self.chunk_terms[i]))
             for r, i in enumerate(ordered)
         ]
+
+
+def _reciprocal_rank_fusion(rankings: list[list[int]]) -> dict[int, float]:
+    """Sum of 1 / (60 + rank) over the rankings (Cormack et al. 2009): ranks only, scores ignored."""
+    fused: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, index in enumerate(ranking):
+            fused[index] = fused.get(index, 0.0) + 1.0 / (RRF_K + rank + 1)
+    return fused
+
+
+def _zscore_fusion(rankings: list[list[int]], scores: list[np.ndarray]) -> dict[int, float]:
+    """Sum over the rankings of each candidate's z-score among that ranking's candidates.
+
+    A match that stands far above the rest of its list (a sure one) keeps a large lead even
+    when the other list missed it; a candidate a list did not return counts as that list's
+    worst. Rank fusion would give rank 1 + rank 28 less than rank 5 + rank 5.
+    """
+    pooled = {i for ranking in rankings for i in ranking}
+    fused = dict.fromkeys(pooled, 0.0)
+    for ranking, values in zip(rankings, scores):
+        if not ranking:
+            continue
+        top = values[ranking].astype(np.float64)
+        mean, spread = float(top.mean()), float(top.std()) or 1.0
+        floor = (float(top.min()) - mean) / spread
+        listed = set(ranking)
+        for i in pooled:
+            fused[i] += (float(values[i]) - mean) / spread if i in listed else floor
+    return fused
 
 
 def _ranks(scores: np.ndarray, allowed: np.ndarray, n: int) -> list[int]:

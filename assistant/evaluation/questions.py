@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +19,7 @@ class EvalQuestion:
     evidence: tuple[str, ...]
     answerable: bool
     kind: str = ""  # "offtopic" or "neartopic" for unanswerable questions
+    doc_ids: tuple[str, ...] = ()  # asked only within these documents (the line's "doc"), as `ask --doc`
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,16 @@ class EvalResult:
     abstained: bool
     first_hit: int | None  # 1-based position of the first citation holding the evidence
     seconds: float
+    citations: int = 0
+    first_excerpt: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        """One line of `assistant eval --per-question FILE`."""
+        q = self.question
+        return {"id": q.qid, "question": q.question, "answerable": q.answerable, "kind": q.kind,
+                "doc": list(q.doc_ids), "first_hit": self.first_hit, "abstained": self.abstained,
+                "citations": self.citations, "first_excerpt": self.first_excerpt,
+                "ms": round(1000 * self.seconds, 1)}
 
 
 def read_questions(path: Path) -> list[EvalQuestion]:
@@ -37,10 +48,22 @@ def read_questions(path: Path) -> list[EvalQuestion]:
         try:
             item = json.loads(line)
             out.append(EvalQuestion(str(item["id"]), item["question"], tuple(item.get("evidence", [])),
-                                    bool(item.get("answerable", True)), item.get("kind", "")))
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                                    bool(item.get("answerable", True)), item.get("kind", ""),
+                                    _doc_ids(item.get("doc"))))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise AssistantError(f"{path}:{number}: not a question line ({exc})") from exc
     return out
+
+
+def _doc_ids(value: object) -> tuple[str, ...]:
+    """A line's optional "doc": one document id or a list of them."""
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+        return tuple(value)
+    raise ValueError('"doc" must be a document id or a list of them')
 
 
 def first_evidence_position(answer: Answer, evidence: Sequence[str]) -> int | None:
@@ -52,15 +75,18 @@ def first_evidence_position(answer: Answer, evidence: Sequence[str]) -> int | No
     return None
 
 
-def evaluate(questions: Sequence[EvalQuestion], ask: Callable[[str], Answer],
-             clock: Callable[[], float]) -> list[EvalResult]:
-    results = []
+Ask = Callable[[str, "Collection[str] | None"], Answer]
+"""Answers a question, within the given documents when they are not None (Assistant.ask)."""
+
+
+def evaluate(questions: Iterable[EvalQuestion], ask: Ask, clock: Callable[[], float]) -> Iterator[EvalResult]:
+    """Asks each question (within its documents, when the line names some) and scores the answer."""
     for q in questions:
         started = clock()
-        answer = ask(q.question)
-        results.append(EvalResult(q, answer.abstained, first_evidence_position(answer, q.evidence),
-                                  clock() - started))
-    return results
+        answer = ask(q.question, q.doc_ids or None)
+        seconds = clock() - started
+        yield EvalResult(q, answer.abstained, first_evidence_position(answer, q.evidence), seconds,
+                         len(answer.citations), answer.citations[0].excerpt if answer.citations else "")
 
 
 def summarize(results: Sequence[EvalResult]) -> dict[str, float | int | None]:
@@ -80,10 +106,12 @@ def summarize(results: Sequence[EvalResult]) -> dict[str, float | int | None]:
     mrr = (round(sum(1 / r.first_hit for r in answerable if r.first_hit) / len(answerable), 4)
            if answerable else None)
     latencies = sorted(r.seconds for r in results)
+    answered = [r for r in results if not r.abstained]
     return {
         "hit@1": hit_at(1), "hit@3": hit_at(3), "hit@5": hit_at(5), "mrr": mrr,
         "false_abstention": rate(answerable), "offtopic_abstained": rate(offtopic),
         "neartopic_abstained": rate(neartopic),
         "questions": len(results), "answerable": len(answerable),
         "median_ms": round(1000 * latencies[len(latencies) // 2], 1) if latencies else None,
+        "mean_citations": round(sum(r.citations for r in answered) / len(answered), 3) if answered else None,
     }

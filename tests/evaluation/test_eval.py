@@ -10,8 +10,16 @@ from pathlib import Path
 import pytest
 
 from assistant.answer.acronyms import expand, find_acronyms
+from assistant.errors import AssistantError
 from assistant.evaluation.beir import load_beir, ndcg_at, recall_at
-from assistant.evaluation.questions import EvalQuestion, EvalResult, first_evidence_position, summarize
+from assistant.evaluation.questions import (
+    EvalQuestion,
+    EvalResult,
+    evaluate,
+    first_evidence_position,
+    read_questions,
+    summarize,
+)
 from assistant.types import Answer, Citation
 
 from ..conftest import REPO, SHARED
@@ -123,3 +131,65 @@ def test_our_held_out_questions(seed_index) -> None:  # type: ignore[no-untyped-
     summary = eval_summary(REPO / "eval" / "extra_qa.jsonl", seed_index)
     assert summary["hit@3"] >= 0.9 and summary["false_abstention"] == 0.0
     assert summary["offtopic_abstained"] == 1.0 and summary["neartopic_abstained"] == 1.0
+
+
+def test_question_lines_may_name_their_documents(tmp_path: Path) -> None:
+    lines = tmp_path / "q.jsonl"
+    lines.write_text("\n".join(json.dumps(x) for x in (
+        {"id": "a", "question": "q?", "evidence": ["e"], "answerable": True, "doc": "one"},
+        {"id": "b", "question": "q?", "evidence": ["e"], "answerable": True, "doc": ["one", "two"]},
+        {"id": "c", "question": "q?", "evidence": ["e"], "answerable": True})) + "\n", encoding="utf-8")
+    assert [q.doc_ids for q in read_questions(lines)] == [("one",), ("one", "two"), ()]
+    lines.write_text(json.dumps({"id": "d", "question": "q?", "doc": 3}) + "\n", encoding="utf-8")
+    with pytest.raises(AssistantError, match=r"q\.jsonl:1: not a question line .*\"doc\""):
+        read_questions(lines)
+
+
+def test_each_question_is_asked_within_its_documents() -> None:
+    asked: list[tuple[str, object]] = []
+
+    def ask(question: str, doc_ids: object) -> Answer:
+        asked.append((question, doc_ids))
+        return Answer(question, "", False, (citation(1, "the evidence"), citation(2, "more")))
+
+    questions = [EvalQuestion("a", "q1", ("evidence",), True, doc_ids=("one",)),
+                 EvalQuestion("b", "q2", ("absent",), True)]
+    results = list(evaluate(questions, ask, iter(range(100)).__next__))
+    assert asked == [("q1", ("one",)), ("q2", None)]
+    assert [(r.first_hit, r.citations, r.first_excerpt) for r in results] == [(1, 2, "the evidence"),
+                                                                              (None, 2, "the evidence")]
+    assert summarize(results)["mean_citations"] == 2.0
+
+
+def test_eval_per_question_file_and_doc_scoped_questions(seed_index, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Each question is asked within its `doc`; one JSON line per question for diagnosis."""
+    doc = "us-uk-ai-rd-declaration-2020"
+    lines = tmp_path / "q.jsonl"
+    lines.write_text("\n".join(json.dumps(x) for x in (
+        {"id": "in", "question": "When was the declaration signed?", "evidence": ["September 25, 2020"],
+         "answerable": True, "doc": doc},
+        # The GPAI is another document's subject: asked within the declaration alone, no citation names it.
+        {"id": "other", "question": "What is the Global Partnership on AI trying to bridge?",
+         "evidence": ["theory and practice"], "answerable": True, "doc": doc})) + "\n", encoding="utf-8")
+    out = tmp_path / "per.jsonl"
+    result = subprocess.run(
+        [sys.executable, "-m", "assistant", "eval", str(lines), "--json", "--per-question", str(out),
+         "--corpus", str(seed_index.corpus_dir), "--index", str(seed_index.index_dir)],
+        capture_output=True, text=True, cwd=REPO, timeout=300, check=True)
+    summary = json.loads(result.stdout)
+    assert {"mean_citations", "median_ms", "hit@1", "false_abstention"} <= set(summary)
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in rows] == ["in", "other"]
+    assert {"first_hit", "abstained", "citations", "first_excerpt", "doc"} <= set(rows[0])
+    assert rows[0]["first_hit"] == 1 and rows[0]["doc"] == [doc] and "2020" in rows[0]["first_excerpt"]
+    assert rows[1]["first_hit"] is None
+
+
+def test_eval_refuses_questions_about_documents_the_index_lacks(seed_index, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    lines = tmp_path / "q.jsonl"
+    lines.write_text(json.dumps({"id": "x", "question": "q?", "evidence": ["e"], "doc": "no-such-doc"}) + "\n",
+                     encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "assistant", "eval", str(lines), "--corpus", str(seed_index.corpus_dir),
+         "--index", str(seed_index.index_dir)], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert result.returncode == 1 and "no-such-doc" in result.stderr and "Traceback" not in result.stderr

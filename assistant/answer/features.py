@@ -1,0 +1,104 @@
+"""Pure: what a question asks for, and the features of each candidate excerpt that the rescorer weighs.
+
+The question's expected answer type comes from its wh-word ("when" wants a date, "who" a
+name, "how many" a number, "where" a place); an excerpt's types from its surface (years,
+months, digits and number words, capitalised names inside a sentence). These are generic
+English patterns, not lists drawn from any corpus: the rescorer learns how much each one is
+worth from public question sets (see scripts/train_rescorer.py).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+QUESTION_TYPES = ("when", "who", "quantity", "where", "yesno")
+
+_WHEN = re.compile(r"\bwhen\b|\b(?:what|which|in what)\s+(?:year|years|date|dates|time|day|month|century|decade|"
+                   r"period|era)\b|\bhow long ago\b|\bsince when\b", re.I)
+_WHO = re.compile(r"\bwho(?:m|se)?\b", re.I)
+_QUANTITY = re.compile(r"\bhow\s+(?:many|much|long|far|old|large|big|often|high|tall)\b|"
+                       r"\bwhat\s+(?:percentage|percent|proportion|share|number|amount|size|fraction)\b", re.I)
+_WHERE = re.compile(r"\bwhere\b|\bin\s+(?:what|which)\s+(?:country|city|region|state|place|area|continent)\b", re.I)
+_YESNO = re.compile(r"^\s*(?:do|does|did|is|are|was|were|can|could|will|would|should|shall|has|have|had|may|"
+                    r"might|must)\b", re.I)
+
+_MONTHS = (r"January|February|March|April|May|June|July|August|September|October|November|December|"
+           r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec")
+_DATE = re.compile(rf"\b(?:1[0-9]{{3}}|20[0-9]{{2}})s?\b|\b(?:{_MONTHS})\.?\s+\d|\b\d{{1,2}}\s+(?:{_MONTHS})\b|"
+                   r"\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b|\b\w+(?:st|nd|rd|th)\s+century\b|"
+                   r"\b(?:daily|weekly|monthly|annually|yearly|days?|weeks?|months?|years?)\b")
+_NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+                     r"forty|fifty|hundred|thousand|million|billion|trillion|dozen|half|percent|single|double|"
+                     r"twice|once)\b", re.I)
+_CAPITALISED = re.compile(r"(?<![.!?:;]\s)(?<![\n\"“(])\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")
+
+
+@dataclass(frozen=True)
+class AnswerTypes:
+    """The kinds of answer a question asks for (several may hold)."""
+
+    when: bool = False
+    who: bool = False
+    quantity: bool = False
+    where: bool = False
+    yesno: bool = False
+
+
+def answer_types(question: str) -> AnswerTypes:
+    return AnswerTypes(
+        when=bool(_WHEN.search(question)), who=bool(_WHO.search(question)),
+        quantity=bool(_QUANTITY.search(question)), where=bool(_WHERE.search(question)),
+        yesno=bool(_YESNO.match(question)),
+    )
+
+
+def excerpt_types(text: str) -> tuple[float, float, float]:
+    """(has a date or period, has a number, how many capitalised names inside its sentences, capped at 1)."""
+    body = text.strip()
+    names = [m for m in _CAPITALISED.finditer(body) if m.start() > 0]
+    return (1.0 if _DATE.search(body) else 0.0, 1.0 if _NUMBER.search(body) else 0.0,
+            min(1.0, len(names) / 3))
+
+
+FEATURES = (
+    "sim",          # cosine(question, excerpt as read with its heading)
+    "sim_gap",      # sim minus the best sim among the candidates (<= 0)
+    "passage",      # the passage's fused retrieval score, 1 for the best pooled passage, 0 for the last
+    "passage_rank", # 1 / the passage's rank
+    "dense",        # cosine(question, whole passage)
+    "terms",        # idf-weighted share of the question's terms in the excerpt (title included)
+    "phrase",       # share of the question's adjacent term pairs kept together
+    "novelty",      # share of the excerpt's terms that are not the question's: what it adds
+    "length",       # log(1 + words)
+    "first",        # the excerpt opens its passage
+    "when_date",    # a "when" question and an excerpt holding a date or period
+    "who_name",     # a "who" question and an excerpt naming someone
+    "quantity_number",  # "how many / how much" and an excerpt holding a number
+    "where_name",   # "where" and an excerpt naming a place (a capitalised name)
+    "people",       # a question asking for people and an excerpt naming people by office
+    "byline",       # an authorship question and a byline
+)
+
+
+def excerpt_features(*, sim: float, best_sim: float, passage: float, passage_rank: int, dense: float,
+                     terms: float, phrase: float, excerpt_terms: set[str], question_terms: set[str],
+                     text: str, first: bool, types: AnswerTypes, people: bool, byline: bool) -> tuple[float, ...]:
+    """One candidate excerpt's feature values, in the order of FEATURES."""
+    novelty = len(excerpt_terms - question_terms) / len(excerpt_terms) if excerpt_terms else 0.0
+    has_date, has_number, names = excerpt_types(text)
+    return (
+        sim, sim - best_sim, passage, 1.0 / passage_rank, dense, terms, phrase, novelty,
+        math.log1p(len(text.split())), 1.0 if first else 0.0,
+        has_date * types.when, names * types.who, has_number * types.quantity, names * types.where,
+        1.0 if people else 0.0, 1.0 if byline else 0.0,
+    )
+
+
+ANSWERABILITY = (
+    "strength",  # answering.evidence_strength: 0.6 x cosine + 0.4 x term coverage of the best passage
+    "best",      # the rescorer's probability for the best excerpt
+    "dense",     # the best passage's cosine
+    "unknown",   # idf-weighted share of the question's terms that no indexed passage holds
+)

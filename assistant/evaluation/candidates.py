@@ -1,0 +1,57 @@
+"""Question files -> the candidate excerpts the answer step weighs, with features and labels.
+
+The data scripts/train_rescorer.py fits the rescorer on and scores it with: for each
+question, exactly the excerpts Assistant.ask would weigh (same retrieval, same pool), each
+labelled by whether it holds the question's evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..answer.answering import answer_pool, answerability, candidates, search_depth
+from ..answer.retrieval import Retriever
+from ..config import Settings
+from ..ingest.textnorm import normalize_for_match
+from .questions import EvalQuestion
+
+
+@dataclass(frozen=True)
+class CandidateGroup:
+    """One question's candidate excerpts."""
+
+    question: EvalQuestion
+    features: np.ndarray  # (candidates, len(FEATURES))
+    labels: np.ndarray  # bool: the excerpt holds one of the evidence strings
+    spans: tuple[tuple[str, int, int], ...]  # (chunk_id, first, last): overlapping excerpts share sentences
+    strength: float  # answering.evidence_strength of the retrieved passages
+    dense: float  # the best of the first three passages' cosines
+    unknown: float  # retrieval.Query.unknown
+
+    def answerability(self, best: float) -> tuple[float, ...]:
+        """answering.answerability, given the best excerpt's probability."""
+        return (self.strength, best, self.dense, self.unknown)
+
+
+def collect(retriever: Retriever, settings: Settings, questions: Iterable[EvalQuestion]) -> Iterator[CandidateGroup]:
+    """The candidates of each question, as Assistant.ask(question, doc_ids) weighs them (Assistant.retriever)."""
+    store = retriever.store
+    for q in questions:
+        query = retriever.analyse(" ".join(q.question.split()))
+        hits = retriever.search(query, search_depth(query, settings), q.doc_ids or None)
+        found = candidates(query, answer_pool(query, hits, settings), store.document, store.chunk_excerpt_vectors,
+                           retriever.coverage)
+        wanted = [normalize_for_match(e) for e in q.evidence if e.strip()]
+        labels, spans = [], []
+        for c in found:
+            sentences = c.hit.chunk.sentences
+            text = normalize_for_match(store.document(c.hit.chunk.doc_id).text[
+                sentences[c.first].start:sentences[c.last].end])
+            labels.append(any(w in text for w in wanted))
+            spans.append((c.hit.chunk.chunk_id, c.first, c.last))
+        features = np.array([c.features for c in found], dtype=np.float64).reshape(len(found), -1)
+        strength, _, dense, unknown = answerability(query, hits, 0.0)
+        yield CandidateGroup(q, features, np.array(labels, dtype=bool), tuple(spans), strength, dense, unknown)

@@ -1,0 +1,64 @@
+"""The question sets the answer step is measured and trained on, and one index per corpus.
+
+Used by scripts/train_rescorer.py, benchmarks/answer_quality.py and
+benchmarks/abstention_margin.py. Sets whose files are missing (no ../shared) are skipped by
+their callers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import REPO_ROOT, Settings
+
+SHARED = REPO_ROOT.parent / "shared"
+OWN = REPO_ROOT / "eval"
+
+
+@dataclass(frozen=True)
+class QuestionSet:
+    name: str
+    corpus: Path
+    questions: tuple[Path, ...]
+    trainable: bool  # scripts/train_rescorer.py may fit on (half of) it
+
+    def exists(self) -> bool:
+        return self.corpus.exists() and all(p.exists() for p in self.questions)
+
+
+def question_sets(shared: Path = SHARED) -> dict[str, QuestionSet]:
+    """Every set by name. The seed corpus's dev questions and our extra ones are never trained on."""
+    seed = REPO_ROOT / "corpus"
+    policies = shared / "eval" / "policyqa" / "corpus"
+    sets = [
+        QuestionSet("dev", seed, (shared / "eval" / "dev_qa.jsonl",), False),
+        QuestionSet("extra_qa", seed, (OWN / "extra_qa.jsonl",), False),
+        QuestionSet("seed-unanswerable", seed, (OWN / "unanswerable" / "seed.jsonl",), True),
+        QuestionSet("corpus-extra-unanswerable", shared / "corpus-extra",
+                    (OWN / "unanswerable" / "corpus-extra.jsonl",), True),
+        QuestionSet("policyqa-unanswerable", policies, (OWN / "unanswerable" / "policyqa.jsonl",), True),
+        QuestionSet("policyqa", policies, (shared / "eval" / "policyqa" / "dev_qa.jsonl",), True),
+        QuestionSet("squad2", shared / "eval" / "squad2" / "corpus", (shared / "eval" / "squad2" / "dev_qa.jsonl",),
+                    True),
+    ]
+    return {s.name: s for s in sets}
+
+
+def index_name(corpus: Path) -> str:
+    """One index per corpus folder: shared/eval/<set>/corpus -> <set>, the repo's corpus -> seed."""
+    if corpus.resolve() == (REPO_ROOT / "corpus").resolve():
+        return "seed"
+    return corpus.parent.name if corpus.name == "corpus" else corpus.name
+
+
+def settings_for(corpus: Path, index_root: Path) -> Settings:
+    """Settings for asking within `corpus`, its index kept in index_root/<index_name(corpus)>."""
+    return Settings.from_env(corpus_dir=corpus, index_dir=index_root / index_name(corpus), progress=False)
+
+
+def spread(items: list, limit: int | None) -> list:  # type: ignore[type-arg]
+    """At most `limit` items taken at an even stride, so that a sample covers every document."""
+    if not limit or len(items) <= limit:
+        return items
+    return items[:: len(items) // limit][:limit]

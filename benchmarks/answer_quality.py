@@ -1,0 +1,93 @@
+"""Prints answer quality end to end on every question set: hit@1/3, abstention, citations per answer.
+
+    .venv/bin/python benchmarks/answer_quality.py                  # all sets, ~6-10 min on 2 cores
+    .venv/bin/python benchmarks/answer_quality.py --sets dev policyqa --limit 300
+
+Each question goes through Assistant.ask exactly as `assistant eval` asks it (within its
+`doc` when the line names one). Sets: the seed corpus's dev questions and our own held-out
+ones; PolicyQA (3,809 questions over 20 privacy policies) and SQuAD 2.0 (6,078 over 16
+Wikipedia articles, half unanswerable), each question within its document; and our own
+unanswerable questions over the seed corpus, ../shared/corpus-extra and PolicyQA's policies
+(eval/unanswerable/). For PolicyQA and SQuAD the "held-out" rows count only the documents
+the rescorer was not trained on (assistant/answer/rescorer.json says which).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from _common import REPO_ROOT, print_header
+
+from assistant.answer.rescorer import DEFAULT_PATH
+from assistant.config import Settings
+from assistant.evaluation.questions import EvalResult, evaluate, read_questions, summarize
+from assistant.evaluation.sets import question_sets, settings_for, spread
+from assistant.pipeline import Assistant, build_index, get_embedder
+
+
+def held_out_documents() -> set[str]:
+    data = json.loads(DEFAULT_PATH.read_text(encoding="utf-8"))
+    held = data.get("trained", {}).get("held_out_documents", {})
+    return {doc for docs in held.values() for doc in docs}
+
+
+def row(name: str, results: Sequence[EvalResult]) -> dict[str, object]:
+    summary = summarize(results)
+    unanswerable = [r for r in results if not r.question.answerable]
+    refused = round(sum(r.abstained for r in unanswerable) / len(unanswerable), 4) if unanswerable else None
+    return {"set": name, "questions": len(results), "hit@1": summary["hit@1"], "hit@3": summary["hit@3"],
+            "false_abstention": summary["false_abstention"], "unanswerable_refused": refused,
+            "mean_citations": summary["mean_citations"], "median_ms": summary["median_ms"]}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sets", nargs="+", choices=list(question_sets()), default=list(question_sets()),
+                        help="question sets to ask (default: all)")
+    parser.add_argument("--limit", type=int, help="at most this many questions per set, spread over its documents")
+    parser.add_argument("--index-root", type=Path, default=REPO_ROOT / "index" / "eval",
+                        help="each corpus's index is built or reused in a folder here (default: index/eval/)")
+    parser.add_argument("--json", type=Path, help="also write the rows to this file")
+    args = parser.parse_args(argv)
+    print_header("answer quality")
+
+    embedder = get_embedder(Settings.from_env(progress=False))
+    held = held_out_documents()
+    rows: list[dict[str, object]] = []
+    assistants: dict[Path, Assistant] = {}
+    sets = question_sets()
+    for name in args.sets:
+        qs = sets[name]
+        if not qs.exists():
+            print(f"{name}: skipped, its corpus or questions are missing (is ../shared there?)")
+            continue
+        if qs.corpus not in assistants:
+            settings = settings_for(qs.corpus, args.index_root)
+            build_index(settings, embedder=embedder)  # incremental: seconds when nothing changed
+            assistants[qs.corpus] = Assistant(settings, embedder)
+        assistant = assistants[qs.corpus]
+        questions = spread([q for path in qs.questions for q in read_questions(path)], args.limit)
+        started = time.perf_counter()
+        results = list(evaluate(questions, assistant.ask, time.perf_counter))
+        rows.append(row(name, results))
+        if any(q.doc_ids for q in questions) and name in ("policyqa", "squad2"):
+            rows.append(row(f"{name} held-out", [r for r in results if set(r.question.doc_ids) <= held]))
+        print(f"{name}: {len(results)} questions in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+
+    keys = ["questions", "hit@1", "hit@3", "false_abstention", "unanswerable_refused", "mean_citations", "median_ms"]
+    print(f"{'set':28}" + "".join(f"{k:>21}" for k in keys))
+    for r in rows:
+        print(f"{r['set']!s:28}" + "".join(f"{'-' if r[k] is None else r[k]!s:>21}" for k in keys))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

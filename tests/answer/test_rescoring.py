@@ -1,0 +1,122 @@
+"""Pure parts of answer selection: answer types, excerpt features, the rescorer file, fusion."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.answer.features import ANSWERABILITY, FEATURES, answer_types, excerpt_features, excerpt_types
+from assistant.answer.rescorer import DEFAULT_PATH, Rescorer, read_rescorer
+from assistant.answer.retrieval import _reciprocal_rank_fusion, _zscore_fusion
+from assistant.config import Settings
+from assistant.errors import ConfigError
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("When was the declaration signed?", "when"),
+    ("In what year did Germany join?", "when"),
+    ("Who hosts the GPAI Secretariat?", "who"),
+    ("Whose data is shared with advertisers?", "who"),
+    ("How many members does the partnership have?", "quantity"),
+    ("What percentage of users opt out?", "quantity"),
+    ("Where was the declaration signed?", "where"),
+    ("Does the company sell my data?", "yesno"),
+])
+def test_answer_type_of_a_question(question: str, kind: str) -> None:
+    types = answer_types(question)
+    assert getattr(types, kind)
+    assert sum(vars(types).values()) == 1, types
+
+
+def test_plain_what_question_asks_for_no_particular_type() -> None:
+    assert not any(vars(answer_types("What is the e-identity collaboration about?")).values())
+
+
+def test_excerpt_types_find_dates_numbers_and_names() -> None:
+    has_date, has_number, names = excerpt_types("The partners met on 15 September 2021 in London with Jane Smith.")
+    assert has_date == 1.0 and has_number == 1.0 and names > 0
+    assert excerpt_types("we keep your data safe.") == (0.0, 0.0, 0.0)
+    # A capital letter opening the sentence is not a name.
+    assert excerpt_types("Security matters to us.")[2] == 0.0
+
+
+def test_features_follow_the_declared_order() -> None:
+    values = excerpt_features(sim=0.7, best_sim=0.8, passage=1.0, passage_rank=2, dense=0.6, terms=0.5,
+                              phrase=0.25, excerpt_terms={"partner", "date", "london"},
+                              question_terms={"partner", "when"}, text="They met in 2021.", first=True,
+                              types=answer_types("When did they meet?"), people=False, byline=False)
+    named = dict(zip(FEATURES, values))
+    assert len(values) == len(FEATURES)
+    assert named["sim_gap"] == pytest.approx(-0.1)
+    assert named["passage_rank"] == 0.5
+    assert named["novelty"] == pytest.approx(2 / 3)
+    assert named["when_date"] == 1.0 and named["quantity_number"] == 0.0
+    assert named["first"] == 1.0
+
+
+def test_shipped_rescorer_reads_and_orders_a_better_excerpt_higher() -> None:
+    model = read_rescorer(DEFAULT_PATH)
+    assert len(model.weights) == len(FEATURES) and len(model.answerable_weights) == len(ANSWERABILITY)
+    base = dict.fromkeys(FEATURES, 0.0)
+    weak = {**base, "sim": 0.2, "passage": 0.1, "terms": 0.1, "passage_rank": 0.2, "dense": 0.2}
+    strong = {**base, "sim": 0.8, "passage": 1.0, "terms": 0.9, "passage_rank": 1.0, "dense": 0.8}
+    assert 0.0 <= model.score(list(weak.values())) < model.score(list(strong.values())) <= 1.0
+    # Strong evidence is answerable, none is not.
+    assert model.answerable([0.8, 0.9, 0.8, 0.0]) > Settings().abstain_below > model.answerable([0.1, 0.0, 0.1, 1.0])
+
+
+def test_rescorer_file_with_other_features_is_a_clear_error(tmp_path: Path) -> None:
+    data = json.loads(DEFAULT_PATH.read_text(encoding="utf-8"))
+    data["weights"].pop("sim")
+    data["weights"]["shoe_size"] = 1.0
+    path = tmp_path / "rescorer.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"missing \['sim'\].*unknown \['shoe_size'\]"):
+        read_rescorer(path)
+    path.write_text("{not json", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not a rescorer model"):
+        read_rescorer(path)
+
+
+def test_rescorer_round_trips_through_json(tmp_path: Path) -> None:
+    model = Rescorer(tuple(float(i) for i in range(len(FEATURES))), -1.5, (1.0, 2.0, 3.0, -4.0), 0.25)
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(model.to_json()), encoding="utf-8")
+    assert read_rescorer(path) == model
+
+
+def test_zscore_fusion_lets_a_sure_match_win_over_middling_ranks() -> None:
+    # 30 candidates per list. Dense search is sure of item 0 (far above the rest); keyword
+    # search is lost (evenly spread scores) and ranks item 0 27th. Item 1 is 5th in both.
+    n = 30
+    dense = np.linspace(0.6, 0.45, n)
+    dense[0] = 0.9
+    dense[[1, 4]] = dense[[4, 1]]
+    keyword = np.linspace(10.0, 2.0, n)
+    order = list(range(n))
+    order[0], order[26] = order[26], order[0]
+    order[1], order[4] = order[4], order[1]
+    keyword = keyword[np.argsort(order)]
+    rankings = [list(np.argsort(-dense)), list(np.argsort(-keyword))]
+    assert rankings[0][0] == 0 and rankings[1].index(0) == 26
+    assert rankings[0].index(1) == rankings[1].index(1) == 4
+    rrf = _reciprocal_rank_fusion(rankings)
+    zscore = _zscore_fusion(rankings, [dense, keyword])
+    assert zscore[0] > zscore[1] and rrf[0] < rrf[1]  # rank fusion buries the sure match
+    assert max(zscore, key=zscore.__getitem__) == 0
+    assert set(zscore) == set(rrf)  # every item either list returned is scored
+
+
+def test_zscore_fusion_agrees_with_both_lists_when_they_agree() -> None:
+    dense = np.array([0.9, 0.7, 0.5, 0.3])
+    keyword = np.array([12.0, 8.0, 4.0, 1.0])
+    fused = _zscore_fusion([[0, 1, 2, 3], [0, 1, 2, 3]], [dense, keyword])
+    assert sorted(fused, key=lambda i: -fused[i]) == [0, 1, 2, 3]
+
+
+def test_unknown_fusion_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="fusion='max'"):
+        Settings().with_overrides(fusion="max")
