@@ -43,7 +43,7 @@ class Settings:
     natively, avx512_bf16 or AMX: 2.7x faster here, vectors within 3e-5 cosine of float32)."""
     candidates: int = 30
     """Chunks taken from each of dense and keyword search before fusion."""
-    fusion: str = "rrf"
+    fusion: str = "zscore"
     """How dense and keyword rankings are fused: "zscore" (sum of each candidate's z-score
     within its list: a sure match in one list wins) or "rrf" (reciprocal rank fusion)."""
     rerank_chunks: int = 8

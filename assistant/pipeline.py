@@ -287,7 +287,7 @@ class Assistant:
             return Answer(question, "Ask a question about the documents.", True, ())
         retriever = self.retriever  # one consistent index for the whole question
         store = retriever.store
-        query = retriever.analyse(question)
+        query = retriever.analyse(question, doc_ids)
         hits = retriever.search(query, search_depth(query, self.settings), doc_ids)
         return compose(query, hits, self.settings, store.document, store.chunk_excerpt_vectors,
                        retriever.coverage, searched=question)

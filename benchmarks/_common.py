@@ -217,3 +217,10 @@ class TimedEmbedder:
     def __getattr__(self, name: str) -> Any:
         # Anything else the package may come to need from an embedder.
         return getattr(self.inner, name)
+
+
+def answer_from_event(data: str) -> dict[str, Any]:
+    """The `ask --json` object in the `data:` line of a `complete` event from /gradio_api/call/ask
+    (Gradio sends it as an object, or as a JSON string in older versions)."""
+    value = json.loads(data)[0]
+    return dict(value if isinstance(value, dict) else json.loads(value))

@@ -25,8 +25,7 @@ from _common import REPO_ROOT, print_header
 from assistant.answer.rescorer import default_rescorer
 from assistant.config import Settings
 from assistant.evaluation.candidates import collect
-from assistant.evaluation.questions import read_questions
-from assistant.evaluation.sets import question_sets, settings_for, spread
+from assistant.evaluation.sets import question_sets, settings_for
 from assistant.pipeline import Assistant, build_index, get_embedder
 
 THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -72,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = settings_for(qs.corpus, args.index_root)
             build_index(settings, embedder=embedder)  # incremental: seconds when nothing changed
             assistants[qs.corpus] = Assistant(settings, embedder)
-        questions = spread([q for path in qs.questions for q in read_questions(path)], args.limit)
+        questions = qs.read(args.limit)
         results[name] = probabilities(assistants[qs.corpus], questions)
 
     cut = Settings().abstain_below

@@ -25,8 +25,8 @@ from _common import REPO_ROOT, print_header
 
 from assistant.answer.rescorer import DEFAULT_PATH
 from assistant.config import Settings
-from assistant.evaluation.questions import EvalResult, evaluate, read_questions, summarize
-from assistant.evaluation.sets import question_sets, settings_for, spread
+from assistant.evaluation.questions import EvalResult, evaluate, summarize
+from assistant.evaluation.sets import question_sets, settings_for
 from assistant.pipeline import Assistant, build_index, get_embedder
 
 
@@ -71,12 +71,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             build_index(settings, embedder=embedder)  # incremental: seconds when nothing changed
             assistants[qs.corpus] = Assistant(settings, embedder)
         assistant = assistants[qs.corpus]
-        questions = spread([q for path in qs.questions for q in read_questions(path)], args.limit)
+        questions = qs.read(args.limit)
         started = time.perf_counter()
         results = list(evaluate(questions, assistant.ask, time.perf_counter))
         rows.append(row(name, results))
-        if any(q.doc_ids for q in questions) and name in ("policyqa", "squad2"):
-            rows.append(row(f"{name} held-out", [r for r in results if set(r.question.doc_ids) <= held]))
+        documents = qs.documents()
+        if qs.trainable and any(documents.values()):
+            rows.append(row(f"{name} held-out", [r for r in results if set(documents[r.question.qid]) <= held]))
         print(f"{name}: {len(results)} questions in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
     keys = ["questions", "hit@1", "hit@3", "false_abstention", "unanswerable_refused", "mean_citations", "median_ms"]

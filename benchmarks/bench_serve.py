@@ -26,7 +26,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from _common import BUNDLED_CORPUS, REPO_ROOT, print_header, print_table, verdict, write_json
+from _common import BUNDLED_CORPUS, REPO_ROOT, answer_from_event, print_header, print_table, verdict, write_json
 
 CHROMIUM = Path("/usr/bin/chromium")
 BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -68,7 +68,7 @@ def ask_once(base: str, question: str) -> dict[str, Any]:
             if line.startswith("event:"):
                 event = line.split(":", 1)[1].strip()
             elif line.startswith("data:") and event == "complete":
-                return dict(json.loads(json.loads(line[5:])[0]))
+                return answer_from_event(line[5:])
             elif line.startswith("data:") and event == "error":
                 raise SystemExit(f"/ask failed: {line}")
     raise SystemExit("/ask: the stream ended without an answer")

@@ -15,7 +15,6 @@ a temp folder first); --url points it at a server already running on this machin
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import socket
 import subprocess
@@ -30,7 +29,16 @@ from urllib.parse import urlparse
 
 import httpx
 import numpy as np
-from _common import BUNDLED_CORPUS, DEV_QA, REPO_ROOT, load_questions, print_header, verdict, write_json
+from _common import (
+    BUNDLED_CORPUS,
+    DEV_QA,
+    REPO_ROOT,
+    answer_from_event,
+    load_questions,
+    print_header,
+    verdict,
+    write_json,
+)
 
 P95_TARGET_MS = 1000.0
 KEYS = {"question", "answer", "abstained", "citations", "closest", "searched"}
@@ -48,7 +56,7 @@ def ask(client: httpx.Client, base: str, question: str) -> dict[str, Any]:
             if line.startswith("event:"):
                 event = line.split(":", 1)[1].strip()
             elif line.startswith("data:") and event == "complete":
-                answer = json.loads(json.loads(line[5:])[0])
+                answer = answer_from_event(line[5:])
                 if set(answer) != KEYS or answer["question"] != " ".join(question.split()):
                     raise RuntimeError(f"unexpected answer for {question!r}: {str(answer)[:200]}")
                 return dict(answer)

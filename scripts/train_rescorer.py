@@ -36,10 +36,14 @@ from assistant.answer.features import ANSWERABILITY, FEATURES  # the package set
 from assistant.answer.rescorer import DEFAULT_PATH, Rescorer, read_rescorer
 from assistant.config import REPO_ROOT, Settings
 from assistant.evaluation.candidates import CandidateGroup, collect
-from assistant.evaluation.questions import read_questions
-from assistant.evaluation.sets import QuestionSet, question_sets, settings_for, spread
+from assistant.evaluation.sets import QuestionSet, question_sets, settings_for
 from assistant.indexing.embedding import Embedder
 from assistant.pipeline import Assistant, build_index, get_embedder
+
+# Features no public set exercises, with the weight (in log-odds) they keep when training sees
+# them at 0 throughout: no SQuAD or PolicyQA question asks who wrote a page, and an
+# authorship question is answered by the page's byline (answering.candidates).
+HAND_SET = {"byline": 3.0}
 
 
 def held_out(doc_id: str) -> bool:
@@ -51,7 +55,7 @@ def groups_for(qs: QuestionSet, index_root: Path, limit: int | None, embedder: E
                cache: Path | None = None) -> list[CandidateGroup]:
     """Each question's candidates; read from `cache` when it was written for the same inputs."""
     if cache:
-        key = hashlib.sha1(f"{qs.questions}|{limit}|{DEFAULT_PATH.parent}".encode()).hexdigest()[:12]
+        key = hashlib.sha1(f"{qs}|{limit}|{DEFAULT_PATH.parent}".encode()).hexdigest()[:12]
         cache = cache / f"{qs.name}-{key}.pickle"
         if cache.exists():
             with cache.open("rb") as f:
@@ -59,7 +63,7 @@ def groups_for(qs: QuestionSet, index_root: Path, limit: int | None, embedder: E
     settings = settings_for(qs.corpus, index_root)
     build_index(settings, embedder=embedder)  # incremental: seconds when nothing changed
     assistant = Assistant(settings, embedder)
-    questions = spread([q for path in qs.questions for q in read_questions(path)], limit)
+    questions = qs.read(limit)
     started = time.perf_counter()
     groups = list(collect(assistant.retriever, settings, questions))
     print(f"{qs.name}: {len(groups)} questions, candidates in {time.perf_counter() - started:.0f} s",
@@ -118,7 +122,11 @@ def fit(groups: Sequence[CandidateGroup], seed: int = 0) -> Rescorer:
     scores = np.concatenate([g.features @ w for g in groups if len(g.features)])
     labels = np.concatenate([g.labels for g in groups if len(g.features)])
     (slope,), intercept = logistic(scores[:, None], labels.astype(np.float64), l2=1e-4)
-    return Rescorer(tuple(float(v) for v in slope * w), intercept)
+    weights = [float(v) for v in slope * w]
+    for name, prior in HAND_SET.items():
+        if not everything[:, FEATURES.index(name)].any():
+            weights[FEATURES.index(name)] = prior  # the data never exercise it: keep the hand-set weight
+    return Rescorer(tuple(weights), intercept)
 
 
 def hits_at(groups: Sequence[CandidateGroup], rescorer: Rescorer, ks: Sequence[int] = (1, 3)) -> dict[str, float]:
@@ -148,7 +156,13 @@ def hits_at(groups: Sequence[CandidateGroup], rescorer: Rescorer, ks: Sequence[i
 
 
 def split_key(g: CandidateGroup) -> str:
-    return g.question.doc_ids[0] if g.question.doc_ids else g.question.qid
+    """The document a question is about (its qid when it names none): what the halves split."""
+    name, qid = g.question.qid.split(":", 1)
+    docs = _DOCUMENTS.get(name, {}).get(qid) or g.question.doc_ids
+    return docs[0] if docs else g.question.qid
+
+
+_DOCUMENTS: dict[str, dict[str, tuple[str, ...]]] = {}  # set -> qid -> doc ids, filled by main()
 
 
 def fit_answerable(groups: Sequence[CandidateGroup], excerpt_model: Rescorer) -> tuple[float, ...]:
@@ -203,6 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sets = question_sets(args.shared)
     data = {name: groups_for(sets[name], args.index_root, args.limit, embedder, args.cache)
             for name in args.sets if sets[name].exists()}
+    _DOCUMENTS.update({name: sets[name].documents() for name in data})
     for name, groups in data.items():  # the set's name travels with each question, for weighting
         data[name] = [dataclasses.replace(g, question=dataclasses.replace(g.question, qid=f"{name}:{g.question.qid}"))
                       for g in groups]
@@ -255,8 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"bias {model.answerable_bias:.3f}")
     if args.report_only:
         return 0
-    held = {n: sorted({split_key(g) for g in gs if held_out(split_key(g)) and g.question.doc_ids})
-            for n, gs in trainable.items()}
+    held = {n: sorted({key for key in map(split_key, gs) if held_out(key) and key in documents})
+            for n, gs in trainable.items() for documents in [{d for ds in _DOCUMENTS[n].values() for d in ds}]}
     out = {**model.to_json(),
            "trained": {"on": "the documents (or, for sets without documents, the questions) of "
                              + ", ".join(trainable) + " that are not held out",

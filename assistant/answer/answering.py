@@ -15,7 +15,7 @@ from ..ingest.textnorm import keyword_terms
 from ..types import Answer, Chunk, Citation, Document, Hit, Sentence
 from .features import answer_types, excerpt_features
 from .rescorer import Rescorer, default_rescorer
-from .retrieval import NAMES_PEOPLE, Query
+from .retrieval import Query
 
 NOT_COVERED = "The documents do not cover this question."
 
@@ -38,7 +38,8 @@ def evidence_strength(hits: Sequence[Hit]) -> float:
 
 def answerability(query: Query, hits: Sequence[Hit], best: float) -> tuple[float, ...]:
     """The question-level evidence, in the order of features.ANSWERABILITY."""
-    return (evidence_strength(hits), best, max((h.dense for h in hits[:3]), default=0.0), query.unknown)
+    return (evidence_strength(hits), best, max((h.dense for h in hits[:3]), default=0.0), query.unknown,
+            query.spread, 1.0 if query.unknown_name else 0.0)
 
 
 def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: DocumentLookup,
@@ -107,6 +108,7 @@ def candidates(query: Query, pool: Sequence[Hit], document: DocumentLookup, exce
     best_sim = float(sims.max())
     # The passage's standing among the pooled ones, 1 for the best and 0 for the last, whatever the fusion's scale.
     low, high = min(h.score for h in pool), max(h.score for h in pool)
+    top_keyword = max(h.keyword for h in pool)
     types = answer_types(query.text)
     question_terms = set(query.terms)
     out = []
@@ -115,10 +117,10 @@ def candidates(query: Query, pool: Sequence[Hit], document: DocumentLookup, exce
         standing = (hit.score - low) / (high - low) if high > low else 1.0
         out.append(Candidate(hit, first, last, excerpt_features(
             sim=float(sim), best_sim=best_sim, passage=standing, passage_rank=hit.rank,
-            dense=hit.dense, terms=coverage(query, set(excerpt_terms)),
+            dense=hit.dense, keyword=hit.keyword / top_keyword if top_keyword > 0 else 0.0,
+            terms=coverage(query, set(excerpt_terms)),
             phrase=_bigram_cover(query.terms, excerpt_terms), excerpt_terms=set(keyword_terms(body)),
             question_terms=question_terms, text=body, first=first == 0, types=types,
-            people=query.about_people and bool(NAMES_PEOPLE.search(text)),
             byline=query.about_authorship and hit.chunk.role == "byline")))
     return out
 

@@ -13,11 +13,15 @@ import math
 import re
 from dataclasses import dataclass
 
-QUESTION_TYPES = ("when", "who", "quantity", "where", "yesno")
+QUESTION_TYPES = ("when", "who", "which", "quantity", "where", "yesno")
 
 _WHEN = re.compile(r"\bwhen\b|\b(?:what|which|in what)\s+(?:year|years|date|dates|time|day|month|century|decade|"
                    r"period|era)\b|\bhow long ago\b|\bsince when\b", re.I)
 _WHO = re.compile(r"\bwho(?:m|se)?\b", re.I)
+# "which UK ministers", "what countries": a plural noun (not an auxiliary) within three words of which/what
+_AUXILIARY = r"(?:is|are|was|were|does|do|did|has|have|had|can|could|will|would|should|shall|may|might|must)\b"
+_WHICH = re.compile(rf"\b(?:which|what)\s+(?!{_AUXILIARY})(?:(?!of\b)[\w-]+\s+){{0,2}}?"
+                    rf"(?!{_AUXILIARY})[a-z][\w-]*[^s\W]s\b", re.I)
 _QUANTITY = re.compile(r"\bhow\s+(?:many|much|long|far|old|large|big|often|high|tall)\b|"
                        r"\bwhat\s+(?:percentage|percent|proportion|share|number|amount|size|fraction)\b", re.I)
 _WHERE = re.compile(r"\bwhere\b|\bin\s+(?:what|which)\s+(?:country|city|region|state|place|area|continent)\b", re.I)
@@ -41,6 +45,7 @@ class AnswerTypes:
 
     when: bool = False
     who: bool = False
+    which: bool = False  # asks for instances of a plural noun ("which ministers", "what countries")
     quantity: bool = False
     where: bool = False
     yesno: bool = False
@@ -48,7 +53,7 @@ class AnswerTypes:
 
 def answer_types(question: str) -> AnswerTypes:
     return AnswerTypes(
-        when=bool(_WHEN.search(question)), who=bool(_WHO.search(question)),
+        when=bool(_WHEN.search(question)), who=bool(_WHO.search(question)), which=bool(_WHICH.search(question)),
         quantity=bool(_QUANTITY.search(question)), where=bool(_WHERE.search(question)),
         yesno=bool(_YESNO.match(question)),
     )
@@ -68,6 +73,7 @@ FEATURES = (
     "passage",      # the passage's fused retrieval score, 1 for the best pooled passage, 0 for the last
     "passage_rank", # 1 / the passage's rank
     "dense",        # cosine(question, whole passage)
+    "keyword",      # the passage's BM25 score over the best pooled passage's
     "terms",        # idf-weighted share of the question's terms in the excerpt (title included)
     "phrase",       # share of the question's adjacent term pairs kept together
     "novelty",      # share of the excerpt's terms that are not the question's: what it adds
@@ -75,24 +81,24 @@ FEATURES = (
     "first",        # the excerpt opens its passage
     "when_date",    # a "when" question and an excerpt holding a date or period
     "who_name",     # a "who" question and an excerpt naming someone
+    "which_names",  # a "which Xs" question and an excerpt naming things (capitalised names)
     "quantity_number",  # "how many / how much" and an excerpt holding a number
     "where_name",   # "where" and an excerpt naming a place (a capitalised name)
-    "people",       # a question asking for people and an excerpt naming people by office
     "byline",       # an authorship question and a byline
 )
 
 
 def excerpt_features(*, sim: float, best_sim: float, passage: float, passage_rank: int, dense: float,
-                     terms: float, phrase: float, excerpt_terms: set[str], question_terms: set[str],
-                     text: str, first: bool, types: AnswerTypes, people: bool, byline: bool) -> tuple[float, ...]:
+                     keyword: float, terms: float, phrase: float, excerpt_terms: set[str], question_terms: set[str],
+                     text: str, first: bool, types: AnswerTypes, byline: bool) -> tuple[float, ...]:
     """One candidate excerpt's feature values, in the order of FEATURES."""
     novelty = len(excerpt_terms - question_terms) / len(excerpt_terms) if excerpt_terms else 0.0
     has_date, has_number, names = excerpt_types(text)
     return (
-        sim, sim - best_sim, passage, 1.0 / passage_rank, dense, terms, phrase, novelty,
+        sim, sim - best_sim, passage, 1.0 / passage_rank, dense, keyword, terms, phrase, novelty,
         math.log1p(len(text.split())), 1.0 if first else 0.0,
-        has_date * types.when, names * types.who, has_number * types.quantity, names * types.where,
-        1.0 if people else 0.0, 1.0 if byline else 0.0,
+        has_date * types.when, names * types.who, names * types.which, has_number * types.quantity, names * types.where,
+        1.0 if byline else 0.0,
     )
 
 
@@ -101,4 +107,6 @@ ANSWERABILITY = (
     "best",      # the rescorer's probability for the best excerpt
     "dense",     # the best passage's cosine
     "unknown",   # idf-weighted share of the question's terms that no indexed passage holds
+    "spread",    # retrieval.Query.spread: the best passage's cosine minus the fifth best's (in scope)
+    "unknown_name",  # retrieval.Query.unknown_name: the question names something no passage mentions
 )

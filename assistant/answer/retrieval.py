@@ -25,15 +25,7 @@ _COMPARISON = re.compile(r"\b(?:differ\w*|compar\w*|contrast\w*|versus|vs\.?|"
 _COMPARISON_TERMS = frozenset(keyword_terms(
     "differ differs differ differed difference differences different compare compared comparison "
     "comparisons contrast contrasts versus vs similar similarity similarities common both"))
-# Questions whose answer is people ("Which UK ministers signed…?"), and text that names
-# people by their office or honorific ("The Right Honorable …, MP", "Secretary of State").
-_ASKS_FOR_PEOPLE = re.compile(
-    r"\bwhich\s+(?:[\w-]+\s+){0,2}(?:ministers?|officials?|people|persons?|individuals?|leaders?|"
-    r"signator(?:y|ies)|representatives?|secretar(?:y|ies)|commissioners?|ambassadors?|presidents?|"
-    r"heads? of \w+|experts?)\b|\bwho\s+(?:signed|chairs?|chaired|leads?|led|heads?|headed)\b", re.I)
-NAMES_PEOPLE = re.compile(
-    r"\b(?:Mr|Mrs|Ms|Dr|Prof|Sir|Dame|Lord|Baroness)\.?\s+[A-Z]|\bHon(?:ou?rable|\.)\s|\bMP\b|"
-    r"\b(?:Minister|Secretary|President|Commissioner|Ambassador|Chief \w+ Officer|Team Leader)\b")
+_NAME = re.compile(r"(?<=\w)[\s,]+([A-Z][\w-]*[a-z][\w-]*)")  # "…the Bletchley Declaration": not the first word
 _AUTHORSHIP = re.compile(r"\b(?:author|authors|wrote|written|writer|byline|who (?:is|was) behind)\b", re.I)
 
 
@@ -46,8 +38,9 @@ class Query:
     terms: tuple[str, ...]  # content terms: stemmed, no stopwords or question words
     about_authorship: bool
     comparison: bool = False  # "How do the US and EU approaches differ?": answer from each source
-    about_people: bool = False  # the answer is people: excerpts naming people by office rank higher
     unknown: float = 0.0  # idf-weighted share of the question's terms that no indexed passage holds
+    spread: float = 0.0  # best cosine minus the fifth best among the passages searched: does one stand out?
+    unknown_name: bool = False  # a name in the question (a capitalised word inside it) that no passage holds
 
 
 def chunk_search_text(chunk: Chunk, title: str) -> str:
@@ -76,7 +69,9 @@ class Retriever:
         self._doc_ids = np.array([c.doc_id for c in store.chunks], dtype=object)
         self.bm25 = Bm25(chunk_terms)
 
-    def analyse(self, question: str) -> Query:
+    def analyse(self, question: str, doc_ids: Collection[str] | None = None) -> Query:
+        """The question's vector, search terms and the evidence measures answering weighs
+        (within `doc_ids` when the question is asked of some documents only)."""
         expanded = expand(question, self.acronyms)
         vector = self.embedder.encode([self.splitter.readable(expanded)])[0]
         comparison = bool(_COMPARISON.search(question))
@@ -85,8 +80,16 @@ class Retriever:
         weights = self._weights(terms)
         total = sum(weights.values())
         unknown = sum(w for t, w in weights.items() if not self.bm25.knows(t)) / total if total else 0.0
-        return Query(question, vector, terms, bool(_AUTHORSHIP.search(question)), comparison,
-                     bool(_ASKS_FOR_PEOPLE.search(question)), unknown)
+        names = {t for name in _NAME.findall(question) for t in keyword_terms(name, self.splitter)}
+        return Query(question, vector, terms, bool(_AUTHORSHIP.search(question)), comparison, unknown,
+                     self._spread(vector, doc_ids), any(not self.bm25.knows(t) for t in names))
+
+    def _spread(self, vector: np.ndarray, doc_ids: Collection[str] | None) -> float:
+        vectors = self.store.vectors if doc_ids is None else self.store.vectors[np.isin(self._doc_ids, list(doc_ids))]
+        if not len(vectors):
+            return 0.0
+        cosines = np.sort(vectors @ vector)[::-1]
+        return float(cosines[0] - cosines[min(4, len(cosines) - 1)])
 
     def coverage(self, query: Query, terms: Collection[str]) -> float:
         """idf-weighted share of the question's content terms found in `terms`."""

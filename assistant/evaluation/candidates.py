@@ -30,17 +30,19 @@ class CandidateGroup:
     strength: float  # answering.evidence_strength of the retrieved passages
     dense: float  # the best of the first three passages' cosines
     unknown: float  # retrieval.Query.unknown
+    spread: float  # retrieval.Query.spread
+    unknown_name: float  # retrieval.Query.unknown_name, as 0 or 1
 
     def answerability(self, best: float) -> tuple[float, ...]:
         """answering.answerability, given the best excerpt's probability."""
-        return (self.strength, best, self.dense, self.unknown)
+        return (self.strength, best, self.dense, self.unknown, self.spread, self.unknown_name)
 
 
 def collect(retriever: Retriever, settings: Settings, questions: Iterable[EvalQuestion]) -> Iterator[CandidateGroup]:
     """The candidates of each question, as Assistant.ask(question, doc_ids) weighs them (Assistant.retriever)."""
     store = retriever.store
     for q in questions:
-        query = retriever.analyse(" ".join(q.question.split()))
+        query = retriever.analyse(" ".join(q.question.split()), q.doc_ids or None)
         hits = retriever.search(query, search_depth(query, settings), q.doc_ids or None)
         found = candidates(query, answer_pool(query, hits, settings), store.document, store.chunk_excerpt_vectors,
                            retriever.coverage)
@@ -53,5 +55,6 @@ def collect(retriever: Retriever, settings: Settings, questions: Iterable[EvalQu
             labels.append(any(w in text for w in wanted))
             spans.append((c.hit.chunk.chunk_id, c.first, c.last))
         features = np.array([c.features for c in found], dtype=np.float64).reshape(len(found), -1)
-        strength, _, dense, unknown = answerability(query, hits, 0.0)
-        yield CandidateGroup(q, features, np.array(labels, dtype=bool), tuple(spans), strength, dense, unknown)
+        strength, _, dense, unknown, spread, unknown_name = answerability(query, hits, 0.0)
+        yield CandidateGroup(q, features, np.array(labels, dtype=bool), tuple(spans), strength, dense, unknown,
+                             spread, unknown_name)

@@ -7,10 +7,12 @@ their callers.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import REPO_ROOT, Settings
+from .questions import EvalQuestion, read_questions
 
 SHARED = REPO_ROOT.parent / "shared"
 OWN = REPO_ROOT / "eval"
@@ -22,9 +24,19 @@ class QuestionSet:
     corpus: Path
     questions: tuple[Path, ...]
     trainable: bool  # scripts/train_rescorer.py may fit on (half of) it
+    scoped: bool = True  # each question is asked within its `doc`; False: of the whole corpus
 
     def exists(self) -> bool:
         return self.corpus.exists() and all(p.exists() for p in self.questions)
+
+    def read(self, limit: int | None = None) -> list[EvalQuestion]:
+        """The set's questions (at most `limit`, spread over it), scoped as the set asks them."""
+        questions = sample_evenly([q for path in self.questions for q in read_questions(path)], limit)
+        return questions if self.scoped else [dataclasses.replace(q, doc_ids=()) for q in questions]
+
+    def documents(self) -> dict[str, tuple[str, ...]]:
+        """Each question's `doc` as its line names it, scoped or not (for splitting by document)."""
+        return {q.qid: q.doc_ids for path in self.questions for q in read_questions(path)}
 
 
 def question_sets(shared: Path = SHARED) -> dict[str, QuestionSet]:
@@ -41,6 +53,10 @@ def question_sets(shared: Path = SHARED) -> dict[str, QuestionSet]:
         QuestionSet("policyqa", policies, (shared / "eval" / "policyqa" / "dev_qa.jsonl",), True),
         QuestionSet("squad2", shared / "eval" / "squad2" / "corpus", (shared / "eval" / "squad2" / "dev_qa.jsonl",),
                     True),
+        # The same questions asked of all 16 articles at once, as a user asks the whole corpus:
+        # which document holds the answer matters here, as it does on the seed corpus.
+        QuestionSet("squad2-open", shared / "eval" / "squad2" / "corpus",
+                    (shared / "eval" / "squad2" / "dev_qa.jsonl",), True, scoped=False),
     ]
     return {s.name: s for s in sets}
 
@@ -57,7 +73,7 @@ def settings_for(corpus: Path, index_root: Path) -> Settings:
     return Settings.from_env(corpus_dir=corpus, index_dir=index_root / index_name(corpus), progress=False)
 
 
-def spread(items: list, limit: int | None) -> list:  # type: ignore[type-arg]
+def sample_evenly(items: list[EvalQuestion], limit: int | None) -> list[EvalQuestion]:
     """At most `limit` items taken at an even stride, so that a sample covers every document."""
     if not limit or len(items) <= limit:
         return items

@@ -20,6 +20,8 @@ from assistant.errors import ConfigError
     ("In what year did Germany join?", "when"),
     ("Who hosts the GPAI Secretariat?", "who"),
     ("Whose data is shared with advertisers?", "who"),
+    ("Which UK ministers signed the declaration?", "which"),
+    ("What third parties receive my data?", "which"),
     ("How many members does the partnership have?", "quantity"),
     ("What percentage of users opt out?", "quantity"),
     ("Where was the declaration signed?", "where"),
@@ -44,14 +46,15 @@ def test_excerpt_types_find_dates_numbers_and_names() -> None:
 
 
 def test_features_follow_the_declared_order() -> None:
-    values = excerpt_features(sim=0.7, best_sim=0.8, passage=1.0, passage_rank=2, dense=0.6, terms=0.5,
+    values = excerpt_features(sim=0.7, best_sim=0.8, passage=1.0, passage_rank=2, dense=0.6, keyword=0.4,
+                              terms=0.5,
                               phrase=0.25, excerpt_terms={"partner", "date", "london"},
                               question_terms={"partner", "when"}, text="They met in 2021.", first=True,
-                              types=answer_types("When did they meet?"), people=False, byline=False)
+                              types=answer_types("When did they meet?"), byline=False)
     named = dict(zip(FEATURES, values))
     assert len(values) == len(FEATURES)
     assert named["sim_gap"] == pytest.approx(-0.1)
-    assert named["passage_rank"] == 0.5
+    assert named["passage_rank"] == 0.5 and named["keyword"] == 0.4
     assert named["novelty"] == pytest.approx(2 / 3)
     assert named["when_date"] == 1.0 and named["quantity_number"] == 0.0
     assert named["first"] == 1.0
@@ -65,7 +68,8 @@ def test_shipped_rescorer_reads_and_orders_a_better_excerpt_higher() -> None:
     strong = {**base, "sim": 0.8, "passage": 1.0, "terms": 0.9, "passage_rank": 1.0, "dense": 0.8}
     assert 0.0 <= model.score(list(weak.values())) < model.score(list(strong.values())) <= 1.0
     # Strong evidence is answerable, none is not.
-    assert model.answerable([0.8, 0.9, 0.8, 0.0]) > Settings().abstain_below > model.answerable([0.1, 0.0, 0.1, 1.0])
+    assert model.answerable([0.8, 0.9, 0.8, 0.0, 0.2, 0.0]) > Settings().abstain_below > model.answerable(
+        [0.1, 0.0, 0.1, 1.0, 0.0, 1.0])
 
 
 def test_rescorer_file_with_other_features_is_a_clear_error(tmp_path: Path) -> None:
@@ -82,7 +86,7 @@ def test_rescorer_file_with_other_features_is_a_clear_error(tmp_path: Path) -> N
 
 
 def test_rescorer_round_trips_through_json(tmp_path: Path) -> None:
-    model = Rescorer(tuple(float(i) for i in range(len(FEATURES))), -1.5, (1.0, 2.0, 3.0, -4.0), 0.25)
+    model = Rescorer(tuple(float(i) for i in range(len(FEATURES))), -1.5, (1.0, 2.0, 3.0, -4.0, 5.0, -6.0), 0.25)
     path = tmp_path / "model.json"
     path.write_text(json.dumps(model.to_json()), encoding="utf-8")
     assert read_rescorer(path) == model

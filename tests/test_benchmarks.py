@@ -1,0 +1,100 @@
+"""Every script in benchmarks/ and scripts/train_rescorer.py runs against today's code, at a tiny size.
+
+These check that the scripts run and print their tables, not the figures (benchmarks
+assert nothing; see benchmarks/README.md).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant.config import Settings
+
+from .conftest import CHROMIUM, REPO, SHARED
+
+BENCHMARKS = REPO / "benchmarks"
+
+
+def run_script(script: Path, *args: str, timeout: int = 300) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+    result = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, cwd=REPO,
+                            timeout=timeout, env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def index_root(seed_index: Settings, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An --index-root whose seed index is the session's (evaluation.sets.index_name: "seed")."""
+    root = tmp_path_factory.mktemp("index-root")
+    (root / "seed").symlink_to(seed_index.index_dir, target_is_directory=True)
+    return root
+
+
+def test_every_benchmark_has_a_smoke_test() -> None:
+    scripts = {p.stem for p in BENCHMARKS.glob("*.py") if not p.name.startswith("_")}
+    tested = {"bench_ask", "bench_build", "bench_precision", "bench_serve", "load_chat", "answer_quality",
+              "abstention_margin"}
+    assert scripts == tested, f"give {sorted(scripts - tested)} a smoke test here"
+
+
+@pytest.mark.skipif(not (SHARED / "eval" / "dev_qa.jsonl").exists(), reason="shared dev set not present")
+def test_answer_quality(index_root: Path, tmp_path: Path) -> None:
+    out = run_script(BENCHMARKS / "answer_quality.py", "--sets", "dev", "seed-unanswerable", "--limit", "4",
+                     "--index-root", str(index_root), "--json", str(tmp_path / "rows.json"))
+    assert "hit@1" in out and "mean_citations" in out
+    assert out.count("\ndev ") == 1 and "seed-unanswerable" in out
+    assert (tmp_path / "rows.json").exists()
+
+
+def test_abstention_margin(index_root: Path) -> None:
+    out = run_script(BENCHMARKS / "abstention_margin.py", "--sets", "dev", "seed-unanswerable", "--limit", "4",
+                     "--index-root", str(index_root))
+    assert "<- abstain_below" in out
+    assert "seed-unanswerable" in out and "0.05" in out
+
+
+def test_train_rescorer_scores_the_shipped_model(index_root: Path, tmp_path: Path) -> None:
+    out = run_script(REPO / "scripts" / "train_rescorer.py", "--report-only", "--sets", "dev", "seed-unanswerable",
+                     "--limit", "4", "--index-root", str(index_root), "--cache", str(tmp_path / "cache"))
+    assert "excerpt weights:" in out and "answerable weights:" in out
+    assert list((tmp_path / "cache").glob("dev-*.pickle"))
+
+
+def test_train_rescorer_refuses_to_fit_on_nothing(index_root: Path, tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "scripts/train_rescorer.py", "--sets", "seed-unanswerable",
+                             "--limit", "3", "--index-root", str(index_root), "--out", str(tmp_path / "m.json")],
+                            capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert result.returncode == 2 and "nothing to fit" in result.stderr
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_bench_ask() -> None:
+    out = run_script(BENCHMARKS / "bench_ask.py", "-n", "2", "--no-cold", "--profile", "never")
+    assert "first pass" in out and "repeat" in out
+
+
+def test_bench_build() -> None:
+    out = run_script(BENCHMARKS / "bench_build.py", "--repeat", "1", "--rebuilds", "1")
+    assert "no-change rebuild" in out
+
+
+def test_bench_precision() -> None:
+    out = run_script(BENCHMARKS / "bench_precision.py", "--texts", "8", "--repeat", "1")
+    assert "float32" in out and "bfloat16" in out
+
+
+def test_bench_serve() -> None:
+    args = ["--runs", "1"] if CHROMIUM.exists() else ["--runs", "1", "--no-browser"]
+    out = run_script(BENCHMARKS / "bench_serve.py", *args)
+    assert "http 200 s" in out and "page ready" in out
+
+
+def test_load_chat() -> None:
+    out = run_script(BENCHMARKS / "load_chat.py", "--clients", "2", "--seconds", "3")
+    assert "errors:    0" in out and "p95" in out
