@@ -35,6 +35,7 @@ import numpy as np
 from assistant.answer.features import ANSWERABILITY, FEATURES  # the package sets the offline switches itself
 from assistant.answer.rescorer import DEFAULT_PATH, Rescorer, read_rescorer
 from assistant.config import REPO_ROOT, Settings
+from assistant.errors import ConfigError
 from assistant.evaluation.candidates import CandidateGroup, collect
 from assistant.evaluation.sets import QuestionSet, question_sets, settings_for
 from assistant.indexing.embedding import Embedder
@@ -223,7 +224,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                       for g in groups]
     trainable = {n: gs for n, gs in data.items() if sets[n].trainable}
     train = [g for gs in trainable.values() for g in gs if not held_out(split_key(g))]
-    current = read_rescorer(args.out) if args.out.exists() else None
+    current = None
+    if args.out.exists():
+        try:
+            current = read_rescorer(args.out)
+        except ConfigError as exc:  # features changed since it was written: no "before" column
+            if args.report_only:
+                parser.error(str(exc))
+            print(f"note: {exc}; fitting without a comparison", file=sys.stderr)
     threshold = Settings().abstain_below
     if args.report_only and current:
         model = current

@@ -98,3 +98,21 @@ def test_bench_serve() -> None:
 def test_load_chat() -> None:
     out = run_script(BENCHMARKS / "load_chat.py", "--clients", "2", "--seconds", "3")
     assert "errors:    0" in out and "p95" in out
+
+
+def test_train_rescorer_logistic_recovers_known_weights() -> None:
+    """The trainer's Newton-method logistic regression, on data drawn from a known model."""
+    import importlib.util
+
+    import numpy as np
+
+    spec = importlib.util.spec_from_file_location("train_rescorer", REPO / "scripts" / "train_rescorer.py")
+    assert spec and spec.loader
+    trainer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(trainer)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20000, 3))
+    truth, intercept = np.array([2.0, -1.0, 0.0]), 0.5
+    y = (rng.random(len(x)) < 1 / (1 + np.exp(-(x @ truth + intercept)))).astype(float)
+    weights, fitted = trainer.logistic(x, y, l2=1e-3)
+    assert np.allclose(weights, truth, atol=0.1) and abs(fitted - intercept) < 0.1
