@@ -9,7 +9,7 @@ import shlex
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -224,3 +224,37 @@ def answer_from_event(data: str) -> dict[str, Any]:
     (Gradio sends it as an object, or as a JSON string in older versions)."""
     value = json.loads(data)[0]
     return dict(value if isinstance(value, dict) else json.loads(value))
+
+
+def add_question_set_arguments(parser: Any) -> None:
+    """--sets, --limit and --index-root, for the scripts that ask the sets of assistant/evaluation/sets.py."""
+    from assistant.evaluation.sets import question_sets
+
+    parser.add_argument("--sets", nargs="+", choices=list(question_sets()), default=list(question_sets()),
+                        help="question sets to ask (default: all)")
+    parser.add_argument("--limit", type=int, help="at most this many questions per set, spread over its documents")
+    parser.add_argument("--index-root", type=Path, default=REPO_ROOT / "index" / "eval",
+                        help="each corpus's index is built or reused in a folder here (default: index/eval/)")
+
+
+def question_sets_with_assistants(names: Sequence[str], index_root: Path) -> Iterator[tuple[Any, Any]]:
+    """(QuestionSet, Assistant over its corpus) for each named set whose files exist, one
+    Assistant per corpus, its index built or brought up to date first; a missing set is
+    reported and skipped."""
+    from assistant.config import Settings
+    from assistant.evaluation.sets import question_sets, settings_for
+    from assistant.pipeline import Assistant, build_index, get_embedder
+
+    embedder = get_embedder(Settings.from_env(progress=False))
+    sets = question_sets()
+    assistants: dict[Path, Assistant] = {}
+    for name in names:
+        qs = sets[name]
+        if not qs.exists():
+            print(f"{name}: skipped, its corpus or questions are missing (is ../shared there?)")
+            continue
+        if qs.corpus not in assistants:
+            settings = settings_for(qs.corpus, index_root)
+            build_index(settings, embedder=embedder)  # incremental: seconds when nothing changed
+            assistants[qs.corpus] = Assistant(settings, embedder)
+        yield qs, assistants[qs.corpus]

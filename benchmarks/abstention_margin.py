@@ -18,15 +18,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from _common import REPO_ROOT, print_header
+from _common import add_question_set_arguments, print_header, question_sets_with_assistants
 
 from assistant.answer.rescorer import default_rescorer
 from assistant.config import Settings
 from assistant.evaluation.candidates import collect
-from assistant.evaluation.sets import question_sets, settings_for
-from assistant.pipeline import Assistant, build_index, get_embedder
+from assistant.pipeline import Assistant
 
 THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
@@ -49,30 +47,13 @@ def refused(rows: Sequence[tuple[float, bool, str]], answerable: bool, threshold
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sets", nargs="+", choices=list(question_sets()), default=list(question_sets()),
-                        help="question sets to measure (default: all)")
-    parser.add_argument("--limit", type=int, help="at most this many questions per set, spread over its documents")
-    parser.add_argument("--index-root", type=Path, default=REPO_ROOT / "index" / "eval",
-                        help="each corpus's index is built or reused in a folder here (default: index/eval/)")
+    add_question_set_arguments(parser)
     parser.add_argument("--list", action="store_true", help="also list every dev question with its probability")
     args = parser.parse_args(argv)
     print_header("abstention trade-off")
 
-    embedder = get_embedder(Settings.from_env(progress=False))
-    sets = question_sets()
-    assistants: dict[Path, Assistant] = {}
-    results: dict[str, list[tuple[float, bool, str]]] = {}
-    for name in args.sets:
-        qs = sets[name]
-        if not qs.exists():
-            print(f"{name}: skipped, its corpus or questions are missing (is ../shared there?)")
-            continue
-        if qs.corpus not in assistants:
-            settings = settings_for(qs.corpus, args.index_root)
-            build_index(settings, embedder=embedder)  # incremental: seconds when nothing changed
-            assistants[qs.corpus] = Assistant(settings, embedder)
-        questions = qs.read(args.limit)
-        results[name] = probabilities(assistants[qs.corpus], questions)
+    results = {qs.name: probabilities(assistant, qs.read(args.limit))
+               for qs, assistant in question_sets_with_assistants(args.sets, args.index_root)}
 
     cut = Settings().abstain_below
     print("share refused at each threshold: answerable / unanswerable ('-': the set has none)")

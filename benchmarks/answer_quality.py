@@ -21,13 +21,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from _common import REPO_ROOT, print_header
+from _common import add_question_set_arguments, print_header, question_sets_with_assistants
 
 from assistant.answer.rescorer import DEFAULT_PATH
-from assistant.config import Settings
 from assistant.evaluation.questions import EvalResult, evaluate, summarize
-from assistant.evaluation.sets import question_sets, settings_for
-from assistant.pipeline import Assistant, build_index, get_embedder
 
 
 def held_out_documents() -> set[str]:
@@ -47,30 +44,15 @@ def row(name: str, results: Sequence[EvalResult]) -> dict[str, object]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sets", nargs="+", choices=list(question_sets()), default=list(question_sets()),
-                        help="question sets to ask (default: all)")
-    parser.add_argument("--limit", type=int, help="at most this many questions per set, spread over its documents")
-    parser.add_argument("--index-root", type=Path, default=REPO_ROOT / "index" / "eval",
-                        help="each corpus's index is built or reused in a folder here (default: index/eval/)")
+    add_question_set_arguments(parser)
     parser.add_argument("--json", type=Path, help="also write the rows to this file")
     args = parser.parse_args(argv)
     print_header("answer quality")
 
-    embedder = get_embedder(Settings.from_env(progress=False))
     held = held_out_documents()
     rows: list[dict[str, object]] = []
-    assistants: dict[Path, Assistant] = {}
-    sets = question_sets()
-    for name in args.sets:
-        qs = sets[name]
-        if not qs.exists():
-            print(f"{name}: skipped, its corpus or questions are missing (is ../shared there?)")
-            continue
-        if qs.corpus not in assistants:
-            settings = settings_for(qs.corpus, args.index_root)
-            build_index(settings, embedder=embedder)  # incremental: seconds when nothing changed
-            assistants[qs.corpus] = Assistant(settings, embedder)
-        assistant = assistants[qs.corpus]
+    for qs, assistant in question_sets_with_assistants(args.sets, args.index_root):
+        name = qs.name
         questions = qs.read(args.limit)
         started = time.perf_counter()
         results = list(evaluate(questions, assistant.ask, time.perf_counter))

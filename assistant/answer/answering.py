@@ -86,6 +86,7 @@ class Candidate:
     hit: Hit
     first: int
     last: int
+    text: str  # the excerpt as quoted: the document's text from sentence first to sentence last
     features: tuple[float, ...]  # in the order of features.FEATURES
 
 
@@ -115,7 +116,7 @@ def candidates(query: Query, pool: Sequence[Hit], document: DocumentLookup, exce
     for (hit, first, last, body, text), sim in zip(owners, sims):
         excerpt_terms = keyword_terms(text)
         standing = (hit.score - low) / (high - low) if high > low else 1.0
-        out.append(Candidate(hit, first, last, excerpt_features(
+        out.append(Candidate(hit, first, last, body, excerpt_features(
             sim=float(sim), best_sim=best_sim, passage=standing, passage_rank=hit.rank,
             dense=hit.dense, keyword=hit.keyword / top_keyword if top_keyword > 0 else 0.0,
             terms=coverage(query, set(excerpt_terms)),

@@ -36,6 +36,7 @@ class Query:
     text: str
     vector: np.ndarray
     terms: tuple[str, ...]  # content terms: stemmed, no stopwords or question words
+    cosines: np.ndarray  # cosine(question, chunk) for every chunk of the index, in store order
     about_authorship: bool
     comparison: bool = False  # "How do the US and EU approaches differ?": answer from each source
     unknown: float = 0.0  # idf-weighted share of the question's terms that no indexed passage holds
@@ -81,15 +82,16 @@ class Retriever:
         total = sum(weights.values())
         unknown = sum(w for t, w in weights.items() if not self.bm25.knows(t)) / total if total else 0.0
         names = {t for name in _NAME.findall(question) for t in keyword_terms(name, self.splitter)}
-        return Query(question, vector, terms, bool(_AUTHORSHIP.search(question)), comparison, unknown,
-                     self._spread(vector, doc_ids), any(not self.bm25.knows(t) for t in names))
+        cosines = self.store.vectors @ vector  # unit vectors; search() ranks by these
+        return Query(question, vector, terms, cosines, bool(_AUTHORSHIP.search(question)), comparison, unknown,
+                     self._spread(cosines, doc_ids), any(not self.bm25.knows(t) for t in names))
 
-    def _spread(self, vector: np.ndarray, doc_ids: Collection[str] | None) -> float:
-        vectors = self.store.vectors if doc_ids is None else self.store.vectors[np.isin(self._doc_ids, list(doc_ids))]
-        if not len(vectors):
+    def _spread(self, cosines: np.ndarray, doc_ids: Collection[str] | None) -> float:
+        in_scope = cosines if doc_ids is None else cosines[np.isin(self._doc_ids, list(doc_ids))]
+        if not len(in_scope):
             return 0.0
-        cosines = np.sort(vectors @ vector)[::-1]
-        return float(cosines[0] - cosines[min(4, len(cosines) - 1)])
+        ordered = np.sort(in_scope)[::-1]
+        return float(ordered[0] - ordered[min(4, len(ordered) - 1)])
 
     def coverage(self, query: Query, terms: Collection[str]) -> float:
         """idf-weighted share of the question's content terms found in `terms`."""
@@ -116,7 +118,7 @@ class Retriever:
         allowed = np.ones(len(chunks), dtype=bool) if query.about_authorship else ~self._byline
         if doc_ids is not None:
             allowed &= np.isin(self._doc_ids, list(doc_ids))
-        dense_all = self.store.vectors @ query.vector  # cosine: unit vectors
+        dense_all = query.cosines
         keyword_all = self.bm25.scores(query.terms)
         n = self.settings.candidates
         dense_rank = _ranks(dense_all, allowed, n)

@@ -16,7 +16,7 @@ from ..answer.answering import answer_pool, answerability, candidates, search_de
 from ..answer.retrieval import Retriever
 from ..config import Settings
 from ..ingest.textnorm import normalize_for_match
-from .questions import EvalQuestion
+from .questions import EvalQuestion, wanted_evidence
 
 
 @dataclass(frozen=True)
@@ -46,14 +46,9 @@ def collect(retriever: Retriever, settings: Settings, questions: Iterable[EvalQu
         hits = retriever.search(query, search_depth(query, settings), q.doc_ids or None)
         found = candidates(query, answer_pool(query, hits, settings), store.document, store.chunk_excerpt_vectors,
                            retriever.coverage)
-        wanted = [normalize_for_match(e) for e in q.evidence if e.strip()]
-        labels, spans = [], []
-        for c in found:
-            sentences = c.hit.chunk.sentences
-            text = normalize_for_match(store.document(c.hit.chunk.doc_id).text[
-                sentences[c.first].start:sentences[c.last].end])
-            labels.append(any(w in text for w in wanted))
-            spans.append((c.hit.chunk.chunk_id, c.first, c.last))
+        wanted = wanted_evidence(q.evidence)
+        labels = [any(w in normalize_for_match(c.text) for w in wanted) for c in found]
+        spans = [(c.hit.chunk.chunk_id, c.first, c.last) for c in found]
         features = np.array([c.features for c in found], dtype=np.float64).reshape(len(found), -1)
         strength, _, dense, unknown, spread, unknown_name = answerability(query, hits, 0.0)
         yield CandidateGroup(q, features, np.array(labels, dtype=bool), tuple(spans), strength, dense, unknown,

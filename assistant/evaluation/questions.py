@@ -66,8 +66,13 @@ def _doc_ids(value: object) -> tuple[str, ...]:
     raise ValueError('"doc" must be a document id or a list of them')
 
 
+def wanted_evidence(evidence: Sequence[str]) -> list[str]:
+    """The evidence strings as they are compared: normalize_for_match(excerpt) must contain one."""
+    return [normalize_for_match(e) for e in evidence if e.strip()]
+
+
 def first_evidence_position(answer: Answer, evidence: Sequence[str]) -> int | None:
-    wanted = [normalize_for_match(e) for e in evidence if e.strip()]
+    wanted = wanted_evidence(evidence)
     for citation in answer.citations:
         excerpt = normalize_for_match(citation.excerpt)
         if any(w in excerpt for w in wanted):
