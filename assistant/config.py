@@ -18,6 +18,7 @@ ENV_ALIASES = {"corpus": "corpus_dir", "index": "index_dir"}
 
 PRECISIONS = ("auto", "float32", "bfloat16")
 FUSIONS = ("zscore", "rrf")
+VECTOR_INDEXES = ("auto", "flat", "ivf")
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,16 @@ class Settings:
     abstain_below: float = 0.5
     """Answer only when the probability that the documents answer the question is at least
     this (the rescorer's answerability model; see README, Abstention)."""
+    vector_index: str = "auto"
+    """Dense search: "flat" (exact), "ivf" (approximate, faiss IndexIVFFlat, memory-mapped), or
+    "auto": ivf above `ann_above` passages. At query time "flat" searches every vector exactly
+    whatever the build wrote."""
+    ann_above: int = 50_000
+    """Passages above which "auto" builds the approximate index (benchmarks/bench_scale.py)."""
+    ivf_lists: int = 0
+    """Inverted lists of the approximate index; 0: about 4 x sqrt(passages)."""
+    ivf_probe: int = 0
+    """Lists a query reads; 0: what the build chose (recall@10 >= 0.95 in bench_scale.py)."""
     progress: bool = True
     """Show progress bars on long work."""
 
@@ -69,6 +80,8 @@ class Settings:
             raise ConfigError(f"precision={changes['precision']!r}: choose one of {', '.join(PRECISIONS)}")
         if changes.get("fusion", "zscore") not in FUSIONS:
             raise ConfigError(f"fusion={changes['fusion']!r}: choose one of {', '.join(FUSIONS)}")
+        if changes.get("vector_index", "auto") not in VECTOR_INDEXES:
+            raise ConfigError(f"vector_index={changes['vector_index']!r}: choose one of {', '.join(VECTOR_INDEXES)}")
         return dataclasses.replace(self, **changes)
 
     @classmethod

@@ -6,6 +6,7 @@ assert nothing; see benchmarks/README.md).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -39,7 +40,7 @@ def index_root(seed_index: Settings, tmp_path_factory: pytest.TempPathFactory) -
 def test_every_benchmark_has_a_smoke_test() -> None:
     scripts = {p.stem for p in BENCHMARKS.glob("*.py") if not p.name.startswith("_")}
     tested = {"bench_ask", "bench_build", "bench_precision", "bench_serve", "load_chat", "answer_quality",
-              "abstention_margin"}
+              "abstention_margin", "bench_scale"}
     assert scripts == tested, f"give {sorted(scripts - tested)} a smoke test here"
 
 
@@ -72,6 +73,18 @@ def test_train_rescorer_refuses_to_fit_on_nothing(index_root: Path, tmp_path: Pa
                             capture_output=True, text=True, cwd=REPO, timeout=300)
     assert result.returncode == 2 and "nothing to fit" in result.stderr
     assert not (tmp_path / "m.json").exists()
+
+
+@pytest.mark.skipif(not (SHARED / "eval" / "scifact").exists(), reason="shared SciFact set not present")
+def test_bench_scale_with_an_approximate_index(tmp_path: Path) -> None:
+    out = run_script(BENCHMARKS / "bench_scale.py", "--passages", "300", "--vectors", "synthetic", "--asks", "3",
+                     "--recall-queries", "5", "--pool", "40", "--vector-index", "ivf",
+                     "--json", str(tmp_path / "scale.json"))
+    assert "ann_recall_at_10" in out and "'kind': 'ivf'" in out
+    figures = json.loads((tmp_path / "scale.json").read_text(encoding="utf-8"))
+    keys = {"passages", "build_s", "build_peak_rss_mb", "disk_mb", "open_s", "ask_p50_ms", "ask_p95_ms",
+            "serve_rss_mb", "ann_recall_at_10", "encode_passages_per_s"}
+    assert keys <= set(figures) and figures["passages"] > 100 and 0 <= figures["ann_recall_at_10"] <= 1
 
 
 def test_bench_ask() -> None:

@@ -6,16 +6,16 @@ import functools
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ..config import Settings
 from ..indexing.embedding import Embedder
-from ..indexing.keyword import Bm25
 from ..indexing.store import IndexStore
 from ..ingest.textnorm import QUESTION_WORDS, GlueSplitter, keyword_terms
 from ..types import Chunk, Hit
-from .acronyms import expand, find_acronyms
+from .acronyms import expand
 
 SEARCH_MODES = ("hybrid", "dense", "keyword")
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
@@ -36,12 +36,13 @@ class Query:
     text: str
     vector: np.ndarray
     terms: tuple[str, ...]  # content terms: stemmed, no stopwords or question words
-    cosines: np.ndarray  # cosine(question, chunk) for every chunk of the index, in store order
+    nearest: tuple[tuple[int, float], ...]  # (row, cosine) of the nearest chunks in scope, best first
     about_authorship: bool
     comparison: bool = False  # "How do the US and EU approaches differ?": answer from each source
     unknown: float = 0.0  # idf-weighted share of the question's terms that no indexed passage holds
     spread: float = 0.0  # best cosine minus the fifth best among the passages searched: does one stand out?
     unknown_name: bool = False  # a name in the question (a capitalised word inside it) that no passage holds
+    scope: np.ndarray | None = None  # the chunk rows of the documents asked about; None: all
 
 
 def chunk_search_text(chunk: Chunk, title: str) -> str:
@@ -49,8 +50,13 @@ def chunk_search_text(chunk: Chunk, title: str) -> str:
     return f"{title}\n{chunk.heading}\n{chunk.text}"
 
 
+def chunk_keyword_terms(chunk: Chunk, title: str, acronyms: dict[str, str], splitter: GlueSplitter) -> list[str]:
+    """The terms a chunk is found by (written into the index at build time)."""
+    return keyword_terms(expand(chunk_search_text(chunk, title), acronyms), splitter)
+
+
 class Retriever:
-    """Hybrid search over one loaded index."""
+    """Hybrid search over one opened index."""
 
     def __init__(self, store: IndexStore, embedder: Embedder, splitter: GlueSplitter,
                  settings: Settings) -> None:
@@ -59,20 +65,12 @@ class Retriever:
         self.splitter = splitter
         self.settings = settings
         # Acronyms the corpus defines: "TTC" in a question also finds "Trade and Technology Council".
-        self.acronyms = find_acronyms(d.document.text for d in store.documents.values())
-        chunk_terms = [
-            keyword_terms(expand(chunk_search_text(c, store.document(c.doc_id).meta.title), self.acronyms),
-                          splitter)
-            for c in store.chunks
-        ]
-        self.chunk_terms = [set(terms) for terms in chunk_terms]
-        self._byline = np.array([c.role == "byline" for c in store.chunks], dtype=bool)
-        self._doc_ids = np.array([c.doc_id for c in store.chunks], dtype=object)
-        self.bm25 = Bm25(chunk_terms)
+        self.acronyms = store.acronyms
+        self.bm25 = store.keyword
 
     def analyse(self, question: str, doc_ids: Collection[str] | None = None) -> Query:
-        """The question's vector, search terms and the evidence measures answering weighs
-        (within `doc_ids` when the question is asked of some documents only)."""
+        """The question's vector, search terms, nearest chunks and the evidence measures answering
+        weighs (within `doc_ids` when the question is asked of some documents only)."""
         expanded = expand(question, self.acronyms)
         vector = self.embedder.encode([self.splitter.readable(expanded)])[0]
         comparison = bool(_COMPARISON.search(question))
@@ -82,16 +80,12 @@ class Retriever:
         total = sum(weights.values())
         unknown = sum(w for t, w in weights.items() if not self.bm25.knows(t)) / total if total else 0.0
         names = {t for name in _NAME.findall(question) for t in keyword_terms(name, self.splitter)}
-        cosines = self.store.vectors @ vector  # unit vectors; search() ranks by these
-        return Query(question, vector, terms, cosines, bool(_AUTHORSHIP.search(question)), comparison, unknown,
-                     self._spread(cosines, doc_ids), any(not self.bm25.knows(t) for t in names))
-
-    def _spread(self, cosines: np.ndarray, doc_ids: Collection[str] | None) -> float:
-        in_scope = cosines if doc_ids is None else cosines[np.isin(self._doc_ids, list(doc_ids))]
-        if not len(in_scope):
-            return 0.0
-        ordered = np.sort(in_scope)[::-1]
-        return float(ordered[0] - ordered[min(4, len(ordered) - 1)])
+        scope = None if doc_ids is None else self.store.rows_of(doc_ids)
+        # Bylines are left out of dense ranking below: ask for enough to fill it without them.
+        depth = self.settings.candidates + len(self.store.byline_rows)
+        nearest = tuple(self.store.search(vector, max(depth, 5), scope))
+        return Query(question, vector, terms, nearest, bool(_AUTHORSHIP.search(question)), comparison, unknown,
+                     _spread(nearest), any(not self.bm25.knows(t) for t in names), scope)
 
     def coverage(self, query: Query, terms: Collection[str]) -> float:
         """idf-weighted share of the question's content terms found in `terms`."""
@@ -105,42 +99,60 @@ class Retriever:
 
     def search(self, query: Query, k: int, doc_ids: Collection[str] | None = None,
                mode: str = "hybrid") -> list[Hit]:
-        """The k best chunks, fused from dense and keyword rankings.
+        """The k best chunks, fused from dense and keyword rankings (within the documents
+        the query was analysed for, or `doc_ids`).
 
         mode "dense" or "keyword" uses one ranking alone (for comparisons in `assistant eval`).
         """
         if mode not in SEARCH_MODES:
             raise ValueError(f"mode must be one of {', '.join(SEARCH_MODES)}")
-        chunks = self.store.chunks
-        if not chunks:
+        store = self.store
+        if not store.size:
             return []
+        scope = query.scope if doc_ids is None else store.rows_of(doc_ids)
+        bylines = store.byline_rows if scope is None else np.intersect1d(store.byline_rows, scope)
         # Author blurbs answer "who wrote it?", nothing else.
-        allowed = np.ones(len(chunks), dtype=bool) if query.about_authorship else ~self._byline
-        if doc_ids is not None:
-            allowed &= np.isin(self._doc_ids, list(doc_ids))
-        dense_all = query.cosines
-        keyword_all = self.bm25.scores(query.terms)
+        excluded = set() if query.about_authorship else set(bylines.tolist())
         n = self.settings.candidates
-        dense_rank = _ranks(dense_all, allowed, n)
-        keyword_rank = _ranks(keyword_all, allowed & (keyword_all > 0), n)
+        nearest = query.nearest if doc_ids is None else tuple(store.search(query.vector, n + len(bylines), scope))
+        dense = dict(nearest)
+        dense_rank = [row for row, _ in nearest if row not in excluded][:n]
+        keyword_all = self.bm25.scores(query.terms)
+        allowed = keyword_all > 0
+        if scope is not None:
+            in_scope = np.zeros(store.size, dtype=bool)
+            in_scope[scope] = True
+            allowed &= in_scope
+        if excluded:
+            allowed[bylines] = False
+        keyword_rank = _ranks(keyword_all, allowed, n)
         rankings = {"hybrid": [dense_rank, keyword_rank], "dense": [dense_rank],
                     "keyword": [keyword_rank]}[mode]
-        if query.about_authorship:
+        if query.about_authorship and len(bylines):
             # An authorship question is answered by bylines: rank them as a third list.
-            bylines = np.array([c.role == "byline" for c in chunks]) & allowed
-            rankings.append(_ranks(dense_all, bylines, n))
+            by_cosine = store.vector_search.cosines(query.vector, bylines)
+            rankings.append([int(bylines[i]) for i in np.argsort(-by_cosine, kind="stable")[:n]])
+            dense.update(zip(bylines.tolist(), by_cosine.tolist()))
+        pooled = sorted({i for ranking in rankings for i in ranking} - set(dense))
+        dense.update(zip(pooled, store.vector_search.cosines(query.vector, np.array(pooled, dtype=np.int64)).tolist()))
         if self.settings.fusion == "rrf" or mode != "hybrid":
             fused = _reciprocal_rank_fusion(rankings)
         else:
-            fused = _zscore_fusion(rankings, [dense_all, keyword_all, dense_all])
+            fused = _zscore_fusion(rankings, [dense, keyword_all, dense])
         top_keyword = float(keyword_all.max()) if len(keyword_all) else 0.0
-        ordered = sorted(fused, key=lambda i: (-fused[i], -dense_all[i]))[:k]
+        ordered = sorted(fused, key=lambda i: (-fused[i], -dense[i]))[:k]
         return [
-            Hit(chunk=chunks[i], score=fused[i], dense=float(dense_all[i]),
+            Hit(chunk=store.chunks[i], score=fused[i], dense=float(dense[i]),
                 keyword=float(keyword_all[i] / top_keyword) if top_keyword > 0 else 0.0,
-                rank=r + 1, coverage=self.coverage(query, self.chunk_terms[i]))
+                rank=r + 1, coverage=self.coverage(query, set(store.chunk_terms(i))))
             for r, i in enumerate(ordered)
         ]
+
+
+def _spread(nearest: tuple[tuple[int, float], ...]) -> float:
+    if not nearest:
+        return 0.0
+    return float(nearest[0][1] - nearest[min(4, len(nearest) - 1)][1])
 
 
 def _reciprocal_rank_fusion(rankings: list[list[int]]) -> dict[int, float]:
@@ -152,7 +164,7 @@ def _reciprocal_rank_fusion(rankings: list[list[int]]) -> dict[int, float]:
     return fused
 
 
-def _zscore_fusion(rankings: list[list[int]], scores: list[np.ndarray]) -> dict[int, float]:
+def _zscore_fusion(rankings: list[list[int]], scores: list[Any]) -> dict[int, float]:
     """Sum over the rankings of each candidate's z-score among that ranking's candidates.
 
     A match that stands far above the rest of its list (a sure one) keeps a large lead even
@@ -164,7 +176,7 @@ def _zscore_fusion(rankings: list[list[int]], scores: list[np.ndarray]) -> dict[
     for ranking, values in zip(rankings, scores):
         if not ranking:
             continue
-        top = values[ranking].astype(np.float64)
+        top = np.array([values[i] for i in ranking], dtype=np.float64)
         mean, spread = float(top.mean()), float(top.std()) or 1.0
         floor = (float(top.min()) - mean) / spread
         listed = set(ranking)

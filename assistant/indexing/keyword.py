@@ -1,55 +1,154 @@
-"""BM25 keyword search over pre-tokenised texts (Okapi BM25, Lucene's idf)."""
+"""BM25 keyword search (Okapi BM25, Lucene's idf): postings written at build time, memory-mapped to search.
+
+A build streams each passage's terms into KeywordWriter; finish() turns them into two arrays
+sorted by term (the passages holding each term, and each posting's precomputed BM25 weight
+tf (k1 + 1) / (tf + k1 (1 - b + b len / avg len))) and a vocabulary table in SQLite giving each
+term's slice of them. KeywordIndex opens those without reading them: a query reads the
+postings of its own terms only, so memory follows what questions touch, not the corpus size.
+
+    keyword_rows.npy     int32: passage row of every posting, grouped by term
+    keyword_weights.npy  float32: the posting's BM25 weight (idf applied at query time)
+    terms table          term -> [start, stop) in those arrays (in the index's SQLite file)
+
+The same files and formulas as the in-memory index this replaced, so rankings are unchanged.
+"""
 
 from __future__ import annotations
 
 import math
+import sqlite3
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 
 import numpy as np
 
+ROWS_FILE = "keyword_rows.npy"
+WEIGHTS_FILE = "keyword_weights.npy"
+TERMS_TABLE = "CREATE TABLE terms (term TEXT PRIMARY KEY, start INTEGER NOT NULL, stop INTEGER NOT NULL) WITHOUT ROWID"
+_POSTINGS_FILE = "keyword_postings.tmp"  # (term id, row, tf) triples as the build streams them
+_POSTING = np.dtype([("term", "<i4"), ("row", "<i4"), ("tf", "<u2")])
+_BLOCK = 4_000_000  # postings sorted at a time when finishing: bounds the build's memory
 
-class Bm25:
-    """An in-memory inverted index; building it for thousands of chunks takes milliseconds."""
 
-    def __init__(self, documents: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75) -> None:
-        self.size = len(documents)
-        lengths = np.array([len(d) for d in documents], dtype=np.float32)
-        average = float(lengths.mean()) if self.size else 1.0
-        norm = k1 * (1 - b + b * lengths / max(average, 1e-9))
-        postings: dict[str, tuple[list[int], list[int]]] = {}
-        for i, terms in enumerate(documents):
-            for term, tf in Counter(terms).items():
-                ids, tfs = postings.setdefault(term, ([], []))
-                ids.append(i)
-                tfs.append(tf)
-        self._postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self.idf: dict[str, float] = {}
-        for term, (ids, tfs) in postings.items():
-            id_array = np.array(ids, dtype=np.int64)
-            tf_array = np.array(tfs, dtype=np.float32)
-            # Precompute each posting's BM25 weight: tf (k1 + 1) / (tf + norm).
-            weight = tf_array * (k1 + 1) / (tf_array + norm[id_array])
-            self._postings[term] = (id_array, weight)
-            df = len(ids)
-            self.idf[term] = math.log(1 + (self.size - df + 0.5) / (df + 0.5))
+def idf(size: int, df: int) -> float:
+    """Lucene's BM25 idf: log(1 + (N - df + 0.5) / (df + 0.5)); an unseen term counts as the rarest."""
+    return math.log(1 + (size - df + 0.5) / (df + 0.5))
 
-    def scores(self, query_terms: Sequence[str]) -> np.ndarray:
-        """A BM25 score for every document (zeros where no term matches)."""
-        out = np.zeros(self.size, dtype=np.float32)
-        for term in set(query_terms):
-            posting = self._postings.get(term)
-            if posting is None:
-                continue
-            ids, weight = posting
-            out[ids] += self.idf[term] * weight
-        return out
+
+class KeywordWriter:
+    """Collects each passage's terms, in row order, into a folder; finish() writes the index."""
+
+    def __init__(self, folder: Path, k1: float = 1.2, b: float = 0.75) -> None:
+        self.folder = folder
+        self.k1, self.b = k1, b
+        self._vocabulary: dict[str, int] = {}
+        self._lengths: list[int] = []
+        self._postings = open(folder / _POSTINGS_FILE, "wb")  # noqa: SIM115 - closed by finish()
+        self._pending: list[tuple[int, int, int]] = []
+
+    @property
+    def rows(self) -> int:
+        return len(self._lengths)
+
+    def add(self, terms: Sequence[str]) -> int:
+        """Index the next passage's terms; returns its row."""
+        row = len(self._lengths)
+        self._lengths.append(len(terms))
+        vocabulary = self._vocabulary
+        for term, tf in Counter(terms).items():
+            term_id = vocabulary.setdefault(term, len(vocabulary))
+            self._pending.append((term_id, row, min(tf, 65535)))
+        if len(self._pending) >= 100_000:
+            self._flush()
+        return row
+
+    def _flush(self) -> None:
+        if self._pending:
+            np.array(self._pending, dtype=_POSTING).tofile(self._postings)
+            self._pending = []
+
+    def finish(self, db: sqlite3.Connection) -> dict[str, float]:
+        """Sort the postings by term, weigh them, write the arrays and the terms table."""
+        self._flush()
+        self._postings.close()
+        tmp = self.folder / _POSTINGS_FILE
+        postings = np.memmap(tmp, dtype=_POSTING, mode="r") if tmp.stat().st_size else \
+            np.zeros(0, dtype=_POSTING)
+        lengths = np.array(self._lengths, dtype=np.float32)
+        average = float(lengths.mean()) if len(lengths) else 1.0
+        norm = self.k1 * (1 - self.b + self.b * lengths / max(average, 1e-9))
+        counts = np.bincount(postings["term"], minlength=len(self._vocabulary)) if len(postings) else \
+            np.zeros(len(self._vocabulary), dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        rows = np.lib.format.open_memmap(self.folder / ROWS_FILE, mode="w+", dtype=np.int32,
+                                         shape=(len(postings),))
+        weights = np.lib.format.open_memmap(self.folder / WEIGHTS_FILE, mode="w+", dtype=np.float32,
+                                            shape=(len(postings),))
+        fill = starts[:-1].copy()
+        # Blocks keep row order within a term (the triples were written in row order).
+        for begin in range(0, len(postings), _BLOCK):
+            block = np.asarray(postings[begin:begin + _BLOCK])
+            order = np.argsort(block["term"], kind="stable")
+            block = block[order]
+            terms = block["term"].astype(np.int64)
+            first_in_block = np.searchsorted(terms, terms, side="left")
+            destination = fill[terms] + (np.arange(len(block)) - first_in_block)
+            tf = block["tf"].astype(np.float32)
+            rows[destination] = block["row"]
+            weights[destination] = tf * (self.k1 + 1) / (tf + norm[block["row"]])
+            fill += np.bincount(terms, minlength=len(fill))
+        rows.flush()
+        weights.flush()
+        del rows, weights, postings
+        tmp.unlink()
+        db.execute(TERMS_TABLE)
+        db.executemany("INSERT INTO terms VALUES (?, ?, ?)",
+                       ((term, int(starts[i]), int(starts[i + 1])) for term, i in self._vocabulary.items()))
+        return {"passages": len(self._lengths), "terms": len(self._vocabulary), "postings": int(starts[-1]),
+                "k1": self.k1, "b": self.b, "average_length": round(average, 3)}
+
+    def abandon(self) -> None:
+        self._postings.close()
+
+
+class KeywordIndex:
+    """BM25 over the postings a build wrote; `connection` gives the index's SQLite connection
+    (one per thread)."""
+
+    def __init__(self, folder: Path, size: int, connection: Callable[[], sqlite3.Connection]) -> None:
+        self.size = size
+        self._connection = connection
+        self._rows = np.load(folder / ROWS_FILE, mmap_mode="r")
+        self._weights = np.load(folder / WEIGHTS_FILE, mmap_mode="r")
+        self._slices: dict[str, tuple[int, int] | None] = {}
+
+    def _slice(self, terms: Iterable[str]) -> dict[str, tuple[int, int]]:
+        wanted = [t for t in set(terms) if t not in self._slices]
+        if wanted:
+            found = dict.fromkeys(wanted)
+            for start in range(0, len(wanted), 500):
+                part = wanted[start:start + 500]
+                marks = ",".join("?" * len(part))
+                for term, begin, stop in self._connection().execute(
+                        f"SELECT term, start, stop FROM terms WHERE term IN ({marks})", part):
+                    found[term] = (int(begin), int(stop))
+            if len(self._slices) > 200_000:
+                self._slices.clear()
+            self._slices.update(found)
+        return {t: s for t in set(terms) if (s := self._slices.get(t)) is not None}
+
+    def scores(self, query_terms: Sequence[str], out: np.ndarray | None = None) -> np.ndarray:
+        """A BM25 score for every passage (zeros where no term matches)."""
+        scores = np.zeros(self.size, dtype=np.float32) if out is None else out
+        for start, stop in self._slice(query_terms).values():
+            scores[self._rows[start:stop]] += idf(self.size, stop - start) * self._weights[start:stop]
+        return scores
 
     def term_idf(self, term: str) -> float:
         """idf of a term; unseen terms get the idf of a term seen once less (rarest)."""
-        if term in self.idf:
-            return self.idf[term]
-        return math.log(1 + (self.size + 0.5) / 0.5)
+        found = self._slice([term]).get(term)
+        return idf(self.size, found[1] - found[0] if found else 0)
 
     def knows(self, term: str) -> bool:
-        return term in self._postings
+        return term in self._slice([term])

@@ -1,14 +1,23 @@
-"""FAISS index + documents + chunks + manifest on disk; atomic swap, load, search.
+"""The index on disk: opened, not loaded. Written by a streaming VersionWriter, swapped in atomically.
 
 Layout of the index folder:
 
     CURRENT          name of the version folder being served (replaced atomically)
-    v-<time>-<id>/   manifest.json, documents.json, chunks.jsonl, vectors.faiss,
-                     excerpts.npy (vectors of each chunk's candidate excerpts)
+    v-<time>-<id>/   one version:
+        manifest.json       what was built, how, from what (written last: its presence means complete)
+        store.sqlite        documents (text and structure), chunks, keyword terms, tables
+        vectors.f32         one float32 row per chunk (memory-mapped)
+        excerpts.f32        one row per candidate excerpt of each chunk, in chunk order
+        excerpt_starts.npy  first excerpt row of each chunk (and the total, last)
+        chunk_docs.npy      the document (its ordinal) of each chunk
+        keyword_*.npy       BM25 postings (keyword.py)
+        vectors.faiss       an approximate index, above a size (vectors.py)
     .tmp-<id>/       a build in progress (removed by the next build)
     .build.lock      held while a build runs
 
-A build writes a whole new version folder, then swaps CURRENT with os.replace, so a
+Opening a version reads the manifest and a small table of documents; chunks and document
+texts are read from SQLite when a question needs them, vectors and postings are mapped, not
+read. A build writes a whole new version folder, then swaps CURRENT with os.replace, so a
 build that fails or is killed at any moment leaves the previous index serving.
 """
 
@@ -17,24 +26,48 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
+import hashlib
 import json
 import os
 import shutil
+import sqlite3
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
-import faiss
 import numpy as np
 
 from ..errors import IndexError_, IndexMismatchError
 from ..types import Block, Chunk, Document, DocumentMeta, FileFailure, PageSpan, Sentence
+from .keyword import KeywordIndex, KeywordWriter
+from .vectors import VectorSearch, write_ann
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT_FILE = "CURRENT"
+DATABASE = "store.sqlite"
+VECTORS_FILE = "vectors.f32"
+EXCERPTS_FILE = "excerpts.f32"
+EXCERPT_STARTS_FILE = "excerpt_starts.npy"
+CHUNK_DOCS_FILE = "chunk_docs.npy"
+BYLINE = "byline"
+
+_SCHEMA = """
+CREATE TABLE documents (ordinal INTEGER PRIMARY KEY, doc_id TEXT UNIQUE NOT NULL, path TEXT NOT NULL,
+    kind TEXT NOT NULL, meta TEXT NOT NULL, content_hash TEXT NOT NULL, file_sha256 TEXT NOT NULL,
+    meta_entry TEXT NOT NULL, first_row INTEGER NOT NULL DEFAULT 0, end_row INTEGER NOT NULL DEFAULT 0,
+    text TEXT NOT NULL, blocks TEXT NOT NULL, pages TEXT NOT NULL);
+CREATE TABLE chunks (row INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL, doc INTEGER NOT NULL,
+    data TEXT NOT NULL, terms TEXT NOT NULL, role TEXT NOT NULL);
+CREATE TABLE embedded (key BLOB PRIMARY KEY, kind INTEGER NOT NULL, row INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE tables (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+_INDEXES = "CREATE UNIQUE INDEX chunk_ids ON chunks (chunk_id); CREATE INDEX chunk_roles ON chunks (role);"
+_CHUNK_VECTOR, _EXCERPT_VECTOR = 0, 1
 
 
 @dataclass(frozen=True)
@@ -60,30 +93,72 @@ class StoredDocument:
     meta_entry: dict[str, str]
 
 
-@dataclass
+@dataclass(frozen=True)
+class DocumentEntry:
+    """A document's row without its text: enough to list it, scope a search or skip re-parsing it."""
+
+    ordinal: int
+    doc_id: str
+    path: str
+    kind: str
+    meta: DocumentMeta
+    content_hash: str
+    file_sha256: str
+    meta_entry: dict[str, str]
+    first_row: int  # its chunks are rows [first_row, end_row)
+    end_row: int
+
+
+def embed_key(text: str) -> bytes:
+    """What identifies an embedded text: a vector is reused wherever the exact text recurs."""
+    return hashlib.sha256(text.encode("utf-8")).digest()[:16]
+
+
 class IndexStore:
-    """A loaded index version: the vectors row i belongs to chunks[i]."""
+    """An opened index version: chunk row i has vectors[i]. Safe to share between threads."""
 
-    path: Path
-    manifest: dict[str, Any]
-    documents: dict[str, StoredDocument]
-    chunks: list[Chunk]
-    vectors: np.ndarray
-    faiss_index: Any
-    excerpt_vectors: np.ndarray  # rows for every chunk's excerpt windows, in chunk order
-    excerpt_rows: dict[str, int]  # chunk_id -> first row of its excerpts
+    def __init__(self, path: Path, manifest: dict[str, Any], exact: bool = False, probe: int = 0) -> None:
+        self.path = path
+        self.manifest = manifest
+        self._local = threading.local()
+        counts = manifest.get("counts", {})
+        self.size = int(counts.get("chunks", 0))
+        dimension = int(manifest["identity"]["dimension"])
+        self.vectors = _map(path / VECTORS_FILE, self.size, dimension)
+        self.excerpt_vectors = _map(path / EXCERPTS_FILE, int(counts.get("excerpts", 0)), dimension)
+        self.excerpt_starts = np.load(path / EXCERPT_STARTS_FILE, mmap_mode="r")
+        self.chunk_docs = np.load(path / CHUNK_DOCS_FILE, mmap_mode="r")
+        self.keyword = KeywordIndex(path, self.size, self._db)
+        self.vector_search = VectorSearch(path, self.vectors, manifest.get("vector_index", {"kind": "flat"}),
+                                          exact=exact, probe=probe)
+        self.entries = {e.doc_id: e for e in self._read_entries()}
+        self.documents = DocumentTable(self)
+        self.chunks = ChunkTable(self)
+        tables = dict(self._db().execute("SELECT name, value FROM tables"))
+        self.acronyms: dict[str, str] = json.loads(tables.get("acronyms", "{}"))
+        self.corpus_words: list[str] = json.loads(tables.get("corpus_words", "[]"))
+        self.byline_rows = np.array([r for (r,) in self._db().execute(
+            "SELECT row FROM chunks WHERE role = ? ORDER BY row", (BYLINE,))], dtype=np.int64)
 
-    def chunk_excerpt_vectors(self, chunk: Chunk) -> np.ndarray:
-        """Vectors of the chunk's excerpt windows (the chunk's own vector when none were stored)."""
-        start = self.excerpt_rows.get(chunk.chunk_id)
-        if start is None or not len(self.excerpt_vectors):
-            row = self.chunk_rows[chunk.chunk_id]
-            return np.repeat(self.vectors[row:row + 1], len(chunk.excerpts), axis=0)
-        return self.excerpt_vectors[start:start + len(chunk.excerpts)]
+    def _db(self) -> sqlite3.Connection:
+        """This thread's read-only connection (the version never changes once written)."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            uri = f"file:{self.path / DATABASE}?mode=ro&immutable=1"
+            db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self._local.db = db
+        return db
+
+    def _read_entries(self) -> list[DocumentEntry]:
+        return [DocumentEntry(ordinal, doc_id, path, kind, DocumentMeta(**json.loads(meta)), content_hash,
+                              file_sha256, json.loads(meta_entry), first_row, end_row)
+                for ordinal, doc_id, path, kind, meta, content_hash, file_sha256, meta_entry, first_row, end_row
+                in self._db().execute("SELECT ordinal, doc_id, path, kind, meta, content_hash, file_sha256, "
+                                      "meta_entry, first_row, end_row FROM documents ORDER BY ordinal")]
 
     @functools.cached_property
-    def chunk_rows(self) -> dict[str, int]:
-        return {c.chunk_id: i for i, c in enumerate(self.chunks)}
+    def _doc_by_ordinal(self) -> dict[int, str]:
+        return {e.ordinal: e.doc_id for e in self.entries.values()}
 
     @property
     def identity(self) -> IndexIdentity:
@@ -92,13 +167,164 @@ class IndexStore:
     def document(self, doc_id: str) -> Document:
         return self.documents[doc_id].document
 
-    def search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """Exact inner-product search; vectors are unit length, so scores are cosines."""
-        if not self.chunks:
-            return []
-        scores, ids = self.faiss_index.search(query_vector.reshape(1, -1).astype(np.float32),
-                                              min(k, len(self.chunks)))
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+    def doc_id_of(self, row: int) -> str:
+        return self._doc_by_ordinal[int(self.chunk_docs[row])]
+
+    def rows_of(self, doc_ids: Iterable[str]) -> np.ndarray:
+        """The chunk rows of these documents (unknown ids have none)."""
+        spans = [np.arange(e.first_row, e.end_row) for d in doc_ids if (e := self.entries.get(d))]
+        return np.concatenate(spans) if spans else np.zeros(0, dtype=np.int64)
+
+    def row_of(self, chunk: Chunk) -> int:
+        row = self.chunks.row_of(chunk.chunk_id)
+        if row is None:
+            raise KeyError(chunk.chunk_id)
+        return row
+
+    def chunk_terms(self, row: int) -> tuple[str, ...]:
+        """The keyword terms indexed for a chunk (its title, heading and text)."""
+        return self.chunks.terms(row)
+
+    def chunk_excerpt_vectors(self, chunk: Chunk) -> np.ndarray:
+        """Vectors of the chunk's excerpt windows (the chunk's own vector when none were stored)."""
+        row = self.row_of(chunk)
+        start, stop = int(self.excerpt_starts[row]), int(self.excerpt_starts[row + 1])
+        if stop - start != len(chunk.excerpts) or not len(self.excerpt_vectors):
+            return np.repeat(np.asarray(self.vectors[row:row + 1]), len(chunk.excerpts), axis=0)
+        return np.asarray(self.excerpt_vectors[start:stop])
+
+    def search(self, query_vector: np.ndarray, k: int, rows: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The k nearest chunks by cosine: (row, cosine), best first; among `rows` when given."""
+        found, scores = self.vector_search.search(query_vector, k, rows)
+        return [(int(i), float(s)) for i, s in zip(found, scores)]
+
+    def stored_vectors(self, texts: Sequence[str]) -> dict[bytes, np.ndarray]:
+        """Vectors this version holds for any of these exact texts (to reuse instead of encoding)."""
+        keys = list(dict.fromkeys(embed_key(t) for t in texts))
+        found: dict[bytes, np.ndarray] = {}
+        for start in range(0, len(keys), 500):
+            part = keys[start:start + 500]
+            marks = ",".join("?" * len(part))
+            for key, kind, row in self._db().execute(
+                    f"SELECT key, kind, row FROM embedded WHERE key IN ({marks})", part):
+                source = self.vectors if kind == _CHUNK_VECTOR else self.excerpt_vectors
+                found[bytes(key)] = np.asarray(source[row])
+        return found
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+
+class DocumentTable(Mapping[str, StoredDocument]):
+    """The documents of a version by id, each read (text included) when first asked for."""
+
+    def __init__(self, store: IndexStore, cached: int = 64) -> None:
+        self._store = store
+        self._cache: OrderedDict[str, StoredDocument] = OrderedDict()
+        self._cached = cached
+        self._lock = threading.Lock()
+
+    def __getitem__(self, doc_id: str) -> StoredDocument:
+        with self._lock:
+            if doc_id in self._cache:
+                self._cache.move_to_end(doc_id)
+                return self._cache[doc_id]
+        entry = self._store.entries[doc_id]
+        text, blocks, pages = self._store._db().execute(
+            "SELECT text, blocks, pages FROM documents WHERE ordinal = ?", (entry.ordinal,)).fetchone()
+        document = Document(doc_id=entry.doc_id, path=entry.path, meta=entry.meta, text=text,
+                            content_hash=entry.content_hash, blocks=tuple(Block(*b) for b in json.loads(blocks)),
+                            pages=tuple(PageSpan(*p) for p in json.loads(pages)), kind=entry.kind)
+        stored = StoredDocument(document, entry.file_sha256, entry.meta_entry)
+        with self._lock:
+            self._cache[doc_id] = stored
+            while len(self._cache) > self._cached:
+                self._cache.popitem(last=False)
+        return stored
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._store.entries)
+
+    def __len__(self) -> int:
+        return len(self._store.entries)
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self._store.entries
+
+
+class ChunkTable(Sequence[Chunk]):
+    """The chunks of a version in row order, each read from SQLite when asked for (recent ones cached)."""
+
+    def __init__(self, store: IndexStore, cached: int = 4096) -> None:
+        self._store = store
+        self._cache: OrderedDict[int, Chunk] = OrderedDict()
+        self._rows: dict[str, int] = {}
+        self._cached = cached
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return self._store.size
+
+    @overload
+    def __getitem__(self, row: int) -> Chunk: ...
+
+    @overload
+    def __getitem__(self, row: slice) -> list[Chunk]: ...
+
+    def __getitem__(self, row: int | slice) -> Chunk | list[Chunk]:
+        if isinstance(row, slice):
+            return [self[i] for i in range(*row.indices(len(self)))]
+        row = int(row)
+        if row < 0:
+            row += len(self)
+        with self._lock:
+            chunk = self._cache.get(row)
+            if chunk is not None:
+                self._cache.move_to_end(row)
+                return chunk
+        found = self._store._db().execute("SELECT data FROM chunks WHERE row = ?", (row,)).fetchone()
+        if found is None:
+            raise IndexError(row)
+        return self._remember(row, _chunk_from_json(json.loads(found[0])))
+
+    def _remember(self, row: int, chunk: Chunk) -> Chunk:
+        with self._lock:
+            self._cache[row] = chunk
+            self._rows[chunk.chunk_id] = row
+            while len(self._cache) > self._cached:
+                _, old = self._cache.popitem(last=False)
+                self._rows.pop(old.chunk_id, None)
+        return chunk
+
+    def __iter__(self) -> Iterator[Chunk]:
+        """Every chunk in row order, streamed (not cached)."""
+        for (data,) in self._store._db().execute("SELECT data FROM chunks ORDER BY row"):
+            yield _chunk_from_json(json.loads(data))
+
+    def of_document(self, entry: DocumentEntry) -> list[Chunk]:
+        return [_chunk_from_json(json.loads(data)) for (data,) in self._store._db().execute(
+            "SELECT data FROM chunks WHERE row >= ? AND row < ? ORDER BY row", (entry.first_row, entry.end_row))]
+
+    def row_of(self, chunk_id: str) -> int | None:
+        with self._lock:
+            row = self._rows.get(chunk_id)
+        if row is not None:
+            return row
+        found = self._store._db().execute("SELECT row FROM chunks WHERE chunk_id = ?", (chunk_id,)).fetchone()
+        return None if found is None else int(found[0])
+
+    def terms(self, row: int) -> tuple[str, ...]:
+        found = self._store._db().execute("SELECT terms FROM chunks WHERE row = ?", (int(row),)).fetchone()
+        return tuple(found[0].split()) if found and found[0] else ()
+
+
+def _map(path: Path, rows: int, dimension: int) -> np.ndarray:
+    if rows == 0 or not path.exists() or path.stat().st_size == 0:
+        return np.zeros((0, dimension), dtype=np.float32)
+    return np.memmap(path, dtype=np.float32, mode="r", shape=(rows, dimension))
 
 
 def current_version(index_dir: Path) -> Path | None:
@@ -110,8 +336,13 @@ def current_version(index_dir: Path) -> Path | None:
     return path if name and path.is_dir() else None
 
 
-def load(index_dir: Path, expected: IndexIdentity | None = None) -> IndexStore:
-    """Load the version CURRENT names; refuse one built with other settings."""
+def load(index_dir: Path, expected: IndexIdentity | None = None, exact: bool = False,
+         probe: int = 0) -> IndexStore:
+    """Open the version CURRENT names; refuse one built with other settings.
+
+    `exact` searches every vector even where the build wrote an approximate index; `probe`
+    overrides how many of its lists a query reads.
+    """
     version = current_version(index_dir)
     if version is None:
         raise IndexError_(f"{index_dir}: no index built yet; run `assistant index`")
@@ -125,35 +356,15 @@ def load(index_dir: Path, expected: IndexIdentity | None = None) -> IndexStore:
             raise IndexMismatchError(
                 f"{index_dir}: the index was built with {found.describe()}, but the settings ask "
                 f"for {expected.describe()}; run `assistant index --full` to rebuild it")
-        documents = _read_documents(version / "documents.json")
-        chunks = [_chunk_from_json(json.loads(line)) for line in
-                  (version / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line]
-        faiss_index = faiss.read_index(str(version / "vectors.faiss"))
+        store = IndexStore(version, manifest, exact=exact, probe=probe)
     except IndexMismatchError:
         raise
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, sqlite3.Error) as exc:
         raise IndexError_(f"{version}: index files are unreadable ({exc}); "
                           "run `assistant index --full`") from exc
-    if faiss_index.ntotal != len(chunks):
-        raise IndexError_(f"{version}: {faiss_index.ntotal} vectors for {len(chunks)} chunks; "
-                          "run `assistant index --full`")
-    vectors = faiss_index.reconstruct_n(0, faiss_index.ntotal) if chunks else \
-        np.zeros((0, found.dimension), dtype=np.float32)
-    excerpt_path = version / "excerpts.npy"
-    excerpt_vectors = np.load(excerpt_path) if excerpt_path.exists() else \
-        np.zeros((0, found.dimension), dtype=np.float32)
-    excerpt_rows = _excerpt_rows(chunks) if len(excerpt_vectors) else {}
-    if excerpt_rows and len(excerpt_vectors) != sum(len(c.excerpts) for c in chunks):
-        raise IndexError_(f"{version}: excerpt vectors do not match the chunks; run `assistant index --full`")
-    return IndexStore(version, manifest, documents, chunks, vectors, faiss_index, excerpt_vectors, excerpt_rows)
-
-
-def _excerpt_rows(chunks: list[Chunk]) -> dict[str, int]:
-    rows, position = {}, 0
-    for chunk in chunks:
-        rows[chunk.chunk_id] = position
-        position += len(chunk.excerpts)
-    return rows
+    if len(store.excerpt_starts) != store.size + 1 or len(store.chunk_docs) != store.size:
+        raise IndexError_(f"{version}: the chunk tables do not match the manifest; run `assistant index --full`")
+    return store
 
 
 @contextlib.contextmanager
@@ -171,35 +382,125 @@ def build_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def save(index_dir: Path, manifest: dict[str, Any], documents: list[StoredDocument],
-         chunks: list[Chunk], vectors: np.ndarray, excerpt_vectors: np.ndarray | None = None) -> Path:
-    """Write a new version beside the old one and swap it in atomically. Hold build_lock."""
-    _remove_abandoned_builds(index_dir)
-    tmp = index_dir / f".tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir(parents=True)
-    manifest = {**manifest, "format": FORMAT_VERSION}
-    _write(tmp / "documents.json", json.dumps([_document_to_json(d) for d in documents],
-                                              ensure_ascii=False))
-    _write(tmp / "chunks.jsonl", "".join(json.dumps(_chunk_to_json(c), ensure_ascii=False) + "\n"
-                                         for c in chunks))
-    index = faiss.IndexFlatIP(int(manifest["identity"]["dimension"]))  # exact cosine search
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    faiss.write_index(index, str(tmp / "vectors.faiss"))
-    _fsync_file(tmp / "vectors.faiss")
-    if excerpt_vectors is not None and len(excerpt_vectors):
-        np.save(tmp / "excerpts.npy", np.ascontiguousarray(excerpt_vectors, dtype=np.float32))
-        _fsync_file(tmp / "excerpts.npy")
-    # The manifest is written last: a version folder with a manifest is complete.
-    _write(tmp / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
-    version = index_dir / f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    os.rename(tmp, version)
-    pointer_tmp = index_dir / f".{CURRENT_FILE}.{uuid.uuid4().hex[:6]}"
-    _write(pointer_tmp, version.name + "\n")
-    os.replace(pointer_tmp, index_dir / CURRENT_FILE)
-    _fsync_dir(index_dir)
-    _remove_old_versions(index_dir, keep={version.name})
-    return version
+class VersionWriter:
+    """Writes a new version as a build goes: documents first, then each document's chunks and
+    vectors in order; commit() finishes it and swaps it in. Hold build_lock; use as a context
+    manager (an exception abandons the folder, and the served version stays)."""
+
+    def __init__(self, index_dir: Path, dimension: int) -> None:
+        _remove_abandoned_builds(index_dir)
+        self.index_dir = index_dir
+        self.dimension = dimension
+        self.folder = index_dir / f".tmp-{uuid.uuid4().hex[:8]}"
+        self.folder.mkdir(parents=True)
+        self.db = sqlite3.connect(self.folder / DATABASE)
+        self.db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;" + _SCHEMA)
+        self._vectors = open(self.folder / VECTORS_FILE, "wb")  # noqa: SIM115 - closed by commit/abandon
+        self._excerpts = open(self.folder / EXCERPTS_FILE, "wb")  # noqa: SIM115
+        self._keyword = KeywordWriter(self.folder)
+        self._excerpt_starts = [0]
+        self._chunk_docs: list[int] = []
+        self._ordinals: dict[str, int] = {}
+        self.rows = 0
+        self.excerpts = 0
+
+    def __enter__(self) -> VersionWriter:
+        return self
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        if kind is not None:
+            self.abandon()
+
+    def add_document(self, stored: StoredDocument) -> None:
+        """A document's text, structure and metadata (its chunks come later, in document order)."""
+        doc = stored.document
+        ordinal = len(self._ordinals)
+        self._ordinals[doc.doc_id] = ordinal
+        self.db.execute(
+            "INSERT INTO documents (ordinal, doc_id, path, kind, meta, content_hash, file_sha256, meta_entry, "
+            "text, blocks, pages) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (ordinal, doc.doc_id, doc.path, doc.kind, json.dumps(asdict(doc.meta), ensure_ascii=False),
+             doc.content_hash, stored.file_sha256, json.dumps(stored.meta_entry, ensure_ascii=False), doc.text,
+             json.dumps([[b.start, b.end, b.role, b.page] for b in doc.blocks]),
+             json.dumps([[p.number, p.start, p.end] for p in doc.pages])))
+
+    def document(self, doc_id: str) -> Document:
+        """A document added to this version, read back."""
+        row = self.db.execute("SELECT doc_id, path, kind, meta, content_hash, text, blocks, pages FROM documents "
+                              "WHERE ordinal = ?", (self._ordinals[doc_id],)).fetchone()
+        doc_id, path, kind, meta, content_hash, text, blocks, pages = row
+        return Document(doc_id=doc_id, path=path, meta=DocumentMeta(**json.loads(meta)), text=text,
+                        content_hash=content_hash, blocks=tuple(Block(*b) for b in json.loads(blocks)),
+                        pages=tuple(PageSpan(*p) for p in json.loads(pages)), kind=kind)
+
+    def add_chunks(self, doc_id: str, chunks: Sequence[Chunk], vectors: np.ndarray,
+                   excerpt_vectors: np.ndarray | None, terms: Sequence[Sequence[str]]) -> None:
+        """One document's chunks, all at once: their vectors, excerpt vectors (rows of all the
+        chunks' excerpts in order, or None) and keyword terms."""
+        ordinal = self._ordinals[doc_id]
+        first = self.rows
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(chunks), self.dimension)
+        vectors.tofile(self._vectors)
+        excerpt_count = sum(len(c.excerpts) for c in chunks)
+        with_excerpts = excerpt_vectors is not None and len(excerpt_vectors) == excerpt_count
+        if with_excerpts:
+            assert excerpt_vectors is not None
+            np.ascontiguousarray(excerpt_vectors, dtype=np.float32).tofile(self._excerpts)
+        rows = []
+        keys = []
+        for i, (chunk, chunk_terms) in enumerate(zip(chunks, terms)):
+            row = first + i
+            self._keyword.add(chunk_terms)
+            rows.append((row, chunk.chunk_id, ordinal, json.dumps(_chunk_to_json(chunk), ensure_ascii=False),
+                         " ".join(chunk_terms), chunk.role))
+            keys.append((embed_key(chunk.embed_text), _CHUNK_VECTOR, row))
+            count = len(chunk.excerpts) if with_excerpts else 0
+            keys.extend((embed_key(t), _EXCERPT_VECTOR, self.excerpts + j)
+                        for j, t in enumerate(chunk.excerpt_texts[:count]))
+            self.excerpts += count
+            self._excerpt_starts.append(self.excerpts)
+            self._chunk_docs.append(ordinal)
+        self.db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)", rows)
+        self.db.executemany("INSERT OR IGNORE INTO embedded VALUES (?, ?, ?)", keys)
+        self.rows += len(chunks)
+        self.db.execute("UPDATE documents SET first_row = ?, end_row = ? WHERE ordinal = ?",
+                        (first, self.rows, ordinal))
+
+    def commit(self, manifest: dict[str, Any], tables: Mapping[str, Any],
+               vector_index: dict[str, Any]) -> Path:
+        """Finish the files, write the manifest last, and make this the served version."""
+        self._vectors.close()
+        self._excerpts.close()
+        manifest = {**manifest, "format": FORMAT_VERSION, "vector_index": vector_index,
+                    "counts": {**manifest.get("counts", {}), "chunks": self.rows, "excerpts": self.excerpts}}
+        manifest["keyword"] = self._keyword.finish(self.db)
+        self.db.executemany("INSERT INTO tables VALUES (?, ?)",
+                            ((name, json.dumps(value, ensure_ascii=False)) for name, value in tables.items()))
+        self.db.executescript(_INDEXES)
+        self.db.commit()
+        self.db.close()
+        np.save(self.folder / EXCERPT_STARTS_FILE, np.array(self._excerpt_starts, dtype=np.int64))
+        np.save(self.folder / CHUNK_DOCS_FILE, np.array(self._chunk_docs, dtype=np.int32))
+        write_ann(_map(self.folder / VECTORS_FILE, self.rows, self.dimension), vector_index, self.folder)
+        for path in self.folder.iterdir():
+            _fsync_file(path)
+        _write(self.folder / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
+        version = self.index_dir / f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        os.rename(self.folder, version)
+        pointer_tmp = self.index_dir / f".{CURRENT_FILE}.{uuid.uuid4().hex[:6]}"
+        _write(pointer_tmp, version.name + "\n")
+        os.replace(pointer_tmp, self.index_dir / CURRENT_FILE)
+        _fsync_dir(self.index_dir)
+        _remove_old_versions(self.index_dir, keep={version.name})
+        return version
+
+    def abandon(self) -> None:
+        for handle in (self._vectors, self._excerpts):
+            handle.close()
+        self._keyword.abandon()
+        with contextlib.suppress(sqlite3.Error):
+            self.db.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _remove_abandoned_builds(index_dir: Path) -> None:
@@ -210,7 +511,7 @@ def _remove_abandoned_builds(index_dir: Path) -> None:
 
 
 def _remove_old_versions(index_dir: Path, keep: set[str], keep_previous: int = 1) -> None:
-    """Keep the new version and the one before it (a reader may still be loading it)."""
+    """Keep the new version and the one before it (a reader may still be using it)."""
     versions = sorted((p for p in index_dir.glob("v-*") if p.is_dir()), key=lambda p: p.name)
     older = [p for p in versions if p.name not in keep]
     for path in older[: max(0, len(older) - keep_previous)]:
@@ -233,15 +534,11 @@ def _fsync_file(path: Path) -> None:
 
 
 def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _fsync_file(path)
 
 
 def document_to_json(doc: Document) -> dict[str, Any]:
-    """A document with its text and structure, as the index (and archive.py) stores it."""
+    """A document with its text and structure, as archive.py keeps it."""
     return {
         "doc_id": doc.doc_id, "path": doc.path, "kind": doc.kind, "meta": asdict(doc.meta),
         "content_hash": doc.content_hash,
@@ -258,19 +555,6 @@ def document_from_json(item: dict[str, Any]) -> Document:
         blocks=tuple(Block(*b) for b in item["blocks"]),
         pages=tuple(PageSpan(*p) for p in item["pages"]), kind=item["kind"],
     )
-
-
-def _document_to_json(stored: StoredDocument) -> dict[str, Any]:
-    return {**document_to_json(stored.document), "file_sha256": stored.file_sha256,
-            "meta_entry": stored.meta_entry}
-
-
-def _read_documents(path: Path) -> dict[str, StoredDocument]:
-    out = {}
-    for item in json.loads(path.read_text(encoding="utf-8")):
-        doc = document_from_json(item)
-        out[doc.doc_id] = StoredDocument(doc, item["file_sha256"], item["meta_entry"])
-    return out
 
 
 def _chunk_to_json(chunk: Chunk) -> dict[str, Any]:

@@ -1,0 +1,338 @@
+"""Corpus -> a new index version, streamed: parse, chunk, embed in batches, write as it goes.
+
+Two passes, so that memory does not grow with the corpus:
+1. every file is parsed (or, unchanged since the served build, taken from it) and its text
+   written into the new version; the corpus's words (for the glued-word splitter) and the
+   acronyms it defines (for keyword search) are gathered on the way;
+2. each document is read back, chunked, and its chunks queued; a full queue is embedded in
+   one batch and written. Unchanged documents keep their chunks, vectors and terms.
+Any vector whose exact input text the served build already embedded is reused, not encoded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from .answer.acronyms import find_acronyms
+from .answer.retrieval import chunk_keyword_terms
+from .config import Settings
+from .errors import CorpusError, IndexError_, IndexMismatchError
+from .indexing import store as index_store
+from .indexing import vectors as vector_index
+from .indexing.archive import record_versions
+from .indexing.embedding import Embedder, SentenceTransformerEmbedder
+from .indexing.store import DocumentEntry, IndexIdentity, IndexStore, StoredDocument, VersionWriter, embed_key
+from .ingest.chunking import CHUNKING_VERSION, ChunkingParams, chunk_document
+from .ingest.documents import discover, load_document
+from .ingest.textnorm import GlueSplitter, words
+from .types import BuildReport, Chunk, Document, FileFailure
+
+Progress = Callable[[str], None]
+
+_EMBEDDERS: dict[str, Embedder] = {}
+_EMBEDDERS_LOCK = threading.Lock()
+QUEUE_TEXTS = 2048  # texts (chunks and their excerpts) embedded per batch of documents
+
+
+def get_embedder(settings: Settings) -> Embedder:
+    """One loaded model per process, model name and precision."""
+    key = f"{settings.model}|{settings.precision}"
+    with _EMBEDDERS_LOCK:
+        if key not in _EMBEDDERS:
+            _EMBEDDERS[key] = SentenceTransformerEmbedder(settings.model, settings.precision)
+        return _EMBEDDERS[key]
+
+
+def identity_for(settings: Settings, embedder: Embedder) -> IndexIdentity:
+    return IndexIdentity(model=settings.model, dimension=embedder.dimension,
+                         chunking_version=CHUNKING_VERSION, max_chunk_tokens=settings.max_chunk_tokens)
+
+
+def corpus_words(text: str) -> set[str]:
+    """The words of a text the glued-word splitter may split into."""
+    return {w for w in words(text) if w.isalpha() and len(w) < 20}
+
+
+def make_splitter(embedder: Embedder, texts: Sequence[str] = (), known: Iterable[str] = ()) -> GlueSplitter:
+    """Glued-word splitter knowing the model's words and the corpus's own (from `texts`, or `known`)."""
+    found = set(known).union(*(corpus_words(t) for t in texts))
+    return GlueSplitter(list(embedder.vocabulary()) + sorted(found))
+
+
+@dataclass(frozen=True)
+class Previous:
+    """The served version a build reuses: documents by path when its settings match, vectors always."""
+
+    store: IndexStore
+    reuse_documents: bool
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A document of the version being written: parsed now, or `kept` from the served one."""
+
+    doc_id: str
+    kept: DocumentEntry | None = None
+
+
+@dataclass
+class _Gathered:
+    """What pass 1 learns about the corpus as it goes."""
+
+    words: set[str]
+    acronyms: dict[str, str]
+
+    def add(self, doc: Document) -> None:
+        self.words |= corpus_words(doc.text)
+        for acronym, expansion in find_acronyms([doc.text]).items():
+            self.acronyms.setdefault(acronym, expansion)
+
+
+def build_index(settings: Settings, full: bool = False, embedder: Embedder | None = None,
+                progress: Progress | None = None) -> BuildReport:
+    """Incremental build: re-parse and re-embed only what changed, then swap atomically.
+
+    Raises CorpusError when no document at all could be indexed.
+    """
+    started = time.perf_counter()
+    say = progress or (lambda _message: None)
+    embedder = embedder or get_embedder(settings)
+    identity = identity_for(settings, embedder)
+    with index_store.build_lock(settings.index_dir):
+        previous = previous_version(settings, identity, full, say)
+        files, skipped = discover(settings.corpus_dir)
+        failures = [FileFailure(path, reason) for path, reason in skipped]
+        was_indexed = {e.path for e in previous.store.entries.values()} if previous else set()
+        old_by_path = {e.path: e for e in previous.store.entries.values()} \
+            if previous and previous.reuse_documents else {}
+        added: list[str] = []
+        changed: list[str] = []
+        unchanged: list[str] = []
+        with VersionWriter(settings.index_dir, identity.dimension) as writer:
+            gathered = _start_gathering(previous)
+            planned: list[Planned] = []
+            shown = settings.progress and len(files) > 20
+            for source in tqdm(files, desc="reading", unit="file", disable=not shown, file=sys.stderr):
+                old = old_by_path.get(source.relpath)
+                if old and old.file_sha256 == source.sha256 and old.meta_entry == source.meta \
+                        and old.doc_id == source.doc_id and previous is not None:
+                    writer.add_document(previous.store.documents[old.doc_id])
+                    planned.append(Planned(old.doc_id, old))
+                    unchanged.append(source.relpath)
+                    continue
+                try:
+                    doc = load_document(source)
+                except CorpusError as exc:
+                    failures.append(FileFailure(source.relpath, str(exc).split(": ", 1)[-1]))
+                    continue
+                writer.add_document(StoredDocument(doc, source.sha256, dict(source.meta)))
+                # Passage ids of this version must resolve forever, even after the document changes.
+                record_versions(settings.index_dir, [doc])
+                gathered.add(doc)
+                planned.append(Planned(doc.doc_id))
+                (changed if source.relpath in was_indexed else added).append(source.relpath)
+            present = {f.relpath for f in files}
+            removed = sorted(p for p in was_indexed if p not in present)
+            if not planned:
+                reasons = "; ".join(f"{f.path}: {f.reason}" for f in failures) or "the folder is empty"
+                raise CorpusError(f"{settings.corpus_dir}: nothing could be indexed ({reasons})")
+            written = _write_chunks(settings, embedder, identity, writer, previous, planned, gathered, failures,
+                                    started, say)
+    return BuildReport(
+        added=tuple(added), changed=tuple(changed), removed=tuple(removed),
+        unchanged=tuple(unchanged), failed=tuple(failures), embedded_chunks=written.embedded_chunks,
+        reused_chunks=written.total_chunks - written.embedded_chunks, total_chunks=written.total_chunks,
+        seconds=time.perf_counter() - started, index_dir=str(written.version),
+    )
+
+
+def build_index_from_documents(settings: Settings, documents: Iterable[Document],
+                               embedder: Embedder | None = None, progress: Progress | None = None,
+                               with_excerpts: bool = False) -> BuildReport:
+    """Index documents that are not files in a corpus folder (a BEIR data set, say), read once.
+
+    Same incremental reuse and atomic swap as build_index; a document is unchanged when
+    its content hash and metadata are. Excerpt windows are embedded only `with_excerpts`
+    (retrieval alone does not need them; answers quote better with them).
+    """
+    started = time.perf_counter()
+    say = progress or (lambda _message: None)
+    embedder = embedder or get_embedder(settings)
+    identity = identity_for(settings, embedder)
+    with index_store.build_lock(settings.index_dir):
+        previous = previous_version(settings, identity, False, say)
+        old = previous.store.entries if previous and previous.reuse_documents else {}
+        kept_paths = []
+        with VersionWriter(settings.index_dir, identity.dimension) as writer:
+            gathered = _start_gathering(previous)
+            planned = []
+            for doc in documents:
+                meta_json = json.dumps(dataclasses.asdict(doc.meta), sort_keys=True)
+                key = hashlib.sha256(f"{doc.content_hash}:{meta_json}".encode()).hexdigest()
+                prior = old.get(doc.doc_id)
+                if prior is not None and prior.file_sha256 == key and previous is not None:
+                    writer.add_document(previous.store.documents[doc.doc_id])
+                    planned.append(Planned(doc.doc_id, prior))
+                    kept_paths.append(doc.path)
+                else:
+                    writer.add_document(StoredDocument(doc, key, {}))
+                    gathered.add(doc)
+                    planned.append(Planned(doc.doc_id))
+            written = _write_chunks(settings, embedder, identity, writer, previous, planned, gathered, [],
+                                    started, say, with_excerpts=with_excerpts)
+    return BuildReport(unchanged=tuple(sorted(kept_paths)), embedded_chunks=written.embedded_chunks,
+                       reused_chunks=written.total_chunks - written.embedded_chunks,
+                       total_chunks=written.total_chunks, seconds=time.perf_counter() - started,
+                       index_dir=str(written.version))
+
+
+def _start_gathering(previous: Previous | None) -> _Gathered:
+    """Unchanged documents' words and acronyms come from the served build's tables."""
+    if previous is None or not previous.reuse_documents:
+        return _Gathered(set(), {})
+    return _Gathered(set(previous.store.corpus_words), dict(previous.store.acronyms))
+
+
+@dataclass(frozen=True)
+class _Written:
+    version: Any
+    embedded_chunks: int
+    total_chunks: int
+
+
+@dataclass
+class _Queued:
+    """A document's chunks waiting for their vectors (None: still to be embedded)."""
+
+    doc_id: str
+    chunks: list[Chunk]
+    terms: list[list[str]]
+    vectors: np.ndarray | None = None
+    excerpt_vectors: np.ndarray | None = None
+
+
+def _write_chunks(settings: Settings, embedder: Embedder, identity: IndexIdentity, writer: VersionWriter,
+                  previous: Previous | None, planned: list[Planned], gathered: _Gathered,
+                  failures: list[FileFailure], started: float, say: Progress,
+                  with_excerpts: bool = True) -> _Written:
+    """Pass 2: chunk, embed (reusing what was embedded before) and write, document by document."""
+    splitter = GlueSplitter(list(embedder.vocabulary()) + sorted(gathered.words))
+    params = ChunkingParams(max_tokens=settings.max_chunk_tokens)
+    old = previous.store if previous else None
+    # Kept chunks keep their terms unless the corpus now defines acronyms it did not.
+    retokenise = old is None or gathered.acronyms != old.acronyms
+    queue: list[_Queued] = []
+    queued_texts = 0
+    counts = {"embedded_texts": 0, "embedded_chunks": 0, "reused_texts": 0}
+    shown = settings.progress and len(planned) > 20
+    bar = tqdm(planned, desc="indexing", unit="doc", disable=not shown, file=sys.stderr)
+    passages_started = time.perf_counter()
+    for item in bar:
+        if item.kept is not None and old is not None:
+            entry = item.kept
+            chunks = old.chunks.of_document(entry)
+            first, end = entry.first_row, entry.end_row
+            terms = [list(old.chunk_terms(row)) for row in range(first, end)] if not retokenise else \
+                [chunk_keyword_terms(c, entry.meta.title, gathered.acronyms, splitter) for c in chunks]
+            excerpts = old.excerpt_vectors[int(old.excerpt_starts[first]):int(old.excerpt_starts[end])] \
+                if len(old.excerpt_vectors) else None
+            queue.append(_Queued(item.doc_id, chunks, terms, np.asarray(old.vectors[first:end]),
+                                 None if excerpts is None else np.asarray(excerpts)))
+        else:
+            doc = writer.document(item.doc_id)
+            chunks = chunk_document(doc, embedder.count_tokens, splitter, params)
+            terms = [chunk_keyword_terms(c, doc.meta.title, gathered.acronyms, splitter) for c in chunks]
+            queue.append(_Queued(item.doc_id, chunks, terms))
+            queued_texts += len(chunks) + (sum(len(c.excerpt_texts) for c in chunks) if with_excerpts else 0)
+        if queued_texts >= QUEUE_TEXTS:
+            _flush(queue, embedder, old, writer, settings, with_excerpts, counts)
+            queued_texts = 0
+        if shown and bar.n % 50 == 0:
+            rate = writer.rows / max(1e-9, time.perf_counter() - passages_started)
+            bar.set_postfix_str(f"{rate:,.0f} passages/s", refresh=False)
+    _flush(queue, embedder, old, writer, settings, with_excerpts, counts)
+    bar.close()
+    say(f"embedded {counts['embedded_texts']} texts ({counts['embedded_chunks']} chunks and their excerpts); "
+        f"{counts['reused_texts']} reused")
+    manifest: dict[str, Any] = {
+        "identity": identity.__dict__,
+        "chunking": {"version": CHUNKING_VERSION, "max_tokens": settings.max_chunk_tokens,
+                     "soft_tokens": params.soft_tokens},
+        "model": {"name": settings.model, "dimension": identity.dimension,
+                  "max_tokens": embedder.max_tokens, "precision": getattr(embedder, "precision", "")},
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "build_seconds": round(time.perf_counter() - started, 3),
+        "counts": {"documents": len(planned), "failed": len(failures), **counts},
+        "failed": index_store.failures_to_json(failures),
+    }
+    spec = vector_index.choose(writer.rows, settings.vector_index, settings.ann_above, settings.ivf_lists,
+                               settings.ivf_probe)
+    if spec["kind"] != "flat":
+        say(f"writing an approximate vector index ({spec['kind']}, {spec['lists']} lists) for {writer.rows} passages")
+    version = writer.commit(manifest, {"acronyms": gathered.acronyms, "corpus_words": sorted(gathered.words)}, spec)
+    return _Written(version, counts["embedded_chunks"], writer.rows)
+
+
+def _flush(queue: list[_Queued], embedder: Embedder, old: IndexStore | None, writer: VersionWriter,
+           settings: Settings, with_excerpts: bool, counts: dict[str, int]) -> None:
+    """Embed what the queued documents still need, in one batch, and write them in order."""
+    todo = [q for q in queue if q.vectors is None]
+    texts = [c.embed_text for q in todo for c in q.chunks]
+    if with_excerpts:
+        texts += [t for q in todo for c in q.chunks for t in c.excerpt_texts]
+    if texts:
+        keys = [embed_key(t) for t in texts]
+        known = old.stored_vectors(texts) if old is not None else {}
+        fresh_texts = {k: t for k, t in zip(keys, texts) if k not in known}
+        fresh = embedder.encode(list(fresh_texts.values()), batch_size=settings.batch_size)
+        known.update(zip(fresh_texts, fresh))
+        counts["embedded_texts"] += len(fresh_texts)
+        counts["reused_texts"] += len(texts) - len(fresh_texts)
+        chunk_count = sum(len(q.chunks) for q in todo)
+        counts["embedded_chunks"] += sum(1 for k in dict.fromkeys(keys[:chunk_count]) if k in fresh_texts)
+        vectors = (known[k] for k in keys[:chunk_count])
+        excerpts = (known[k] for k in keys[chunk_count:])
+        for q in todo:
+            q.vectors = np.stack([next(vectors) for _ in q.chunks]) if q.chunks else \
+                np.zeros((0, writer.dimension), np.float32)
+            n = sum(len(c.excerpt_texts) for c in q.chunks) if with_excerpts else 0
+            q.excerpt_vectors = np.stack([next(excerpts) for _ in range(n)]) if n else None
+    for q in queue:
+        assert q.vectors is not None
+        writer.add_chunks(q.doc_id, q.chunks, q.vectors, q.excerpt_vectors, q.terms)
+    queue.clear()
+
+
+def previous_version(settings: Settings, identity: IndexIdentity, full: bool, say: Progress) -> Previous | None:
+    """The served version, opened for reuse (None for a full build or none usable)."""
+    if full or index_store.current_version(settings.index_dir) is None:
+        return None
+    try:
+        return Previous(index_store.load(settings.index_dir, identity, exact=True), True)
+    except IndexMismatchError as exc:
+        say(f"rebuilding everything: {exc}".split("; run")[0])
+        try:
+            old = index_store.load(settings.index_dir, exact=True)
+        except IndexError_:
+            return None
+        if (old.identity.model, old.identity.dimension) != (identity.model, identity.dimension):
+            return None
+        # Same model: every document is parsed and chunked again, but any text embedded
+        # before keeps its vector (an upgrade of the chunking re-embeds only what changed).
+        say("reusing the vectors of texts embedded before")
+        return Previous(old, False)
+    except IndexError_ as exc:
+        say(f"rebuilding everything: the old index is unusable ({exc})")
+        return None
