@@ -11,13 +11,15 @@ Any vector whose exact input text the served build already embedded is reused, n
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -34,10 +36,11 @@ from .indexing import vectors as vector_index
 from .indexing.archive import record_versions
 from .indexing.embedding import Embedder, SentenceTransformerEmbedder
 from .indexing.store import DocumentEntry, IndexIdentity, IndexStore, StoredDocument, VersionWriter, embed_key
-from .ingest.chunking import CHUNKING_VERSION, ChunkingParams, chunk_document
-from .ingest.documents import discover, load_document
+from .ingest.chunking import CHUNKING_VERSION, ChunkingParams, TokenCounter
+from .ingest.documents import discover
 from .ingest.textnorm import GlueSplitter, words
 from .types import BuildReport, Chunk, Document, FileFailure
+from .workers import Chunker, chunk_in_worker, in_order, parse, pool, start_chunker, worker_count
 
 Progress = Callable[[str], None]
 
@@ -47,11 +50,11 @@ QUEUE_TEXTS = 2048  # texts (chunks and their excerpts) embedded per batch of do
 
 
 def get_embedder(settings: Settings) -> Embedder:
-    """One loaded model per process, model name and precision."""
-    key = f"{settings.model}|{settings.precision}"
+    """One loaded model per process, model name, precision and device."""
+    key = f"{settings.model}|{settings.precision}|{settings.device}"
     with _EMBEDDERS_LOCK:
         if key not in _EMBEDDERS:
-            _EMBEDDERS[key] = SentenceTransformerEmbedder(settings.model, settings.precision)
+            _EMBEDDERS[key] = SentenceTransformerEmbedder(settings.model, settings.precision, settings.device)
         return _EMBEDDERS[key]
 
 
@@ -123,26 +126,32 @@ def build_index(settings: Settings, full: bool = False, embedder: Embedder | Non
         with VersionWriter(settings.index_dir, identity.dimension) as writer:
             gathered = _start_gathering(previous)
             planned: list[Planned] = []
-            shown = settings.progress and len(files) > 20
-            for source in tqdm(files, desc="reading", unit="file", disable=not shown, file=sys.stderr):
+            kept_by_path: dict[str, DocumentEntry] = {}
+            for source in files:
                 old = old_by_path.get(source.relpath)
                 if old and old.file_sha256 == source.sha256 and old.meta_entry == source.meta \
-                        and old.doc_id == source.doc_id and previous is not None:
-                    writer.add_document(previous.store.documents[old.doc_id])
-                    planned.append(Planned(old.doc_id, old))
-                    unchanged.append(source.relpath)
-                    continue
-                try:
-                    doc = load_document(source)
-                except CorpusError as exc:
-                    failures.append(FileFailure(source.relpath, str(exc).split(": ", 1)[-1]))
-                    continue
-                writer.add_document(StoredDocument(doc, source.sha256, dict(source.meta)))
-                # Passage ids of this version must resolve forever, even after the document changes.
-                record_versions(settings.index_dir, [doc])
-                gathered.add(doc)
-                planned.append(Planned(doc.doc_id))
-                (changed if source.relpath in was_indexed else added).append(source.relpath)
+                        and old.doc_id == source.doc_id:
+                    kept_by_path[source.relpath] = old
+            workers = workers_for(settings, embedder, len(files) - len(kept_by_path))
+            shown = settings.progress and len(files) > 20
+            with closing_pool(workers.pool()) as executor:
+                for source, result in tqdm(in_order(files, parse, executor,
+                                                    ready=lambda s: kept_by_path.get(s.relpath)),
+                                           total=len(files), desc="reading", unit="file", disable=not shown,
+                                           file=sys.stderr):
+                    if isinstance(result, DocumentEntry) and previous is not None:
+                        writer.add_document(previous.store.documents[result.doc_id])
+                        planned.append(Planned(result.doc_id, result))
+                        unchanged.append(source.relpath)
+                    elif isinstance(result, str):
+                        failures.append(FileFailure(source.relpath, result))
+                    elif isinstance(result, Document):
+                        writer.add_document(StoredDocument(result, source.sha256, dict(source.meta)))
+                        # Passage ids of this version must resolve forever, even after the document changes.
+                        record_versions(settings.index_dir, [result])
+                        gathered.add(result)
+                        planned.append(Planned(result.doc_id))
+                        (changed if source.relpath in was_indexed else added).append(source.relpath)
             present = {f.relpath for f in files}
             removed = sorted(p for p in was_indexed if p not in present)
             if not planned:
@@ -237,33 +246,28 @@ def _write_chunks(settings: Settings, embedder: Embedder, identity: IndexIdentit
     queued_texts = 0
     counts = {"embedded_texts": 0, "embedded_chunks": 0, "reused_texts": 0}
     shown = settings.progress and len(planned) > 20
-    bar = tqdm(planned, desc="indexing", unit="doc", disable=not shown, file=sys.stderr)
     passages_started = time.perf_counter()
-    for item in bar:
-        if item.kept is not None and old is not None:
-            entry = item.kept
-            chunks = old.chunks.of_document(entry)
-            first, end = entry.first_row, entry.end_row
-            terms = [list(old.chunk_terms(row)) for row in range(first, end)] if not retokenise else \
-                [chunk_keyword_terms(c, entry.meta.title, gathered.acronyms, splitter) for c in chunks]
-            excerpts = old.excerpt_vectors[int(old.excerpt_starts[first]):int(old.excerpt_starts[end])] \
-                if len(old.excerpt_vectors) else None
-            queue.append(_Queued(item.doc_id, chunks, terms, np.asarray(old.vectors[first:end]),
-                                 None if excerpts is None else np.asarray(excerpts)))
-        else:
-            doc = writer.document(item.doc_id)
-            chunks = chunk_document(doc, embedder.count_tokens, splitter, params)
-            terms = [chunk_keyword_terms(c, doc.meta.title, gathered.acronyms, splitter) for c in chunks]
-            queue.append(_Queued(item.doc_id, chunks, terms))
-            queued_texts += len(chunks) + (sum(len(c.excerpt_texts) for c in chunks) if with_excerpts else 0)
-        if queued_texts >= QUEUE_TEXTS:
-            _flush(queue, embedder, old, writer, settings, with_excerpts, counts)
-            queued_texts = 0
-        if shown and bar.n % 50 == 0:
-            rate = writer.rows / max(1e-9, time.perf_counter() - passages_started)
-            bar.set_postfix_str(f"{rate:,.0f} passages/s", refresh=False)
-    _flush(queue, embedder, old, writer, settings, with_excerpts, counts)
-    bar.close()
+    workers = workers_for(settings, embedder, sum(1 for p in planned if p.kept is None))
+    chunker = Chunker(workers.count_tokens or embedder.count_tokens, splitter, gathered.acronyms, params)
+    with closing_pool(workers.pool(start_chunker, (chunker,))) as executor:
+        job = chunker if executor is None else chunk_in_worker
+        bar = tqdm(in_order(planned, job, executor, argument=lambda p: writer.document(p.doc_id),
+                            ready=lambda p: _kept_chunks(p, old, retokenise, gathered, splitter)),
+                   total=len(planned), desc="indexing", unit="doc", disable=not shown, file=sys.stderr)
+        for item, result in bar:
+            if isinstance(result, _Queued):
+                queue.append(result)
+            else:
+                chunks, terms = result
+                queue.append(_Queued(item.doc_id, chunks, terms))
+                queued_texts += len(chunks) + (sum(len(c.excerpt_texts) for c in chunks) if with_excerpts else 0)
+            if queued_texts >= QUEUE_TEXTS:
+                _flush(queue, embedder, old, writer, settings, with_excerpts, counts)
+                queued_texts = 0
+            if shown and bar.n % 50 == 0:
+                rate = writer.rows / max(1e-9, time.perf_counter() - passages_started)
+                bar.set_postfix_str(f"{rate:,.0f} passages/s", refresh=False)
+        _flush(queue, embedder, old, writer, settings, with_excerpts, counts)
     say(f"embedded {counts['embedded_texts']} texts ({counts['embedded_chunks']} chunks and their excerpts); "
         f"{counts['reused_texts']} reused")
     manifest: dict[str, Any] = {
@@ -283,6 +287,55 @@ def _write_chunks(settings: Settings, embedder: Embedder, identity: IndexIdentit
         say(f"writing an approximate vector index ({spec['kind']}, {spec['lists']} lists) for {writer.rows} passages")
     version = writer.commit(manifest, {"acronyms": gathered.acronyms, "corpus_words": sorted(gathered.words)}, spec)
     return _Written(version, counts["embedded_chunks"], writer.rows)
+
+
+def _kept_chunks(item: Planned, old: IndexStore | None, retokenise: bool, gathered: _Gathered,
+                 splitter: GlueSplitter) -> _Queued | None:
+    """An unchanged document's chunks, vectors and terms, from the served version (None: not kept)."""
+    if item.kept is None or old is None:
+        return None
+    entry = item.kept
+    chunks = old.chunks.of_document(entry)
+    first, end = entry.first_row, entry.end_row
+    terms = [chunk_keyword_terms(c, entry.meta.title, gathered.acronyms, splitter) for c in chunks] if retokenise \
+        else [list(old.chunk_terms(row)) for row in range(first, end)]
+    excerpts = old.excerpt_vectors[int(old.excerpt_starts[first]):int(old.excerpt_starts[end])] \
+        if len(old.excerpt_vectors) else None
+    return _Queued(item.doc_id, chunks, terms, np.asarray(old.vectors[first:end]),
+                   None if excerpts is None else np.asarray(excerpts))
+
+
+@dataclass(frozen=True)
+class Workers:
+    """How many processes parse and chunk, and the token counter they get."""
+
+    count: int
+    count_tokens: TokenCounter | None
+
+    def pool(self, initializer: Callable[..., None] | None = None, args: tuple[Any, ...] = ()) -> Executor | None:
+        return pool(self.count, initializer, args)
+
+
+def workers_for(settings: Settings, embedder: Embedder, documents: int) -> Workers:
+    """Workers only where the embedder can hand them its tokenizer (so chunks count alike)."""
+    make_counter = getattr(embedder, "token_counter", None)
+    if make_counter is None:
+        return Workers(0, None)
+    count = worker_count(settings.workers, documents)
+    return Workers(count, make_counter() if count else None)
+
+
+@contextlib.contextmanager
+def closing_pool(executor: Executor | None) -> Iterator[Executor | None]:
+    """The pool, shut down on the way out (waiting jobs cancelled when something failed)."""
+    try:
+        yield executor
+    except BaseException:
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+        raise
+    if executor is not None:
+        executor.shutdown(wait=True)
 
 
 def _flush(queue: list[_Queued], embedder: Embedder, old: IndexStore | None, writer: VersionWriter,

@@ -271,7 +271,8 @@ def scifact_questions(folder: Path) -> list[str]:
 def run_phase(phase: str, args: argparse.Namespace, index: Path) -> dict[str, Any]:
     command = [sys.executable, __file__, "--phase", phase, "--index", str(index), "--passages", str(args.passages),
                "--vectors", args.vectors, "--asks", str(args.asks), "--recall-queries", str(args.recall_queries),
-               "--pool", str(args.pool), "--vector-index", args.vector_index, "--scifact", str(args.scifact), "--extra", str(args.extra)]
+               "--pool", str(args.pool), "--vector-index", args.vector_index,
+               "--scifact", str(args.scifact), "--extra", str(args.extra)]
     done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False,
                           env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
     if done.returncode != 0:

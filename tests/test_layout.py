@@ -21,7 +21,7 @@ LAYERS = {
     "indexing": 2,
     "answer": 3,
     "briefing": 4, "evaluation": 4,
-    "building": 5, "pipeline": 5, "render": 5,
+    "building": 5, "workers": 5, "pipeline": 5, "render": 5,
     "web": 6,
     "cli": 7,
     "__init__": 8, "__main__": 8,

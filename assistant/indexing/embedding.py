@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -18,6 +19,9 @@ for _name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
     os.environ.setdefault(_name, "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+GPU_BATCH_SIZE = 256  # texts per forward pass on a GPU: 256 x 256 tokens fits any GPU with 2 GB free
 
 
 class Embedder(Protocol):
@@ -75,21 +79,61 @@ def cpu_has_native_bfloat16() -> bool:
     return False
 
 
+class TokenizerCounter:
+    """Word pieces per text, special tokens included, from the model's tokenizer alone."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+
+    def __call__(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        encoded = self.tokenizer(list(texts), add_special_tokens=True, truncation=False,
+                                 return_attention_mask=False, return_token_type_ids=False, verbose=False)
+        return [len(ids) for ids in encoded["input_ids"]]
+
+
+def resolve_device(device: str) -> str:
+    """"cpu" or "cuda" for a device setting: "auto" takes a GPU when torch sees one.
+
+    Only "cuda" and "auto" import torch here; "cuda" without a GPU is an error that says so.
+    """
+    if device == "cpu":
+        return "cpu"
+    import torch
+
+    available = torch.cuda.is_available()
+    if device == "cuda" and not available:
+        raise ModelError("device=cuda, but torch sees no GPU (this torch is "
+                         f"{torch.__version__}); set ASSISTANT_DEVICE=cpu or auto")
+    return "cuda" if available else "cpu"
+
+
 class SentenceTransformerEmbedder:
-    """sentence-transformers on the CPU, loaded on first use.
+    """sentence-transformers on the CPU, or a GPU when one is present, loaded on first use.
 
     precision "bfloat16" runs the model under bfloat16 autocast (the weights stay float32,
     the vectors come back float32 and unit length); "auto" picks it where the CPU does
-    bfloat16 natively. Measured with benchmarks/bench_precision.py.
+    bfloat16 natively (and on a GPU). Measured with benchmarks/bench_precision.py.
     """
 
-    def __init__(self, model: str = DEFAULT_MODEL, precision: str = "auto") -> None:
+    def __init__(self, model: str = DEFAULT_MODEL, precision: str = "auto", device: str = "cpu") -> None:
         self._name = model
-        self.precision = ("bfloat16" if cpu_has_native_bfloat16() else "float32") if precision == "auto" \
-            else precision
+        self._precision = precision
+        self._device = device
         self.path = resolve_model_path(model)
         self._model = None
         self._lock = threading.Lock()
+
+    @functools.cached_property
+    def device(self) -> str:
+        return resolve_device(self._device)
+
+    @functools.cached_property
+    def precision(self) -> str:
+        if self._precision != "auto":
+            return self._precision
+        return "bfloat16" if self.device == "cuda" or cpu_has_native_bfloat16() else "float32"
 
     @property
     def model(self):  # type: ignore[no-untyped-def]
@@ -102,7 +146,7 @@ class SentenceTransformerEmbedder:
                     hf_logging.disable_progress_bar()  # "Loading weights" bars on every start
                     hf_logging.set_verbosity_error()
 
-                    self._model = SentenceTransformer(str(self.path), device="cpu",
+                    self._model = SentenceTransformer(str(self.path), device=self.device,
                                                       local_files_only=True)
                 except Exception as exc:
                     raise ModelError(f"{self.path}: cannot load the embedding model ({exc})") from exc
@@ -128,21 +172,22 @@ class SentenceTransformerEmbedder:
         import torch
 
         model = self.model
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bfloat16"):
+        if self.device == "cuda":
+            batch_size = max(batch_size, GPU_BATCH_SIZE)  # a GPU is idle at CPU-sized batches
+        with torch.autocast(self.device, dtype=torch.bfloat16, enabled=self.precision == "bfloat16"):
             vectors = model.encode(list(texts), batch_size=batch_size, show_progress_bar=progress,
                                    convert_to_tensor=True)
         # Unit vectors, so inner product = cosine similarity; normalised here, in float32.
-        vectors = vectors.float()
+        vectors = vectors.float().cpu()
         vectors = vectors / vectors.norm(dim=1, keepdim=True).clamp_min(1e-12)
         return np.ascontiguousarray(vectors.numpy(), dtype=np.float32)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        if not texts:
-            return []
-        encoded = self.model.tokenizer(list(texts), add_special_tokens=True, truncation=False,
-                                       return_attention_mask=False, return_token_type_ids=False,
-                                       verbose=False)
-        return [len(ids) for ids in encoded["input_ids"]]
+        return self.token_counter()(texts)
+
+    def token_counter(self) -> TokenizerCounter:
+        """count_tokens without the model: what chunking in worker processes gets (picklable)."""
+        return TokenizerCounter(self.model.tokenizer)
 
     def vocabulary(self) -> list[str]:
         vocab = self.model.tokenizer.get_vocab()

@@ -1,0 +1,118 @@
+"""The on-disk index: BM25 postings as written, approximate search, worker processes, old formats."""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.errors import IndexMismatchError
+from assistant.indexing import keyword, store
+from assistant.indexing.vectors import choose
+from assistant.pipeline import Assistant, build_index
+
+from ..conftest import make_settings
+
+QUESTIONS = ("When do the US and UK expect to launch their prize challenges?",
+             "Which UK ministers signed the US-UK AI declaration?",
+             "What is the International Alliance for a Human-Centric Approach to AI?")
+
+
+def _reference_bm25(documents: list[list[str]], query: list[str], k1: float = 1.2, b: float = 0.75) -> np.ndarray:
+    """Okapi BM25 with Lucene's idf, written out term by term."""
+    average = sum(map(len, documents)) / len(documents)
+    out = np.zeros(len(documents))
+    for term in set(query):
+        df = sum(term in d for d in documents)
+        idf = math.log(1 + (len(documents) - df + 0.5) / (df + 0.5))
+        for i, d in enumerate(documents):
+            tf = Counter(d)[term]
+            out[i] += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len(d) / average)) if tf else 0.0
+    return out
+
+
+def test_keyword_postings_written_in_blocks_score_as_bm25(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(keyword, "_BLOCK", 7)  # many sort blocks, each ending mid-term
+    rng = np.random.default_rng(3)
+    vocabulary = [f"w{i}" for i in range(30)]
+    documents = [list(rng.choice(vocabulary, size=int(rng.integers(1, 25)))) for _ in range(60)] + [[]]
+    db = sqlite3.connect(tmp_path / "k.sqlite")
+    writer = keyword.KeywordWriter(tmp_path)
+    assert [writer.add(d) for d in documents] == list(range(len(documents)))
+    stats = writer.finish(db)
+    db.commit()
+    assert stats["passages"] == len(documents) and not (tmp_path / "keyword_postings.tmp").exists()
+    index = keyword.KeywordIndex(tmp_path, len(documents), lambda: db)
+    for query in (["w1"], ["w2", "w3", "w3"], ["w4", "unseen"], vocabulary[:10]):
+        assert np.allclose(index.scores(query), _reference_bm25(documents, query), atol=1e-5)
+    assert not index.knows("unseen") and index.knows("w5")
+    assert index.term_idf("unseen") == pytest.approx(math.log(1 + (len(documents) + 0.5) / 0.5))
+
+
+def test_the_vector_index_is_chosen_by_size() -> None:
+    assert choose(10_000) == {"kind": "flat"}
+    big = choose(1_000_000)
+    assert big["kind"] == "ivf" and big["lists"] == 4000 and 0 < big["probe"] <= big["lists"]
+    assert choose(1_000_000, kind="flat") == {"kind": "flat"}
+    assert choose(500, kind="ivf", lists=4, probe=2) == {"kind": "ivf", "lists": 4, "probe": 2}
+
+
+def test_an_approximate_index_answers_like_exact_search(corpus_copy: Path, tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    exact = make_settings(corpus_copy, tmp_path / "exact")
+    approximate = make_settings(corpus_copy, tmp_path / "ivf", vector_index="ivf", ivf_lists=1)
+    build_index(exact, embedder=embedder)
+    build_index(approximate, embedder=embedder)
+    opened = store.load(approximate.index_dir)
+    assert opened.manifest["vector_index"]["kind"] == "ivf" and (opened.path / "vectors.faiss").exists()
+    assert opened.vector_search.approximate
+    by_exact, by_ivf = Assistant(exact, embedder), Assistant(approximate, embedder)
+    for question in QUESTIONS:
+        assert by_exact.ask(question).citations == by_ivf.ask(question).citations
+
+
+def test_worker_processes_make_the_same_index(corpus_copy: Path, tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    inline = make_settings(corpus_copy, tmp_path / "inline", workers=0)
+    pooled = make_settings(corpus_copy, tmp_path / "pooled", workers=2)
+    build_index(inline, embedder=embedder)
+    report = build_index(pooled, embedder=embedder)
+    assert report.total_chunks > 0 and len(report.added) == 5
+    one, two = store.load(inline.index_dir), store.load(pooled.index_dir)
+    assert [c.chunk_id for c in one.chunks] == [c.chunk_id for c in two.chunks]
+    assert [one.chunk_terms(i) for i in range(one.size)] == [two.chunk_terms(i) for i in range(two.size)]
+    assert np.array_equal(np.asarray(one.vectors), np.asarray(two.vectors))
+    assert one.acronyms == two.acronyms and one.corpus_words == two.corpus_words
+
+
+def test_an_index_in_the_old_format_is_refused_then_rebuilt(corpus_copy: Path, tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings(corpus_copy, tmp_path / "index")
+    build_index(settings, embedder=embedder)
+    manifest_path = store.current_version(settings.index_dir) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["format"] = 1  # documents.json + chunks.jsonl, loaded whole
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(IndexMismatchError, match="assistant index --full"):
+        Assistant(settings, embedder)
+    report = build_index(settings, embedder=embedder)
+    assert report.embedded_chunks == report.total_chunks > 0
+    assert Assistant(settings, embedder).ask(QUESTIONS[0]).citations
+
+
+def test_opening_reads_no_chunk_and_no_document_text(seed_index) -> None:  # type: ignore[no-untyped-def]
+    opened = store.load(seed_index.index_dir)
+    assert opened.size > 0 and len(opened.entries) == 5
+    assert isinstance(opened.vectors, np.memmap) and isinstance(opened.keyword._rows, np.memmap)
+    assert not opened.chunks._cache and not opened.documents._cache
+    first = opened.chunks[0]
+    assert opened.row_of(first) == 0 and opened.doc_id_of(0) == first.doc_id
+    assert opened.document(first.doc_id).text[first.start:first.end] == first.text
+    assert list(opened.rows_of([first.doc_id])) == list(range(*_rows(opened, first.doc_id)))
+
+
+def _rows(opened: store.IndexStore, doc_id: str) -> tuple[int, int]:
+    entry = opened.entries[doc_id]
+    return entry.first_row, entry.end_row
