@@ -64,6 +64,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--vector-index", choices=("auto", "flat", "ivf"), default="auto",
                         help="Settings.vector_index for the build (default: %(default)s: approximate above "
                              "Settings.ann_above passages)")
+    parser.add_argument("--workers", type=int, default=-1,
+                        help="Settings.workers for the build: processes that chunk beside the one that "
+                             "embeds (default: %(default)s, one per spare core)")
     parser.add_argument("--index", type=Path, metavar="DIR",
                         help="index folder to build into and keep (default: a temp folder, removed)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
@@ -169,7 +172,7 @@ def settings_for(args: argparse.Namespace) -> Any:
     from assistant.config import Settings
 
     return Settings().with_overrides(index_dir=args.index, corpus_dir=args.index / "no-corpus", progress=False,
-                                     vector_index=args.vector_index)
+                                     vector_index=args.vector_index, workers=args.workers)
 
 
 def pool_texts(bases: list[tuple[str, str]], size: int) -> list[str]:
@@ -271,7 +274,7 @@ def scifact_questions(folder: Path) -> list[str]:
 def run_phase(phase: str, args: argparse.Namespace, index: Path) -> dict[str, Any]:
     command = [sys.executable, __file__, "--phase", phase, "--index", str(index), "--passages", str(args.passages),
                "--vectors", args.vectors, "--asks", str(args.asks), "--recall-queries", str(args.recall_queries),
-               "--pool", str(args.pool), "--vector-index", args.vector_index,
+               "--pool", str(args.pool), "--vector-index", args.vector_index, "--workers", str(args.workers),
                "--scifact", str(args.scifact), "--extra", str(args.extra)]
     done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False,
                           env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
@@ -315,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for key in ("passages", "build_s", "build_peak_rss_mb", "disk_mb", "open_s", "ask_p50_ms",
                         "ask_p95_ms", "serve_rss_mb", "ann_recall_at_10", "encode_passages_per_s")]
     print_table(["measure", "value", "target"], rows)
-    print(f"vector index: {figures['vector_index']}; vectors: {args.vectors}")
+    print(f"vector index: {figures['vector_index']}; vectors: {args.vectors}; workers: {args.workers}")
     write_json(args.json, figures)
     return 0
 

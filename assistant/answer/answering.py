@@ -93,15 +93,17 @@ class Candidate:
 def candidates(query: Query, pool: Sequence[Hit], document: DocumentLookup, excerpt_vectors: ExcerptVectors,
                coverage: Coverage) -> list[Candidate]:
     """Every excerpt window of the pooled passages (see chunking.excerpt_windows), with its features."""
-    owners: list[tuple[Hit, int, int, str, str]] = []
+    owners: list[tuple[Hit, int, int, str, list[str]]] = []
     rows: list[np.ndarray] = []
     for hit in pool:
         doc = document(hit.chunk.doc_id)
         sentences = hit.chunk.sentences
+        # The title counts: "the US-UK declaration" is named by the document, not each sentence.
+        # (Terms never span lines, so the title's and heading's are the same for every excerpt.)
+        context = keyword_terms(f"{doc.meta.title}\n{hit.chunk.heading}")
         for (first, last), vector in zip(hit.chunk.excerpts, excerpt_vectors(hit.chunk)):
             body = doc.text[sentences[first].start:sentences[last].end]
-            # The title counts: "the US-UK declaration" is named by the document, not each sentence.
-            owners.append((hit, first, last, body, f"{doc.meta.title}\n{hit.chunk.heading}\n{body}"))
+            owners.append((hit, first, last, body, context))
             rows.append(vector)
     if not rows:
         return []
@@ -113,14 +115,15 @@ def candidates(query: Query, pool: Sequence[Hit], document: DocumentLookup, exce
     types = answer_types(query.text)
     question_terms = set(query.terms)
     out = []
-    for (hit, first, last, body, text), sim in zip(owners, sims):
-        excerpt_terms = keyword_terms(text)
+    for (hit, first, last, body, context), sim in zip(owners, sims):
+        body_terms = keyword_terms(body)
+        excerpt_terms = context + body_terms
         standing = (hit.score - low) / (high - low) if high > low else 1.0
         out.append(Candidate(hit, first, last, body, excerpt_features(
             sim=float(sim), best_sim=best_sim, passage=standing, passage_rank=hit.rank,
             dense=hit.dense, keyword=hit.keyword / top_keyword if top_keyword > 0 else 0.0,
             terms=coverage(query, set(excerpt_terms)),
-            phrase=_bigram_cover(query.terms, excerpt_terms), excerpt_terms=set(keyword_terms(body)),
+            phrase=_bigram_cover(query.terms, excerpt_terms), excerpt_terms=set(body_terms),
             question_terms=question_terms, text=body, first=first == 0, types=types,
             byline=query.about_authorship and hit.chunk.role == "byline")))
     return out

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -28,7 +29,7 @@ WEIGHTS_FILE = "keyword_weights.npy"
 TERMS_TABLE = "CREATE TABLE terms (term TEXT PRIMARY KEY, start INTEGER NOT NULL, stop INTEGER NOT NULL) WITHOUT ROWID"
 _POSTINGS_FILE = "keyword_postings.tmp"  # (term id, row, tf) triples as the build streams them
 _POSTING = np.dtype([("term", "<i4"), ("row", "<i4"), ("tf", "<u2")])
-_BLOCK = 4_000_000  # postings sorted at a time when finishing: bounds the build's memory
+_BLOCK = 1_000_000  # postings sorted at a time when finishing: bounds the build's memory (~50 MB)
 
 
 def idf(size: int, df: int) -> float:
@@ -43,7 +44,7 @@ class KeywordWriter:
         self.folder = folder
         self.k1, self.b = k1, b
         self._vocabulary: dict[str, int] = {}
-        self._lengths: list[int] = []
+        self._lengths = array("i")
         self._postings = open(folder / _POSTINGS_FILE, "wb")  # noqa: SIM115 - closed by finish()
         self._pending: list[tuple[int, int, int]] = []
 

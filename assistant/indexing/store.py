@@ -34,6 +34,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from array import array
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -131,7 +132,6 @@ class IndexStore:
         self.keyword = KeywordIndex(path, self.size, self._db)
         self.vector_search = VectorSearch(path, self.vectors, manifest.get("vector_index", {"kind": "flat"}),
                                           exact=exact, probe=probe)
-        self.entries = {e.doc_id: e for e in self._read_entries()}
         self.documents = DocumentTable(self)
         self.chunks = ChunkTable(self)
         tables = dict(self._db().execute("SELECT name, value FROM tables"))
@@ -149,16 +149,21 @@ class IndexStore:
             self._local.db = db
         return db
 
-    def _read_entries(self) -> list[DocumentEntry]:
+    @functools.cached_property
+    def entries(self) -> dict[str, DocumentEntry]:
+        """Every document's row without its text, by id (read when first listed: a question needs none)."""
+        return {e.doc_id: e for e in self._entries("ORDER BY ordinal")}
+
+    def entry(self, doc_id: str) -> DocumentEntry | None:
+        found = self._entries("WHERE doc_id = ?", (doc_id,))
+        return found[0] if found else None
+
+    def _entries(self, where: str, arguments: tuple[Any, ...] = ()) -> list[DocumentEntry]:
         return [DocumentEntry(ordinal, doc_id, path, kind, DocumentMeta(**json.loads(meta)), content_hash,
                               file_sha256, json.loads(meta_entry), first_row, end_row)
                 for ordinal, doc_id, path, kind, meta, content_hash, file_sha256, meta_entry, first_row, end_row
                 in self._db().execute("SELECT ordinal, doc_id, path, kind, meta, content_hash, file_sha256, "
-                                      "meta_entry, first_row, end_row FROM documents ORDER BY ordinal")]
-
-    @functools.cached_property
-    def _doc_by_ordinal(self) -> dict[int, str]:
-        return {e.ordinal: e.doc_id for e in self.entries.values()}
+                                      f"meta_entry, first_row, end_row FROM documents {where}", arguments)]
 
     @property
     def identity(self) -> IndexIdentity:
@@ -168,11 +173,12 @@ class IndexStore:
         return self.documents[doc_id].document
 
     def doc_id_of(self, row: int) -> str:
-        return self._doc_by_ordinal[int(self.chunk_docs[row])]
+        return str(self._db().execute("SELECT doc_id FROM documents WHERE ordinal = ?",
+                                      (int(self.chunk_docs[row]),)).fetchone()[0])
 
     def rows_of(self, doc_ids: Iterable[str]) -> np.ndarray:
         """The chunk rows of these documents (unknown ids have none)."""
-        spans = [np.arange(e.first_row, e.end_row) for d in doc_ids if (e := self.entries.get(d))]
+        spans = [np.arange(e.first_row, e.end_row) for d in doc_ids if (e := self.entry(d))]
         return np.concatenate(spans) if spans else np.zeros(0, dtype=np.int64)
 
     def row_of(self, chunk: Chunk) -> int:
@@ -232,7 +238,9 @@ class DocumentTable(Mapping[str, StoredDocument]):
             if doc_id in self._cache:
                 self._cache.move_to_end(doc_id)
                 return self._cache[doc_id]
-        entry = self._store.entries[doc_id]
+        entry = self._store.entry(doc_id)
+        if entry is None:
+            raise KeyError(doc_id)
         text, blocks, pages = self._store._db().execute(
             "SELECT text, blocks, pages FROM documents WHERE ordinal = ?", (entry.ordinal,)).fetchone()
         document = Document(doc_id=entry.doc_id, path=entry.path, meta=entry.meta, text=text,
@@ -252,7 +260,7 @@ class DocumentTable(Mapping[str, StoredDocument]):
         return len(self._store.entries)
 
     def __contains__(self, doc_id: object) -> bool:
-        return doc_id in self._store.entries
+        return isinstance(doc_id, str) and (doc_id in self._cache or self._store.entry(doc_id) is not None)
 
 
 class ChunkTable(Sequence[Chunk]):
@@ -398,8 +406,8 @@ class VersionWriter:
         self._vectors = open(self.folder / VECTORS_FILE, "wb")  # noqa: SIM115 - closed by commit/abandon
         self._excerpts = open(self.folder / EXCERPTS_FILE, "wb")  # noqa: SIM115
         self._keyword = KeywordWriter(self.folder)
-        self._excerpt_starts = [0]
-        self._chunk_docs: list[int] = []
+        self._excerpt_starts = array("q", [0])  # compact: a million passages, four million excerpts
+        self._chunk_docs = array("i")
         self._ordinals: dict[str, int] = {}
         self.rows = 0
         self.excerpts = 0

@@ -84,6 +84,9 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
+_CAMEL = re.compile(r"[a-z][A-Z]")
+
+
 def split_camel(token: str) -> list[str]:
     """"EuropeanExternalActionServices" -> European, External, Action, Services."""
     parts = re.findall(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+", token)
@@ -101,10 +104,11 @@ class GlueSplitter:
         self.vocabulary = frozenset(w.lower() for w in vocabulary if w.isalpha())
         self.min_length = min_length
         self._max_word = max((len(w) for w in self.vocabulary), default=1)
+        self._long_word = re.compile(rf"[A-Za-z]{{{min_length},}}")
 
     def split_token(self, token: str) -> list[str]:
         parts: list[str] = []
-        for piece in split_camel(token) if re.search(r"[a-z][A-Z]", token) else [token]:
+        for piece in split_camel(token) if _CAMEL.search(token) else [token]:
             parts.extend(self._split_lower(piece))
         return parts
 
@@ -146,9 +150,10 @@ class GlueSplitter:
         def fix(match: re.Match[str]) -> str:
             return " ".join(self.split_token(match.group(0)))
 
-        return re.sub(rf"[A-Za-z]{{{self.min_length},}}", fix, text)
+        return self._long_word.sub(fix, text)
 
 
+@lru_cache(maxsize=1 << 17)
 def stem(word: str) -> str:
     """A light, predictable stemmer: plurals and a few common suffixes."""
     w = word.lower()
