@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,7 +41,7 @@ from .ingest.chunking import CHUNKING_VERSION, ChunkingParams, TokenCounter
 from .ingest.documents import discover
 from .ingest.textnorm import GlueSplitter, words
 from .types import BuildReport, Chunk, Document, FileFailure
-from .workers import Chunker, chunk_in_worker, in_order, parse, pool, start_chunker, worker_count
+from .workers import Chunker, chunk_in_worker, chunker_file, in_order, parse, pool, start_chunker, worker_count
 
 Progress = Callable[[str], None]
 
@@ -140,7 +141,7 @@ def build_index(settings: Settings, full: bool = False, embedder: Embedder | Non
                                            total=len(files), desc="reading", unit="file", disable=not shown,
                                            file=sys.stderr):
                     if isinstance(result, DocumentEntry) and previous is not None:
-                        writer.add_document(previous.store.documents[result.doc_id])
+                        writer.copy_document(previous.store, result)
                         planned.append(Planned(result.doc_id, result))
                         unchanged.append(source.relpath)
                     elif isinstance(result, str):
@@ -192,7 +193,7 @@ def build_index_from_documents(settings: Settings, documents: Iterable[Document]
                 key = hashlib.sha256(f"{doc.content_hash}:{meta_json}".encode()).hexdigest()
                 prior = old.get(doc.doc_id)
                 if prior is not None and prior.file_sha256 == key and previous is not None:
-                    writer.add_document(previous.store.documents[doc.doc_id])
+                    writer.copy_document(previous.store, prior)
                     planned.append(Planned(doc.doc_id, prior))
                     kept_paths.append(doc.path)
                 else:
@@ -249,13 +250,18 @@ def _write_chunks(settings: Settings, embedder: Embedder, identity: IndexIdentit
     passages_started = time.perf_counter()
     workers = workers_for(settings, embedder, sum(1 for p in planned if p.kept is None))
     chunker = Chunker(workers.count_tokens or embedder.count_tokens, splitter, gathered.acronyms, params)
-    with closing_pool(workers.pool(start_chunker, (chunker,))) as executor:
+    state = chunker_file(chunker, writer.folder) if workers.count else ""
+    with closing_pool(workers.pool(start_chunker, (state,))) as executor:
         job = chunker if executor is None else chunk_in_worker
-        bar = tqdm(in_order(planned, job, executor, argument=lambda p: writer.document(p.doc_id),
+        bar = tqdm(in_order(planned, job, executor, argument=lambda p: writer.document(p.doc_id), inline=chunker,
                             ready=lambda p: _kept_chunks(p, old, retokenise, gathered, splitter)),
                    total=len(planned), desc="indexing", unit="doc", disable=not shown, file=sys.stderr)
         for item, result in bar:
-            if isinstance(result, _Queued):
+            if isinstance(result, DocumentEntry) and old is not None:
+                _flush(queue, embedder, old, writer, settings, with_excerpts, counts)  # rows stay in order
+                queued_texts = 0
+                writer.copy_chunks(old, result)
+            elif isinstance(result, _Queued):
                 queue.append(result)
             else:
                 chunks, terms = result
@@ -268,6 +274,8 @@ def _write_chunks(settings: Settings, embedder: Embedder, identity: IndexIdentit
                 rate = writer.rows / max(1e-9, time.perf_counter() - passages_started)
                 bar.set_postfix_str(f"{rate:,.0f} passages/s", refresh=False)
         _flush(queue, embedder, old, writer, settings, with_excerpts, counts)
+    if state:
+        Path(state).unlink()
     say(f"embedded {counts['embedded_texts']} texts ({counts['embedded_chunks']} chunks and their excerpts); "
         f"{counts['reused_texts']} reused")
     manifest: dict[str, Any] = {
@@ -290,15 +298,17 @@ def _write_chunks(settings: Settings, embedder: Embedder, identity: IndexIdentit
 
 
 def _kept_chunks(item: Planned, old: IndexStore | None, retokenise: bool, gathered: _Gathered,
-                 splitter: GlueSplitter) -> _Queued | None:
-    """An unchanged document's chunks, vectors and terms, from the served version (None: not kept)."""
+                 splitter: GlueSplitter) -> DocumentEntry | _Queued | None:
+    """An unchanged document's rows, to copy from the served version as they are, or (when the
+    corpus defines new acronyms) its chunks and vectors with terms made again; None: not kept."""
     if item.kept is None or old is None:
         return None
     entry = item.kept
+    if not retokenise:
+        return entry
     chunks = old.chunks.of_document(entry)
     first, end = entry.first_row, entry.end_row
-    terms = [chunk_keyword_terms(c, entry.meta.title, gathered.acronyms, splitter) for c in chunks] if retokenise \
-        else [list(old.chunk_terms(row)) for row in range(first, end)]
+    terms = [chunk_keyword_terms(c, entry.meta.title, gathered.acronyms, splitter) for c in chunks]
     excerpts = old.excerpt_vectors[int(old.excerpt_starts[first]):int(old.excerpt_starts[end])] \
         if len(old.excerpt_vectors) else None
     return _Queued(item.doc_id, chunks, terms, np.asarray(old.vectors[first:end]),

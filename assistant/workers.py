@@ -9,11 +9,15 @@ torch threads running) and only when there is enough work to repay their start.
 from __future__ import annotations
 
 import os
+import pickle
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from .answer.retrieval import chunk_keyword_terms
@@ -36,11 +40,28 @@ def worker_count(setting: int, documents: int) -> int:
     return min(spare, 8) if documents >= AUTO_MIN_DOCUMENTS else 0
 
 
-def pool(workers: int, initializer: Callable[..., None] | None = None, args: tuple[Any, ...] = ()) -> Executor | None:
+def pool(workers: int, initializer: Callable[..., None] | None = None, args: tuple[Any, ...] = (),
+         start_timeout: float = 120.0) -> Executor | None:
+    """A pool of `workers` spawned processes, or None (work inline) when there are none or they
+    cannot start: a script without an `if __name__ == "__main__":` guard is re-run by each
+    spawned process, which then dies; that is found here, before any work is given to them."""
     if workers <= 0:
         return None
-    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                               initializer=initializer, initargs=args)
+    executor = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                                   initializer=initializer, initargs=args)
+    probe = executor.submit(os.getpid)
+    deadline = time.monotonic() + start_timeout
+    while time.monotonic() < deadline:
+        done, _ = wait([probe], timeout=0.05)
+        if done and probe.exception() is None:
+            return executor
+        processes = list(getattr(executor, "_processes", {}).values())  # no public way to see a dead worker
+        if done or any(p.exitcode is not None for p in processes):
+            break
+    for process in list(getattr(executor, "_processes", {}).values()):
+        process.terminate()
+    executor.shutdown(wait=False, cancel_futures=True)
+    return None
 
 
 @dataclass(frozen=True)
@@ -50,28 +71,44 @@ class _Ready(Generic[R]):
 
 def in_order(items: Iterable[T], job: Callable[[Any], R], executor: Executor | None,
              argument: Callable[[T], Any] | None = None, ready: Callable[[T], R | None] | None = None,
-             window: int = 0) -> Iterator[tuple[T, R]]:
+             inline: Callable[[Any], R] | None = None, window: int = 0) -> Iterator[tuple[T, R]]:
     """(item, job(argument(item))) for each item, in the items' order; jobs run in `executor`
     (inline without one) with at most `window` waiting, so memory stays bounded however many
-    items there are. `ready(item)`, when it gives a value, is used instead of a job."""
+    items there are. `ready(item)`, when it gives a value, is used instead of a job.
+
+    Should the pool break (a worker killed, or a script that spawns them without an
+    `if __name__ == "__main__":` guard), the remaining jobs run here, as `inline` (default: job).
+    """
     window = window or 4 * max(1, getattr(executor, "_max_workers", 1))
-    pending: deque[tuple[T, Future[R] | _Ready[R]]] = deque()
+    here = inline or job
+    pending: deque[tuple[T, Any, Future[R] | _Ready[R]]] = deque()
+    broken = False
+
+    def take() -> tuple[T, R]:
+        nonlocal broken
+        item, given, result = pending.popleft()
+        if isinstance(result, _Ready):
+            return item, result.value
+        try:
+            return item, result.result()
+        except BrokenProcessPool:
+            broken = True
+            return item, here(given)
+
     for item in items:
         value = ready(item) if ready else None
         if value is not None:
-            pending.append((item, _Ready(value)))
+            pending.append((item, None, _Ready(value)))
         else:
             given = argument(item) if argument else item
-            pending.append((item, _Ready(job(given)) if executor is None else executor.submit(job, given)))
+            if executor is None or broken:
+                pending.append((item, given, _Ready(here(given))))
+            else:
+                pending.append((item, given, executor.submit(job, given)))
         while len(pending) > window:
-            yield _take(pending.popleft())
+            yield take()
     while pending:
-        yield _take(pending.popleft())
-
-
-def _take(entry: tuple[T, Future[R] | _Ready[R]]) -> tuple[T, R]:
-    item, result = entry
-    return item, result.value if isinstance(result, _Ready) else result.result()
+        yield take()
 
 
 def parse(source: SourceFile) -> Document | str:
@@ -99,8 +136,18 @@ class Chunker:
 _WORKER_CHUNKER: list[Chunker] = []  # a worker process's chunker, set once when it starts
 
 
-def start_chunker(chunker: Chunker) -> None:
-    _WORKER_CHUNKER[:] = [chunker]
+def start_chunker(path: str) -> None:
+    """A worker's initializer: the chunker is read from a file, so that starting a worker sends
+    only its path (a large pickle would block the start of a worker that dies on the way)."""
+    with open(path, "rb") as handle:
+        _WORKER_CHUNKER[:] = [pickle.load(handle)]
+
+
+def chunker_file(chunker: Chunker, folder: Path) -> str:
+    """Where start_chunker reads `chunker` from (in the build's own folder)."""
+    path = folder / "chunker.pickle"
+    path.write_bytes(pickle.dumps(chunker, protocol=pickle.HIGHEST_PROTOCOL))
+    return str(path)
 
 
 def chunk_in_worker(doc: Document) -> tuple[list[Chunk], list[list[str]]]:

@@ -78,13 +78,14 @@ def test_train_rescorer_refuses_to_fit_on_nothing(index_root: Path, tmp_path: Pa
 @pytest.mark.skipif(not (SHARED / "eval" / "scifact").exists(), reason="shared SciFact set not present")
 def test_bench_scale_with_an_approximate_index(tmp_path: Path) -> None:
     out = run_script(BENCHMARKS / "bench_scale.py", "--passages", "300", "--vectors", "synthetic", "--asks", "3",
-                     "--recall-queries", "5", "--pool", "40", "--vector-index", "ivf",
+                     "--recall-queries", "5", "--pool", "40", "--vector-index", "ivf", "--incremental",
                      "--json", str(tmp_path / "scale.json"))
     assert "ann_recall_at_10" in out and "'kind': 'ivf'" in out
     figures = json.loads((tmp_path / "scale.json").read_text(encoding="utf-8"))
     keys = {"passages", "build_s", "build_peak_rss_mb", "disk_mb", "open_s", "ask_p50_ms", "ask_p95_ms",
             "serve_rss_mb", "ann_recall_at_10", "encode_passages_per_s"}
     assert keys <= set(figures) and figures["passages"] > 100 and 0 <= figures["ann_recall_at_10"] <= 1
+    assert 0 < figures["incremental_embedded_chunks"] <= 3  # the edited document's own passages
 
 
 def test_bench_ask() -> None:

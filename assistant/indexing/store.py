@@ -401,8 +401,12 @@ class VersionWriter:
         self.dimension = dimension
         self.folder = index_dir / f".tmp-{uuid.uuid4().hex[:8]}"
         self.folder.mkdir(parents=True)
-        self.db = sqlite3.connect(self.folder / DATABASE)
-        self.db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;" + _SCHEMA)
+        self.db = sqlite3.connect(f"file:{self.folder / DATABASE}", uri=True)
+        self.db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;" + _SCHEMA +
+                              "CREATE TEMP TABLE runs (kind INTEGER, start INTEGER, stop INTEGER, shift INTEGER);")
+        self._attached: Path | None = None
+        self._old_files: dict[str, int] = {}
+        self._runs: list[list[int]] = []  # [kind, old start, old stop, shift] of rows copied from the served version
         self._vectors = open(self.folder / VECTORS_FILE, "wb")  # noqa: SIM115 - closed by commit/abandon
         self._excerpts = open(self.folder / EXCERPTS_FILE, "wb")  # noqa: SIM115
         self._keyword = KeywordWriter(self.folder)
@@ -431,6 +435,72 @@ class VersionWriter:
              doc.content_hash, stored.file_sha256, json.dumps(stored.meta_entry, ensure_ascii=False), doc.text,
              json.dumps([[b.start, b.end, b.role, b.page] for b in doc.blocks]),
              json.dumps([[p.number, p.start, p.end] for p in doc.pages])))
+
+    def copy_document(self, old: IndexStore, entry: DocumentEntry) -> None:
+        """An unchanged document of the served version, copied as it is stored (nothing decoded)."""
+        self._attach(old)
+        ordinal = len(self._ordinals)
+        self._ordinals[entry.doc_id] = ordinal
+        self.db.execute(
+            "INSERT INTO documents (ordinal, doc_id, path, kind, meta, content_hash, file_sha256, meta_entry, "
+            "text, blocks, pages) SELECT ?, doc_id, path, kind, meta, content_hash, file_sha256, meta_entry, "
+            "text, blocks, pages FROM old.documents WHERE ordinal = ?", (ordinal, entry.ordinal))
+
+    def copy_chunks(self, old: IndexStore, entry: DocumentEntry) -> None:
+        """An unchanged document's chunks, keyword terms, vectors and excerpt vectors, copied row for row
+        from the served version (its terms are read back for the keyword index, nothing else is decoded)."""
+        self._attach(old)
+        ordinal = self._ordinals[entry.doc_id]
+        first, end = entry.first_row, entry.end_row
+        shift = self.rows - first
+        self.db.execute("INSERT INTO chunks SELECT row + ?, chunk_id, ?, data, terms, role FROM old.chunks "
+                        "WHERE row >= ? AND row < ?", (shift, ordinal, first, end))
+        for (terms,) in self.db.execute("SELECT terms FROM old.chunks WHERE row >= ? AND row < ? ORDER BY row",
+                                        (first, end)):
+            self._keyword.add(terms.split())
+        row_bytes = 4 * self.dimension  # read, not mapped: copied pages do not stay in this process
+        self._vectors.write(os.pread(self._old_file(old, VECTORS_FILE), (end - first) * row_bytes, first * row_bytes))
+        excerpt_first, excerpt_end = int(old.excerpt_starts[first]), int(old.excerpt_starts[end])
+        if excerpt_end > excerpt_first:
+            self._excerpts.write(os.pread(self._old_file(old, EXCERPTS_FILE), (excerpt_end - excerpt_first) * row_bytes,
+                                          excerpt_first * row_bytes))
+        excerpt_shift = self.excerpts - excerpt_first
+        self._excerpt_starts.extend((np.asarray(old.excerpt_starts[first + 1:end + 1]) + excerpt_shift).tolist())
+        self._chunk_docs.extend([ordinal] * (end - first))
+        self._add_run(_CHUNK_VECTOR, first, end, shift)
+        self._add_run(_EXCERPT_VECTOR, excerpt_first, excerpt_end, excerpt_shift)
+        self.rows += end - first
+        self.excerpts += excerpt_end - excerpt_first
+        self.db.execute("UPDATE documents SET first_row = ?, end_row = ? WHERE ordinal = ?",
+                        (first + shift, self.rows, ordinal))
+
+    def _old_file(self, old: IndexStore, name: str) -> int:
+        if name not in self._old_files:
+            self._old_files[name] = os.open(old.path / name, os.O_RDONLY)
+        return self._old_files[name]
+
+    def _add_run(self, kind: int, start: int, stop: int, shift: int) -> None:
+        last = next((r for r in reversed(self._runs) if r[0] == kind), None)
+        if last is not None and last[2] == start and last[3] == shift:
+            last[2] = stop
+        elif stop > start:
+            self._runs.append([kind, start, stop, shift])
+
+    def _attach(self, old: IndexStore) -> None:
+        if self._attached == old.path:
+            return
+        if self._attached is not None:
+            raise ValueError("rows are copied from one served version per build")
+        self.db.execute("ATTACH DATABASE ? AS old", (f"file:{old.path / DATABASE}?mode=ro&immutable=1",))
+        self._attached = old.path
+
+    def _copy_vector_keys(self) -> None:
+        """The keys of the copied vectors, so that a later build still finds them to reuse."""
+        if self._attached is None or not self._runs:
+            return
+        self.db.executemany("INSERT INTO runs VALUES (?, ?, ?, ?)", self._runs)
+        self.db.execute("INSERT OR IGNORE INTO embedded SELECT e.key, e.kind, e.row + r.shift FROM old.embedded e "
+                        "JOIN runs r ON e.kind = r.kind AND e.row >= r.start AND e.row < r.stop")
 
     def document(self, doc_id: str) -> Document:
         """A document added to this version, read back."""
@@ -476,11 +546,12 @@ class VersionWriter:
 
     def commit(self, manifest: dict[str, Any], tables: Mapping[str, Any],
                vector_index: dict[str, Any]) -> Path:
-        """Finish the files, write the manifest last, and make this the served version."""
-        self._vectors.close()
-        self._excerpts.close()
+        """Finish the files, write the manifest last, and make this the served version (an
+        approximate index reuses the served version's trained centroids when it has the same shape)."""
+        self._close_files()
         manifest = {**manifest, "format": FORMAT_VERSION, "vector_index": vector_index,
                     "counts": {**manifest.get("counts", {}), "chunks": self.rows, "excerpts": self.excerpts}}
+        self._copy_vector_keys()
         manifest["keyword"] = self._keyword.finish(self.db)
         self.db.executemany("INSERT INTO tables VALUES (?, ?)",
                             ((name, json.dumps(value, ensure_ascii=False)) for name, value in tables.items()))
@@ -489,7 +560,8 @@ class VersionWriter:
         self.db.close()
         np.save(self.folder / EXCERPT_STARTS_FILE, np.array(self._excerpt_starts, dtype=np.int64))
         np.save(self.folder / CHUNK_DOCS_FILE, np.array(self._chunk_docs, dtype=np.int32))
-        write_ann(_map(self.folder / VECTORS_FILE, self.rows, self.dimension), vector_index, self.folder)
+        write_ann(self.folder / VECTORS_FILE, self.rows, self.dimension, vector_index, self.folder,
+                  trained=self._attached)
         for path in self.folder.iterdir():
             _fsync_file(path)
         _write(self.folder / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
@@ -502,9 +574,15 @@ class VersionWriter:
         _remove_old_versions(self.index_dir, keep={version.name})
         return version
 
-    def abandon(self) -> None:
+    def _close_files(self) -> None:
         for handle in (self._vectors, self._excerpts):
             handle.close()
+        for fd in self._old_files.values():
+            os.close(fd)
+        self._old_files.clear()
+
+    def abandon(self) -> None:
+        self._close_files()
         self._keyword.abandon()
         with contextlib.suppress(sqlite3.Error):
             self.db.close()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sqlite3
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -16,7 +19,7 @@ from assistant.indexing import keyword, store
 from assistant.indexing.vectors import choose
 from assistant.pipeline import Assistant, build_index
 
-from ..conftest import make_settings
+from ..conftest import REPO, make_settings
 
 QUESTIONS = ("When do the US and UK expect to launch their prize challenges?",
              "Which UK ministers signed the US-UK AI declaration?",
@@ -116,3 +119,47 @@ def test_opening_reads_no_chunk_and_no_document_text(seed_index) -> None:  # typ
 def _rows(opened: store.IndexStore, doc_id: str) -> tuple[int, int]:
     entry = opened.entries[doc_id]
     return entry.first_row, entry.end_row
+
+
+def test_an_incremental_build_copies_unchanged_rows_into_what_a_full_build_makes(
+        corpus_copy: Path, tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings(corpus_copy, tmp_path / "index")
+    build_index(settings, embedder=embedder)
+    target = corpus_copy / "eu-international-alliance-human-centric-ai-project.txt"
+    target.write_text(target.read_text(encoding="utf-8") + "\n\nA paragraph added at the end of the page.\n",
+                      encoding="utf-8")
+    report = build_index(settings, embedder=embedder)
+    assert report.changed == ("eu-international-alliance-human-centric-ai-project.txt",) and len(report.unchanged) == 4
+    full = make_settings(corpus_copy, tmp_path / "full")
+    build_index(full, embedder=embedder, full=True)
+    copied, made = store.load(settings.index_dir), store.load(full.index_dir)
+    assert [c.chunk_id for c in copied.chunks] == [c.chunk_id for c in made.chunks]
+    assert [copied.chunk_terms(i) for i in range(copied.size)] == [made.chunk_terms(i) for i in range(made.size)]
+    # The same vectors, up to the rounding of bfloat16 batches made of other texts.
+    assert np.min(np.sum(np.asarray(copied.vectors) * np.asarray(made.vectors), axis=1)) > 0.999
+    assert np.array_equal(np.asarray(copied.excerpt_starts), np.asarray(made.excerpt_starts))
+    assert np.min(np.sum(np.asarray(copied.excerpt_vectors) * np.asarray(made.excerpt_vectors), axis=1)) > 0.999
+    assert {d: (e.first_row, e.end_row) for d, e in copied.entries.items()} == \
+        {d: (e.first_row, e.end_row) for d, e in made.entries.items()}
+    keys = "SELECT count(*) FROM embedded"
+    assert copied._db().execute(keys).fetchone() == made._db().execute(keys).fetchone()
+    # Every vector stays findable for reuse: one more change re-embeds that document's new texts only.
+    target.write_text(target.read_text(encoding="utf-8").replace("added at the end", "added last"), encoding="utf-8")
+    again = build_index(settings, embedder=embedder)
+    assert 0 < again.embedded_chunks <= 2
+
+
+def test_a_script_without_a_main_guard_still_builds(corpus_copy: Path, tmp_path: Path) -> None:
+    """Spawned workers re-run such a script and die; the build carries on without them."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from pathlib import Path\n"
+        "from assistant.config import Settings\n"
+        "from assistant.pipeline import build_index\n"
+        f"settings = Settings().with_overrides(corpus_dir=Path({str(corpus_copy)!r}), "
+        f"index_dir=Path({str(tmp_path / 'index')!r}), progress=False, workers=2)\n"
+        "print('built', build_index(settings).total_chunks)\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600,
+                          cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("built") == 1 and int(done.stdout.split()[-1]) > 0
