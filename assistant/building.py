@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import sys
@@ -49,6 +50,23 @@ _EMBEDDERS: dict[str, Embedder] = {}
 _EMBEDDERS_LOCK = threading.Lock()
 QUEUE_TEXTS = 2048  # texts (chunks and their excerpts) embedded per batch of documents
 
+
+@dataclass
+class OcrRate:
+    """Pages read by OCR so far in a build, and how fast, for the progress bar."""
+
+    pages: int = 0
+    started: float = dataclasses.field(default_factory=time.perf_counter)
+
+    def add(self, doc: Document) -> bool:
+        """Count a document's OCR pages; True when it had any."""
+        count = sum(1 for page in doc.pages if page.ocr)
+        self.pages += count
+        return count > 0
+
+    def describe(self) -> str:
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        return f"OCR {self.pages} page{'s' if self.pages != 1 else ''}, {self.pages / elapsed:.2f} pages/s"
 
 def get_embedder(settings: Settings) -> Embedder:
     """One loaded model per process, model name, precision and device."""
@@ -134,12 +152,17 @@ def build_index(settings: Settings, full: bool = False, embedder: Embedder | Non
                         and old.doc_id == source.doc_id:
                     kept_by_path[source.relpath] = old
             workers = workers_for(settings, embedder, len(files) - len(kept_by_path))
-            shown = settings.progress and len(files) > 20
+            # PDFs to read may hold scans: OCR takes seconds a page, so its progress is shown.
+            shown = settings.progress and (len(files) > 20 or any(
+                s.path.suffix.lower() == ".pdf" and s.relpath not in kept_by_path for s in files))
+            ocr_rate = OcrRate()
             with closing_pool(workers.pool()) as executor:
-                for source, result in tqdm(in_order(files, parse, executor,
-                                                    ready=lambda s: kept_by_path.get(s.relpath)),
-                                           total=len(files), desc="reading", unit="file", disable=not shown,
-                                           file=sys.stderr):
+                reading = tqdm(in_order(files, functools.partial(parse, ocr=settings.ocr), executor,
+                                        ready=lambda s: kept_by_path.get(s.relpath)),
+                               total=len(files), desc="reading", unit="file", disable=not shown, file=sys.stderr)
+                for source, result in reading:
+                    if isinstance(result, Document) and ocr_rate.add(result):
+                        reading.set_postfix_str(ocr_rate.describe(), refresh=False)
                     if isinstance(result, DocumentEntry) and previous is not None:
                         writer.copy_document(previous.store, result)
                         planned.append(Planned(result.doc_id, result))

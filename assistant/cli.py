@@ -1,4 +1,4 @@
-"""Command line: `assistant index | ask | eval | show | brief | serve`, a thin adapter over the pipeline."""
+"""Command line: `assistant index | add | ask | eval | show | brief | serve`, a thin adapter over the pipeline."""
 
 from __future__ import annotations
 
@@ -45,6 +45,35 @@ def cmd_index(args: argparse.Namespace) -> int:
     else:
         print(render_report(report))
     return 0
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from .errors import CorpusError
+    from .ingest.fetch import is_url
+    from .ingest.uploads import save_page, save_upload
+    from .pipeline import build_index
+
+    settings = _settings(args)
+    changed = failed = 0
+    for item in args.sources:
+        try:
+            if is_url(item):
+                result = save_page(settings.corpus_dir, item)
+            else:
+                path = Path(item).expanduser()
+                if not path.is_file():
+                    raise CorpusError(f"{item}: no such file")
+                result = save_upload(settings.corpus_dir, path.name, path.read_bytes())
+        except CorpusError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        print(result.message)
+        changed += bool(result.saved_as)
+    if changed and not args.no_index:
+        report = build_index(settings, progress=lambda m: print(m, file=sys.stderr))
+        print(render_report(report))
+    return 1 if failed else 0
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -236,6 +265,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full", action="store_true", help="rebuild everything from scratch")
     p.add_argument("--json", action="store_true", help="print the build report as JSON")
     p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("add", parents=[common], help="add web pages (by URL) or files to the corpus, then index",
+                       description="Add web pages by address and files by path to the corpus folder, "
+                                   "then update the index. A page is saved as the HTML the server sent, "
+                                   "under its title, and what it states about itself (title, author, "
+                                   "publisher, date, address) and the day it was retrieved go into "
+                                   "metadata.json; adding the same address again updates that document. "
+                                   "Files are checked as uploads are (type by content, no overwriting).",
+                       epilog="Example: assistant add https://example.org/ai-statement report.pdf")
+    p.add_argument("sources", nargs="+", metavar="URL|FILE", help="http(s) address or file path")
+    p.add_argument("--no-index", action="store_true", help="only add; do not update the index")
+    p.set_defaults(func=cmd_add)
 
     p = sub.add_parser("ask", parents=[common, styles], help="answer questions with cited excerpts",
                        description="Answer each question with verbatim excerpts from the corpus. "

@@ -20,6 +20,7 @@ PRECISIONS = ("auto", "float32", "bfloat16")
 FUSIONS = ("zscore", "rrf")
 VECTOR_INDEXES = ("auto", "flat", "ivf")
 DEVICES = ("auto", "cpu", "cuda")
+OCR_MODES = ("auto", "on", "off")
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class Settings:
     """
 
     corpus_dir: Path = REPO_ROOT / "corpus"
-    """Folder of source documents (.txt, .md, .html/.htm, .pdf) and metadata.json."""
+    """Folder of source documents (.txt, .md, .html/.htm, .pdf, .docx) and metadata.json."""
     index_dir: Path = REPO_ROOT / "index"
     """Folder holding the built index versions and the CURRENT pointer."""
     model: str = DEFAULT_MODEL
@@ -46,6 +47,9 @@ class Settings:
     natively, avx512_bf16 or AMX: 2.7x faster here, vectors within 3e-5 cosine of float32)."""
     device: str = "auto"
     """Where the model runs: "cpu", "cuda", or "auto" (a GPU when torch sees one)."""
+    ocr: str = "auto"
+    """PDF pages without a text layer (scans): "auto" reads them with Tesseract when it is
+    installed (scripts/setup.sh installs it), "on" requires it, "off" reports them as having no text."""
     workers: int = -1
     """Processes that parse and chunk documents beside the one that embeds: 0 none, -1 one per
     spare CPU core (at most 8) when at least 64 documents are to be read."""
@@ -89,6 +93,8 @@ class Settings:
             raise ConfigError(f"fusion={changes['fusion']!r}: choose one of {', '.join(FUSIONS)}")
         if changes.get("device", "auto") not in DEVICES:
             raise ConfigError(f"device={changes['device']!r}: choose one of {', '.join(DEVICES)}")
+        if changes.get("ocr", "auto") not in OCR_MODES:
+            raise ConfigError(f"ocr={changes['ocr']!r}: choose one of {', '.join(OCR_MODES)}")
         if changes.get("vector_index", "auto") not in VECTOR_INDEXES:
             raise ConfigError(f"vector_index={changes['vector_index']!r}: choose one of {', '.join(VECTOR_INDEXES)}")
         return dataclasses.replace(self, **changes)

@@ -16,6 +16,7 @@ class DocumentMeta:
     source_type: str = ""
     url: str = ""
     notes: str = ""
+    retrieved: str = ""  # a web page added by URL: the day it was fetched (YYYY-MM-DD)
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class PageSpan:
     number: int
     start: int
     end: int
+    ocr: bool = False  # the text was recognised from the page's image (it had no text layer)
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,11 @@ class Document:
     content_hash: str  # sha256 of the extracted text
     blocks: tuple[Block, ...]
     pages: tuple[PageSpan, ...] = ()
-    kind: str = "text"  # text, markdown, html or pdf
+    kind: str = "text"  # text, markdown, html, pdf or docx
+
+    def read_by_ocr(self, page: int | None) -> bool:
+        """Whether that page's text was recognised by OCR."""
+        return page is not None and any(p.ocr and p.number == page for p in self.pages)
 
 
 @dataclass(frozen=True)
@@ -138,6 +144,7 @@ class Citation:
     path: str = ""
     url: str = ""
     passage_id: str = ""  # permanent, readable: "<doc_id>#p12@<version>" (see passages.py)
+    ocr: bool = False  # the excerpt's page was read by OCR: recognition errors are quoted as read
 
 
 @dataclass(frozen=True)

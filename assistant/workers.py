@@ -111,10 +111,10 @@ def in_order(items: Iterable[T], job: Callable[[Any], R], executor: Executor | N
         yield take()
 
 
-def parse(source: SourceFile) -> Document | str:
+def parse(source: SourceFile, ocr: str = "auto") -> Document | str:
     """The document, or why it could not be read (exceptions stay in the worker)."""
     try:
-        return load_document(source)
+        return load_document(source, ocr)
     except CorpusError as exc:
         return str(exc).split(": ", 1)[-1]
 

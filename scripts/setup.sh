@@ -26,6 +26,22 @@ if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
     || "${PIP[@]}" install "$TORCH_SPEC"
 fi
 
+# OCR of scanned PDF pages (ASSISTANT_OCR) needs poppler's pdftoppm and Tesseract. Installed
+# when missing and the system lets us (root or sudo without a password); without them the
+# assistant works as before and reports scanned pages as having no text.
+if ! command -v tesseract >/dev/null || ! command -v pdftoppm >/dev/null; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo -n"
+  if command -v apt-get >/dev/null && { [ -z "$SUDO" ] || sudo -n true 2>/dev/null; }; then
+    echo "setup: installing poppler-utils and tesseract-ocr for OCR of scanned PDFs"
+    { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends \
+        poppler-utils tesseract-ocr tesseract-ocr-eng; } >/dev/null 2>&1 \
+      || echo "setup: could not install them; scanned PDFs will be reported, not read (see README)" >&2
+  else
+    echo "setup: pdftoppm or tesseract missing; scanned PDFs will be reported, not read (see README)" >&2
+  fi
+fi
+
 spec="."
 [ -n "$EXTRAS" ] && spec=".[$EXTRAS]"
 stamp="$VENV/.assistant-installed-$(cat pyproject.toml | sha256sum | cut -c1-16)-${EXTRAS:-none}"

@@ -3,7 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The browser tests need Debian's chromium (never a downloaded browser); the briefing
-# tests turn a .docx into PDF with LibreOffice and into PNG pages with pdftoppm.
+# tests turn a .docx into PDF with LibreOffice and into PNG pages with pdftoppm; the OCR
+# tests need Tesseract.
 SUDO=""
 [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && SUDO="sudo"
 if [ ! -x /usr/bin/chromium ]; then
@@ -14,6 +15,12 @@ if ! command -v soffice >/dev/null || ! command -v pdftoppm >/dev/null; then
   echo "test: installing Debian's LibreOffice Writer and poppler-utils for the briefing tests"
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends libreoffice-writer-nogui poppler-utils
+fi
+# The OCR tests read scanned PDFs with Tesseract (scripts/setup.sh tries the same, quietly).
+if ! command -v tesseract >/dev/null || [ ! -e /usr/share/tesseract-ocr/5/tessdata/eng.traineddata ]; then
+  echo "test: installing Debian's tesseract-ocr (English) for the OCR tests"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends tesseract-ocr tesseract-ocr-eng
 fi
 EXTRAS=test bash scripts/setup.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1

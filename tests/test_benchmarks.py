@@ -40,7 +40,7 @@ def index_root(seed_index: Settings, tmp_path_factory: pytest.TempPathFactory) -
 def test_every_benchmark_has_a_smoke_test() -> None:
     scripts = {p.stem for p in BENCHMARKS.glob("*.py") if not p.name.startswith("_")}
     tested = {"bench_ask", "bench_build", "bench_precision", "bench_serve", "load_chat", "answer_quality",
-              "abstention_margin", "bench_scale"}
+              "abstention_margin", "bench_scale", "bench_html"}
     assert scripts == tested, f"give {sorted(scripts - tested)} a smoke test here"
 
 
@@ -96,6 +96,13 @@ def test_bench_ask() -> None:
 def test_bench_build() -> None:
     out = run_script(BENCHMARKS / "bench_build.py", "--repeat", "1", "--rebuilds", "1")
     assert "no-change rebuild" in out
+
+
+def test_bench_html(tmp_path: Path) -> None:
+    page = REPO / "tests" / "data" / "web" / "pages" / "ai-safety-network.html"
+    out = run_script(BENCHMARKS / "bench_html.py", str(page), "--repeat", "1", "--json", str(tmp_path / "html.json"))
+    assert "boilerplate main" in out and "ai-safety-network.html" in out
+    assert json.loads((tmp_path / "html.json").read_text())["pages"][0]["page"] == "ai-safety-network.html"
 
 
 def test_bench_precision() -> None:

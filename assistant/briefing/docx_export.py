@@ -8,7 +8,7 @@ jumps to); "Sources" lists each cited document once.
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, datetime, timezone
 
 import docx
 from docx.oxml import OxmlElement
@@ -25,6 +25,11 @@ def to_docx(briefing: Briefing, style: str = DEFAULT_STYLE, prepared: date | Non
     document = docx.Document()
     document.core_properties.title = laid.title
     document.core_properties.comments = "Made by the cited-answer assistant; every quotation is verbatim."
+    # Not python-docx's template's: its author and 2013 date would be read back as this file's.
+    document.core_properties.author = ""
+    day = prepared or date.today()
+    document.core_properties.created = document.core_properties.modified = \
+        datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
     document.add_heading(laid.title, level=0)
     document.add_paragraph(introduction(laid).replace("`", ""))  # no code spans in Word
     for item in laid.items:

@@ -136,13 +136,19 @@ def short_title(title: str, words: int = 5) -> str:
     return " ".join(kept).rstrip(",:;")
 
 
+OCR_NOTE = "text recognised by OCR"
+
+
 def locator(citation: Citation) -> str:
-    """"p. 4, para. 2" or "para. 19"; empty when neither is known."""
+    """"p. 4, para. 2" or "para. 19"; empty when neither is known. A page read by OCR says
+    so ("p. 4, para. 2, text recognised by OCR"): a recognition error is quoted as read."""
     parts = []
     if citation.page is not None:
         parts.append(f"p. {citation.page}")
     if citation.paragraph is not None:
         parts.append(f"para. {citation.paragraph}")
+    if citation.ocr:
+        parts.append(OCR_NOTE)
     return ", ".join(parts)
 
 

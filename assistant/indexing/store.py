@@ -434,7 +434,7 @@ class VersionWriter:
             (ordinal, doc.doc_id, doc.path, doc.kind, json.dumps(asdict(doc.meta), ensure_ascii=False),
              doc.content_hash, stored.file_sha256, json.dumps(stored.meta_entry, ensure_ascii=False), doc.text,
              json.dumps([[b.start, b.end, b.role, b.page] for b in doc.blocks]),
-             json.dumps([[p.number, p.start, p.end] for p in doc.pages])))
+             json.dumps(pages_to_json(doc.pages))))
 
     def copy_document(self, old: IndexStore, entry: DocumentEntry) -> None:
         """An unchanged document of the served version, copied as it is stored (nothing decoded)."""
@@ -628,10 +628,15 @@ def document_to_json(doc: Document) -> dict[str, Any]:
     return {
         "doc_id": doc.doc_id, "path": doc.path, "kind": doc.kind, "meta": asdict(doc.meta),
         "content_hash": doc.content_hash,
-        "pages": [[p.number, p.start, p.end] for p in doc.pages],
+        "pages": pages_to_json(doc.pages),
         "blocks": [[b.start, b.end, b.role, b.page] for b in doc.blocks],
         "text": doc.text,
     }
+
+
+def pages_to_json(pages: Sequence[PageSpan]) -> list[list[Any]]:
+    """[number, start, end], and true at the end of a page read by OCR."""
+    return [[p.number, p.start, p.end, *([True] if p.ocr else [])] for p in pages]
 
 
 def document_from_json(item: dict[str, Any]) -> Document:

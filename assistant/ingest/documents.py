@@ -1,4 +1,4 @@
-"""Corpus files -> Documents: .txt, .md, .html/.htm, .pdf (page by page), metadata beside them."""
+"""Corpus files -> Documents: .txt, .md, .html/.htm, .pdf (page by page), .docx, metadata beside them."""
 
 from __future__ import annotations
 
@@ -13,14 +13,17 @@ from typing import Any
 
 from ..errors import CorpusError
 from ..types import Block, Document, DocumentMeta, PageSpan
-from .htmltext import html_to_text
+from .ocr import missing as ocr_missing
+from .ocr import recognise_pages
 from .structure import segment
+from .webpage import read_page
+from .wordtext import read_docx
 
 METADATA_FILE = "metadata.json"
 TEXT_SUFFIXES = {".txt": "text", ".md": "markdown", ".markdown": "markdown",
                  ".html": "html", ".htm": "html"}
-SUPPORTED_SUFFIXES = set(TEXT_SUFFIXES) | {".pdf"}
-META_FIELDS = {"title", "author", "publisher", "date", "type", "url", "notes", "password"}
+SUPPORTED_SUFFIXES = set(TEXT_SUFFIXES) | {".pdf", ".docx"}
+META_FIELDS = {"title", "author", "publisher", "date", "type", "url", "retrieved", "notes", "password"}
 
 
 @dataclass(frozen=True)
@@ -105,11 +108,17 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_document(source: SourceFile) -> Document:
-    """Parse one file; raises CorpusError naming the file and the reason."""
+def load_document(source: SourceFile, ocr: str = "auto") -> Document:
+    """Parse one file; raises CorpusError naming the file and the reason.
+
+    `ocr` (Settings.ocr): "auto" reads PDF pages that have no text layer with Tesseract
+    when it is installed, "on" requires it, "off" never does.
+    """
     suffix = source.path.suffix.lower()
+    if suffix == ".docx":
+        return _docx_document(source)
     if suffix == ".pdf":
-        text, pages, pdf_title = _read_pdf(source)
+        text, pages, pdf_title = _read_pdf(source, ocr)
         kind, fallback_title = "pdf", pdf_title
     else:
         kind = TEXT_SUFFIXES[suffix]
@@ -117,7 +126,7 @@ def load_document(source: SourceFile) -> Document:
         fallback_title = ""
         pages = ()
         if kind == "html":
-            fallback_title, text = html_to_text(text)
+            return _html_document(source, text)
     if not text.strip():
         raise CorpusError(f"{source.relpath}: no text in the file")
     blocks = segment(text, pages, pdf=kind == "pdf")
@@ -128,7 +137,34 @@ def load_document(source: SourceFile) -> Document:
                        for b in segment(text, (), pdf=True))
     if not _has_passages(blocks):
         raise CorpusError(f"{source.relpath}: no passages left after removing navigation and footers")
-    meta = _document_meta(source, text, blocks, fallback_title)
+    return _document(source, text, blocks, pages, kind, _document_meta(source, text, blocks, fallback_title))
+
+
+def _html_document(source: SourceFile, html: str) -> Document:
+    page = read_page(html, source.meta.get("url", ""))
+    if not page.text.strip():
+        raise CorpusError(f"{source.relpath}: no text in the page")
+    blocks = segment(page.text)
+    if not _has_passages(blocks):
+        raise CorpusError(f"{source.relpath}: no passages left after removing navigation and footers")
+    # The page's own title or the file name: never a first line, which may be a table's header.
+    title = page.title or _file_title(source.relpath)
+    meta = _document_meta(source, page.text, blocks, title,
+                          {"author": page.author, "publisher": page.publisher, "date": page.date, "url": page.url})
+    return _document(source, page.text, blocks, (), "html", meta)
+
+
+def _docx_document(source: SourceFile) -> Document:
+    word = read_docx(source.path, source.relpath)
+    if not _has_passages(word.blocks):
+        raise CorpusError(f"{source.relpath}: no text in the Word document")
+    meta = _document_meta(source, word.text, word.blocks, word.title,
+                          {"author": word.author, "date": word.date, "type": "Word document"})
+    return _document(source, word.text, word.blocks, (), "docx", meta)
+
+
+def _document(source: SourceFile, text: str, blocks: tuple[Block, ...], pages: tuple[PageSpan, ...],
+              kind: str, meta: DocumentMeta) -> Document:
     return Document(
         doc_id=source.doc_id,
         path=source.relpath,
@@ -155,8 +191,11 @@ _SECTION_LABEL = re.compile(r"(?i)^(?:(?:chapter|section|part|title|article|anne
                             r"\s+[0-9IVXLC]+\b.*|whereas:?)$")
 
 
-def _document_meta(source: SourceFile, text: str, blocks: Any, fallback_title: str) -> DocumentMeta:
-    entry = source.meta
+def _document_meta(source: SourceFile, text: str, blocks: Any, fallback_title: str,
+                   stated: dict[str, str] | None = None) -> DocumentMeta:
+    """metadata.json's fields; where it has none, what the file itself states (`stated`), the
+    title found in the text, else the file name."""
+    entry = {**(stated or {}), **{k: v for k, v in source.meta.items() if v}}
     title = entry.get("title") or fallback_title
     if not title:
         first = next((b for b in blocks if b.role in {"heading", "body"}), None)
@@ -165,7 +204,7 @@ def _document_meta(source: SourceFile, text: str, blocks: Any, fallback_title: s
                 and not _SECTION_LABEL.match(candidate.strip("#*_ ")):
             title = candidate.strip("#*_ ")
     if not title:
-        title = Path(source.relpath).stem.replace("-", " ").replace("_", " ")
+        title = _file_title(source.relpath)
     return DocumentMeta(
         title=title,
         author=entry.get("author", ""),
@@ -173,8 +212,13 @@ def _document_meta(source: SourceFile, text: str, blocks: Any, fallback_title: s
         date=entry.get("date", ""),
         source_type=entry.get("type", "") or ("PDF document" if source.path.suffix.lower() == ".pdf" else ""),
         url=entry.get("url", ""),
+        retrieved=entry.get("retrieved", ""),
         notes=entry.get("notes", ""),
     )
+
+
+def _file_title(relpath: str) -> str:
+    return Path(relpath).stem.replace("-", " ").replace("_", " ")
 
 
 def _read_text(path: Path, rel: str) -> str:
@@ -191,7 +235,7 @@ def _read_text(path: Path, rel: str) -> str:
                           f"offset {exc.start}); re-save the file as UTF-8") from exc
 
 
-def _read_pdf(source: SourceFile) -> tuple[str, tuple[PageSpan, ...], str]:
+def _read_pdf(source: SourceFile, ocr: str = "auto") -> tuple[str, tuple[PageSpan, ...], str]:
     import pypdf  # imported here: only PDF corpora pay for it
     from pypdf.errors import FileNotDecryptedError, PdfReadError
 
@@ -208,7 +252,7 @@ def _read_pdf(source: SourceFile) -> tuple[str, tuple[PageSpan, ...], str]:
                     raise CorpusError(f"{rel}: encrypted PDF; the password in {METADATA_FILE} does not open it")
                 raise CorpusError(f"{rel}: encrypted PDF that needs a password; add "
                                   f"\"password\" to its entry in {METADATA_FILE}")
-        page_errors: list[str] = []
+        page_errors: dict[int, str] = {}
         page_texts = list(_page_texts(reader, page_errors))
         title = ""
         try:
@@ -227,34 +271,57 @@ def _read_pdf(source: SourceFile) -> tuple[str, tuple[PageSpan, ...], str]:
     except Exception as exc:
         raise CorpusError(f"{rel}: unreadable PDF ({type(exc).__name__}: {exc})") from exc
 
+    # Pages without text that pypdf could parse are scans; pages it failed on are broken.
+    blank = [n for n, page_text in enumerate(page_texts, start=1) if not page_text.strip() and n not in page_errors]
+    recognised: dict[int, str] = {}
+    ocr_failures: list[str] = []
+    if blank and ocr != "off":
+        if ocr_missing():
+            if ocr == "on":
+                raise CorpusError(f"{rel}: {len(blank)} page(s) without text and OCR is on, but "
+                                  f"{ocr_missing()} is not installed (run scripts/setup.sh)")
+        else:
+            recognised, ocr_failures = recognise_pages(source.path, blank, source.meta.get("password", ""))
     parts: list[str] = []
     pages: list[PageSpan] = []
     pos = 0
     for number, page_text in enumerate(page_texts, start=1):
+        by_ocr = not page_text.strip()
+        page_text = recognised.get(number, "") if by_ocr else page_text
         if not page_text.strip():
             continue
         if parts:
             parts.append("\n\n")
             pos += 2
         parts.append(page_text)
-        pages.append(PageSpan(number, pos, pos + len(page_text)))
+        pages.append(PageSpan(number, pos, pos + len(page_text), by_ocr))
         pos += len(page_text)
     if not pages and page_errors:
         # Pages that fail to parse are a broken file, not a scanned one: say why.
+        first = next(iter(page_errors.values()))
         more = f" and {len(page_errors) - 1} more page(s)" if len(page_errors) > 1 else ""
-        raise CorpusError(f"{rel}: unreadable PDF ({page_errors[0]}{more})")
+        raise CorpusError(f"{rel}: unreadable PDF ({first}{more})")
     if not pages:
+        if ocr_failures:
+            more = f" and {len(ocr_failures) - 1} more page(s)" if len(ocr_failures) > 1 else ""
+            raise CorpusError(f"{rel}: no extractable text (image-only or scanned PDF; {ocr_failures[0]}{more})")
+        if ocr == "off":
+            why = "OCR is off (ASSISTANT_OCR=off)"
+        elif ocr_missing():
+            why = f"OCR needs {ocr_missing()}: run scripts/setup.sh"
+        else:
+            why = "OCR found no text on them either"
         raise CorpusError(f"{rel}: no extractable text (image-only or scanned PDF, "
-                          f"{len(page_texts)} page(s); OCR is not supported)")
+                          f"{len(page_texts)} page(s); {why})")
     return "".join(parts), tuple(pages), title
 
 
-def _page_texts(reader: Any, errors: list[str]) -> Iterator[str]:
-    """Each page's text; a page that fails gives "" and its reason goes to errors."""
+def _page_texts(reader: Any, errors: dict[int, str]) -> Iterator[str]:
+    """Each page's text; a page that fails gives "" and its reason goes to errors[number]."""
     for number, page in enumerate(reader.pages, start=1):
         try:
             text = page.extract_text() or ""
         except Exception as exc:  # noqa: BLE001 - one bad page must not lose the others
-            errors.append(f"page {number}: {type(exc).__name__}: {exc}")
+            errors[number] = f"page {number}: {type(exc).__name__}: {exc}"
             text = ""
         yield text.replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n")

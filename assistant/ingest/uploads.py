@@ -1,10 +1,12 @@
-"""Documents added from the browser: type checked by content, safe names, never overwriting.
+"""Documents added from the browser or by URL: type checked by content, safe names, never
+overwriting another document.
 
 A file is accepted only when what it holds matches what its name says: a PDF must start
 with the %PDF- signature; .txt, .md and .html must be UTF-8 text; a full HTML page may not
 pose as .txt or .md. Names keep only letters, digits, '.', '_' and '-'; a name whose
 document id is taken gets a -2, -3... suffix, and a file already in the corpus byte for
-byte is not added again.
+byte is not added again. A web page added by URL (save_page) is saved as the HTML the server
+sent, under its title, with what it states about itself in metadata.json.
 """
 
 from __future__ import annotations
@@ -13,22 +15,30 @@ import hashlib
 import os
 import re
 import unicodedata
+import urllib.parse
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..atomic import write_atomically
 from ..errors import CorpusError
-from .documents import SUPPORTED_SUFFIXES, corpus_files, file_sha256, slugify
+from .documents import SUPPORTED_SUFFIXES, corpus_files, file_sha256, load_metadata, slugify
+from .fetch import FetchedPage, fetch
+from .metadata_edit import check_date, update_entry
+from .webpage import read_page
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 """Largest file accepted from the browser (the web server refuses bigger ones first)."""
-# Which content each file name may hold: "pdf", plain "text", or a whole "html" page.
-_ACCEPTS = {".pdf": {"pdf"}, ".txt": {"text"}, ".md": {"text"}, ".markdown": {"text"},
+# Which content each file name may hold: "pdf", "docx", plain "text", or a whole "html" page.
+_ACCEPTS = {".pdf": {"pdf"}, ".docx": {"docx"}, ".txt": {"text"}, ".md": {"text"}, ".markdown": {"text"},
             ".html": {"html", "text"}, ".htm": {"html", "text"}}
 _HTML_START = re.compile(r"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>])",
                          re.IGNORECASE | re.DOTALL)
-_KIND_NAMES = {"pdf": "a PDF", "html": "an HTML page", "text": "plain text"}
-_KIND_SUFFIX = {"pdf": ".pdf", "html": ".html", "text": ".txt"}
+_KIND_NAMES = {"pdf": "a PDF", "docx": "a Word document", "html": "an HTML page", "text": "plain text"}
+_KIND_SUFFIX = {"pdf": ".pdf", "docx": ".docx", "html": ".html", "text": ".txt"}
+# A .docx is a ZIP package; a password-protected one an OLE compound file (read_docx says so).
+_DOCX_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
 _PDF_SEARCH_BYTES = 1024  # the PDF signature may follow a little junk (ISO 32000-1, 7.5.2)
 _MAX_STEM = 80
 _MAX_ATTEMPTS = 100
@@ -44,13 +54,15 @@ class Upload:
 
 
 def sniff(data: bytes) -> str:
-    """The content type by its bytes: "pdf", "html" or "text"; CorpusError otherwise."""
+    """The content type by its bytes: "pdf", "docx", "html" or "text"; CorpusError otherwise."""
     if not data.strip():
         raise CorpusError("empty file")
     if b"%PDF-" in data[:_PDF_SEARCH_BYTES]:
         return "pdf"
+    if data.startswith(_DOCX_MAGIC):
+        return "docx"
     if b"\x00" in data:
-        raise CorpusError("binary file (it holds NUL bytes), not text or PDF")
+        raise CorpusError("binary file (it holds NUL bytes), not text, PDF or Word")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -100,6 +112,61 @@ def save_upload(corpus_dir: Path, name: str, data: bytes, max_bytes: int = MAX_U
     target = _write_new(corpus_dir, clean, data, taken)
     note = "" if target.name == clean else f" ({clean} is taken)"
     return Upload(shown, target.name, f"{shown}: added as {target.name}{note}")
+
+
+def save_page(corpus_dir: Path, url: str, fetcher: Callable[[str], FetchedPage] = fetch) -> Upload:
+    """Fetch a web page into the corpus as `<its title>.html`, with what the page states about
+    itself (title, author, publisher, date, its address) and the day it was retrieved in
+    metadata.json. A page added before (same address) is updated in place when its text
+    changed: the same document, not a second copy. CorpusError says why not, and then
+    nothing was written."""
+    shown = url.strip()
+    try:
+        fetched = fetcher(shown)
+    except CorpusError as exc:
+        raise CorpusError(f"{shown}: {exc}") from exc
+    page = read_page(fetched.html, fetched.url)
+    if not page.text.strip():
+        raise CorpusError(f"{shown}: no text found in the page")
+    data = fetched.html.encode("utf-8")
+    stated = {"title": page.title, "author": page.author, "publisher": page.publisher,
+              "date": _checked_date(page.date), "url": fetched.url, "type": "web page"}
+    addresses = {shown, fetched.url, page.url}
+    before = next((rel for rel, entry in load_metadata(corpus_dir).items()
+                   if entry.get("url") in addresses and (corpus_dir / rel).is_file()), None)
+    if before is not None:
+        path = corpus_dir / before
+        if path.read_bytes() == data:
+            return Upload(shown, "", f"{shown}: unchanged since it was added as {before}")
+        kept = {k for k, v in load_metadata(corpus_dir)[before].items() if v}  # the analyst's edits stay
+        previous = path.read_bytes()
+        write_atomically(path, data)
+        try:
+            update_entry(corpus_dir, before, {**{k: v for k, v in stated.items() if k not in kept and v},
+                                              "retrieved": fetched.retrieved})
+        except CorpusError:
+            write_atomically(path, previous)
+            raise
+        return Upload(shown, before, f"{shown}: updated {before} (its text changed)")
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    host = urllib.parse.urlsplit(fetched.url).hostname or "page"
+    clean = safe_name(f"{page.title or host}.html")
+    taken = {slugify(p.relative_to(corpus_dir).with_suffix("").as_posix()) for p in corpus_files(corpus_dir)}
+    target = _write_new(corpus_dir, clean, data, taken)
+    try:
+        update_entry(corpus_dir, target.name, {**{k: v for k, v in stated.items() if v},
+                                               "retrieved": fetched.retrieved})
+    except CorpusError:
+        target.unlink(missing_ok=True)
+        raise
+    return Upload(shown, target.name, f"{shown}: added as {target.name}")
+
+
+def _checked_date(value: str) -> str:
+    try:
+        return check_date(value) if value else ""
+    except CorpusError:
+        return ""  # not a date we can cite: left empty, never guessed
 
 
 def _write_new(corpus_dir: Path, clean: str, data: bytes, taken: set[str]) -> Path:

@@ -1,4 +1,4 @@
-"""Web chat (Gradio): a thin adapter over the pipeline — ask, open citations, rebuild, upload.
+"""Web chat (Gradio): a thin adapter over the pipeline — ask, open citations, rebuild, upload, add by URL.
 
 Callbacks parse what the page sends, make one library call and render it with ui_html,
 where every piece of document or user text is escaped. The chat shows HTML, never
@@ -32,7 +32,7 @@ from ..answer.conversation import Turn, search_query
 from ..briefing.references import DEFAULT_STYLE, quoted
 from ..config import Settings
 from ..errors import AssistantError, ConfigError
-from ..ingest.uploads import MAX_UPLOAD_BYTES, save_upload
+from ..ingest.uploads import MAX_UPLOAD_BYTES, save_page, save_upload
 from ..pipeline import Assistant, build_index
 from ..render import answer_to_json, render_report
 from ..types import Answer, BuildReport, Citation
@@ -59,7 +59,7 @@ RELOAD_POLL_SECONDS = 2.0
 """How often the server looks for an index swapped in by `assistant index` elsewhere."""
 STATUS_REFRESH_SECONDS = 20.0
 """How often an open page re-checks the corpus folder against the index."""
-UPLOAD_TYPES = [".pdf", ".txt", ".md", ".html", ".htm"]
+UPLOAD_TYPES = [".pdf", ".docx", ".txt", ".md", ".html", ".htm"]
 PRIVATE = "private"  # UI callbacks: callable by the page, not listed or callable as API
 
 CSS = """
@@ -295,6 +295,25 @@ class WebChat:
         for update in self.rebuild(lines):
             yield (*update, None, *("" for _ in details))  # the added files and their details leave the form
 
+    def add_urls(self, text: str) -> Iterator[tuple[Any, ...]]:
+        """Fetch the pages at the addresses typed (one per line) into the corpus, then rebuild."""
+        urls = [line.strip() for line in (text or "").splitlines() if line.strip()]
+        lines: list[str] = [] if urls else ["Type a web address (http:// or https://) first."]
+        changed = False
+        for url in urls:
+            try:
+                result = save_page(self.settings.corpus_dir, url)
+            except AssistantError as exc:
+                lines.append(f"refused: {exc}")
+                continue
+            lines.append(result.message)
+            changed = changed or bool(result.saved_as)
+        if not changed:
+            yield render_log(lines), gr.skip(), gr.skip(), gr.skip()
+            return
+        for update in self.rebuild(lines):
+            yield (*update, "")  # the addresses leave the box once added
+
     # -- helpers ---------------------------------------------------------------------------
 
     def _titles(self) -> dict[str, str]:
@@ -349,7 +368,14 @@ class WebChat:
                     build_options: dict[str, Any] = {"concurrency_id": "build", "concurrency_limit": 1,
                                                      "api_visibility": PRIVATE}
                     picker = self.details.build([build_log, index_html, scope], build_options)
-                    gr.Markdown(f"### Add documents\n`.pdf`, `.txt`, `.md` or `.html`, at most "
+                    gr.Markdown("### Add by URL\nA web page's main text (no menus, ads or footers) "
+                                "with its title, author, publisher and date as the page states them. "
+                                "Adding an address again updates that document.")
+                    with gr.Row():
+                        url_box = gr.Textbox(label="Web address(es), one per line", lines=1, max_lines=6,
+                                             placeholder="https://", elem_id="add-url", scale=4)
+                        add_url = gr.Button("Add page and rebuild", elem_id="add-url-button", scale=1)
+                    gr.Markdown(f"### Add documents\n`.pdf`, `.docx`, `.txt`, `.md` or `.html`, at most "
                                 f"{MAX_UPLOAD_BYTES // 2**20} MB each. The type is checked by content; an "
                                 "existing file is never overwritten. The index is rebuilt afterwards.")
                     files = gr.File(file_count="multiple", file_types=UPLOAD_TYPES, type="filepath",
@@ -376,6 +402,8 @@ class WebChat:
                 .then(self.details.refresh, [picker], [picker], **quiet)
             add.click(self.upload, [files, *details], [build_log, index_html, scope, files, *details],
                       **build_options).then(self.details.refresh, [picker], [picker], **quiet)
+            add_url.click(self.add_urls, [url_box], [build_log, index_html, scope, url_box],
+                          **build_options).then(self.details.refresh, [picker], [picker], **quiet)
             check.click(self.index_view, None, [index_html], api_visibility=PRIVATE)
             gr.Timer(STATUS_REFRESH_SECONDS).tick(self.index_view, None, [index_html], api_visibility=PRIVATE,
                                                   show_progress="hidden")

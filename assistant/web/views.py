@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..briefing.references import OCR_NOTE
 from ..indexing.corpus_status import CorpusChanges
 from ..types import Answer, Citation, Document, IndexSummary
 
@@ -48,6 +49,8 @@ def where(citation: Citation) -> str:
         parts.append(f"p. {citation.page}")
     if citation.paragraph is not None:
         parts.append(f"para. {citation.paragraph}")
+    if citation.ocr:  # a recognition error would be quoted as read: the card says so
+        parts.append(OCR_NOTE)
     return " · ".join(parts)
 
 

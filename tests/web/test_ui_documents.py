@@ -187,3 +187,43 @@ def test_details_apply_only_to_a_single_upload(corpus_copy: Path) -> None:
     assert apply_upload_details(settings, {"author": "X"}, 1, []) == ""  # refused or already there
     assert apply_upload_details(settings, {"author": "X"}, 1, ["a.txt"]).startswith("details of a.txt saved")
     assert json.loads((corpus_copy / "metadata.json").read_text(encoding="utf-8"))["a.txt"] == {"author": "X"}
+
+
+@pytest.fixture(scope="module")
+def page_site() -> Iterator[str]:
+    """tests/data/web/pages served on 127.0.0.1 (a stand-in for the web: nothing leaves the machine)."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(DATA / "web" / "pages"))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{site.server_address[1]}"
+    finally:
+        site.shutdown()
+        site.server_close()
+
+
+@browser_test
+def test_add_by_url(ui: Session, server: WebServer, page_site: str) -> None:
+    from playwright.sync_api import expect
+
+    page = ui.page
+    url = f"{page_site}/ai-safety-network.html"
+    page.locator("#add-url textarea").fill(f"{page_site}/no-such-page.html\n{url}")
+    page.locator("#add-url-button").click()
+    log = page.locator("#build-log")
+    expect(log).to_contain_text("the new index is answering questions", timeout=REBUILD_TIMEOUT_MS)
+    expect(log).to_contain_text(f"refused: {page_site}/no-such-page.html: the server answered 404 File not found")
+    expect(log).to_contain_text(f"{url}: added as Partners-launch-the-Northwind-AI-Safety-Network.html")
+    expect(page.locator("#index-status")).to_contain_text("Partners launch the Northwind AI Safety Network")
+    expect(page.locator("#add-url textarea")).to_have_value("")
+    page.locator("#add-url").scroll_into_view_if_needed()
+    ui.shot("14-added-by-url")
+    entry = json.loads((server.corpus / "metadata.json").read_text(encoding="utf-8"))[
+        "Partners-launch-the-Northwind-AI-Safety-Network.html"]
+    assert (entry["author"], entry["publisher"], entry["date"], entry["url"]) == (
+        "Elena Marsh", "Ministry of Digital Affairs", "2024-04-17", url)
