@@ -8,6 +8,9 @@ postings of its own terms only, so memory follows what questions touch, not the 
 
     keyword_rows.npy     int32: passage row of every posting, grouped by term
     keyword_weights.npy  float32: the posting's BM25 weight (idf applied at query time)
+    keyword_tf.npy       uint16: the posting's term frequency, and
+    keyword_lengths.npy  int32: each passage's length in terms: what an incremental build copies
+                         for unchanged passages instead of reading their terms again
     terms table          term -> [start, stop) in those arrays (in the index's SQLite file)
 
 The same files and formulas as the in-memory index this replaced, so rankings are unchanged.
@@ -26,6 +29,8 @@ import numpy as np
 
 ROWS_FILE = "keyword_rows.npy"
 WEIGHTS_FILE = "keyword_weights.npy"
+TF_FILE = "keyword_tf.npy"
+LENGTHS_FILE = "keyword_lengths.npy"
 TERMS_TABLE = "CREATE TABLE terms (term TEXT PRIMARY KEY, start INTEGER NOT NULL, stop INTEGER NOT NULL) WITHOUT ROWID"
 _POSTINGS_FILE = "keyword_postings.tmp"  # (term id, row, tf) triples as the build streams them
 _POSTING = np.dtype([("term", "<i4"), ("row", "<i4"), ("tf", "<u2")])
@@ -47,6 +52,8 @@ class KeywordWriter:
         self._lengths = array("i")
         self._postings = open(folder / _POSTINGS_FILE, "wb")  # noqa: SIM115 - closed by finish()
         self._pending: list[tuple[int, int, int]] = []
+        self._copies: list[tuple[int, int, int]] = []  # (old first row, old end row, shift), copied at finish
+        self._copied_from: Path | None = None
 
     @property
     def rows(self) -> int:
@@ -64,6 +71,51 @@ class KeywordWriter:
             self._flush()
         return row
 
+    def can_copy(self, old: Path) -> bool:
+        """Whether the postings of `old` (a version folder) can be copied rather than re-added."""
+        return (old / TF_FILE).exists() and (old / LENGTHS_FILE).exists() and self._copied_from in (None, old)
+
+    def copy(self, old: Path, first: int, end: int) -> None:
+        """Passages [first, end) of the version in `old`, unchanged, as the next rows: their lengths
+        now, their postings in one pass over the old postings when the index is finished."""
+        self._copied_from = old
+        shift = len(self._lengths) - first
+        lengths = np.load(old / LENGTHS_FILE, mmap_mode="r")
+        self._lengths.extend(np.asarray(lengths[first:end], dtype=np.int32).tolist())
+        last = self._copies[-1] if self._copies else None
+        if last is not None and last[1] == first and last[2] == shift:
+            self._copies[-1] = (last[0], end, shift)
+        else:
+            self._copies.append((first, end, shift))
+
+    def _copy_postings(self, db: sqlite3.Connection) -> None:
+        """The copied passages' postings, read from the old version block by block."""
+        if not self._copies or self._copied_from is None:
+            return
+        old = self._copied_from
+        rows = np.load(old / ROWS_FILE, mmap_mode="r")
+        tfs = np.load(old / TF_FILE, mmap_mode="r")
+        size = int(np.load(old / LENGTHS_FILE, mmap_mode="r").shape[0])
+        row_map = np.full(size + 1, -1, dtype=np.int64)
+        for first, end, shift in self._copies:
+            row_map[first:end] = np.arange(first + shift, end + shift)
+        # Each old term's id in this index, in the order of its postings.
+        old_terms = db.execute("SELECT term, start FROM old.terms ORDER BY start").fetchall()
+        starts = np.array([start for _, start in old_terms] + [len(rows)], dtype=np.int64)
+        vocabulary = self._vocabulary
+        term_ids = np.array([vocabulary.setdefault(term, len(vocabulary)) for term, _ in old_terms], dtype=np.int32)
+        for begin in range(0, len(rows), _BLOCK):
+            stop = min(begin + _BLOCK, len(rows))
+            new_rows = row_map[np.asarray(rows[begin:stop], dtype=np.int64)]
+            keep = new_rows >= 0
+            if not keep.any():
+                continue
+            which = np.searchsorted(starts, np.arange(begin, stop, dtype=np.int64)[keep], side="right") - 1
+            block = np.empty(int(keep.sum()), dtype=_POSTING)
+            block["term"], block["row"] = term_ids[which], new_rows[keep]
+            block["tf"] = np.asarray(tfs[begin:stop])[keep]
+            block.tofile(self._postings)
+
     def _flush(self) -> None:
         if self._pending:
             np.array(self._pending, dtype=_POSTING).tofile(self._postings)
@@ -76,6 +128,7 @@ class KeywordWriter:
         order, a range of terms at a time: memory stays near `_BLOCK` postings at any corpus size.
         """
         self._flush()
+        self._copy_postings(db)
         self._postings.close()
         tmp = self.folder / _POSTINGS_FILE
         total = tmp.stat().st_size // _POSTING.itemsize
@@ -87,8 +140,11 @@ class KeywordWriter:
         for block in _blocks(tmp, total):
             counts += np.bincount(block["term"], minlength=len(counts))
         starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        with open(self.folder / ROWS_FILE, "wb") as rows, open(self.folder / WEIGHTS_FILE, "wb") as weights:
-            for handle, dtype in ((rows, "<i4"), (weights, "<f4")):
+        np.save(self.folder / LENGTHS_FILE, np.frombuffer(self._lengths, dtype=np.int32)
+                if len(self._lengths) else np.zeros(0, dtype=np.int32))
+        with open(self.folder / ROWS_FILE, "wb") as rows, open(self.folder / WEIGHTS_FILE, "wb") as weights, \
+                open(self.folder / TF_FILE, "wb") as tfs:
+            for handle, dtype in ((rows, "<i4"), (weights, "<f4"), (tfs, "<u2")):
                 np.lib.format.write_array_header_2_0(handle, {"descr": dtype, "fortran_order": False,
                                                              "shape": (total,)})
             low = 0
@@ -97,15 +153,17 @@ class KeywordWriter:
                 high = min(high, len(counts))
                 picked = [block[(block["term"] >= low) & (block["term"] < high)] for block in _blocks(tmp, total)]
                 part = np.concatenate(picked) if picked else np.zeros(0, dtype=_POSTING)
-                part = part[np.argsort(part["term"], kind="stable")]  # row order kept within a term
+                part = part[np.lexsort((part["row"], part["term"]))]  # by term, then row
                 tf = part["tf"].astype(np.float32)
                 rows.write(part["row"].astype("<i4").tobytes())
+                tfs.write(part["tf"].astype("<u2").tobytes())
                 weights.write((tf * (self.k1 + 1) / (tf + norm[part["row"]])).astype("<f4").tobytes())
                 low = high
         tmp.unlink()
         db.execute(TERMS_TABLE)
-        db.executemany("INSERT INTO terms VALUES (?, ?, ?)",
-                       ((term, int(starts[i]), int(starts[i + 1])) for term, i in self._vocabulary.items()))
+        db.executemany("INSERT INTO terms VALUES (?, ?, ?)",  # a term only a replaced passage held is gone
+                       ((term, int(starts[i]), int(starts[i + 1])) for term, i in self._vocabulary.items()
+                        if starts[i + 1] > starts[i]))
         return {"passages": len(self._lengths), "terms": len(self._vocabulary), "postings": int(starts[-1]),
                 "k1": self.k1, "b": self.b, "average_length": round(average, 3)}
 

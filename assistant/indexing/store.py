@@ -390,6 +390,18 @@ def build_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@dataclass
+class _CopyRun:
+    """Unchanged documents next to each other in both versions, waiting to be copied at once."""
+
+    old: IndexStore
+    first: int  # chunk rows [first, end) of the served version
+    end: int
+    ordinal: int  # the first document's ordinal in the new version
+    old_ordinal: int  # and in the served one
+    documents: list[tuple[int, int, int]]  # (new ordinal, first row, end row) of each
+
+
 class VersionWriter:
     """Writes a new version as a build goes: documents first, then each document's chunks and
     vectors in order; commit() finishes it and swaps it in. Hold build_lock; use as a context
@@ -413,7 +425,8 @@ class VersionWriter:
         self._excerpt_starts = array("q", [0])  # compact: a million passages, four million excerpts
         self._chunk_docs = array("i")
         self._ordinals: dict[str, int] = {}
-        self.rows = 0
+        self._rows = 0
+        self._pending: _CopyRun | None = None
         self.excerpts = 0
 
     def __enter__(self) -> VersionWriter:
@@ -446,33 +459,72 @@ class VersionWriter:
             "text, blocks, pages) SELECT ?, doc_id, path, kind, meta, content_hash, file_sha256, meta_entry, "
             "text, blocks, pages FROM old.documents WHERE ordinal = ?", (ordinal, entry.ordinal))
 
+    @property
+    def rows(self) -> int:
+        """Chunk rows written so far, copies still pending included."""
+        pending = self._pending
+        return self._rows + (pending.end - pending.first if pending else 0)
+
     def copy_chunks(self, old: IndexStore, entry: DocumentEntry) -> None:
         """An unchanged document's chunks, keyword terms, vectors and excerpt vectors, copied row for row
-        from the served version (its terms are read back for the keyword index, nothing else is decoded)."""
+        from the served version (its terms are read back for the keyword index, nothing else is decoded).
+
+        Consecutive unchanged documents (next to each other in both versions) are copied as one run,
+        with one query and one read per file: an edit in a large index copies a few long runs.
+        """
         self._attach(old)
         ordinal = self._ordinals[entry.doc_id]
-        first, end = entry.first_row, entry.end_row
-        shift = self.rows - first
-        self.db.execute("INSERT INTO chunks SELECT row + ?, chunk_id, ?, data, terms, role FROM old.chunks "
-                        "WHERE row >= ? AND row < ?", (shift, ordinal, first, end))
-        for (terms,) in self.db.execute("SELECT terms FROM old.chunks WHERE row >= ? AND row < ? ORDER BY row",
-                                        (first, end)):
-            self._keyword.add(terms.split())
-        row_bytes = 4 * self.dimension  # read, not mapped: copied pages do not stay in this process
-        self._vectors.write(os.pread(self._old_file(old, VECTORS_FILE), (end - first) * row_bytes, first * row_bytes))
+        pending = self._pending
+        if pending and pending.end == entry.first_row and pending.ordinal + len(pending.documents) == ordinal \
+                and pending.old_ordinal + len(pending.documents) == entry.ordinal:
+            pending.end = entry.end_row
+            pending.documents.append((ordinal, entry.first_row, entry.end_row))
+            return
+        self._flush_copies()
+        self._pending = _CopyRun(old, entry.first_row, entry.end_row, ordinal, entry.ordinal,
+                                 [(ordinal, entry.first_row, entry.end_row)])
+
+    def _flush_copies(self) -> None:
+        """Copy the pending run of unchanged documents' rows."""
+        run, self._pending = self._pending, None
+        if run is None:
+            return
+        old, first, end = run.old, run.first, run.end
+        shift = self._rows - first
+        self.db.execute("INSERT INTO chunks SELECT row + ?, chunk_id, doc + ?, data, terms, role FROM old.chunks "
+                        "WHERE row >= ? AND row < ?", (shift, run.ordinal - run.old_ordinal, first, end))
+        if self._keyword.can_copy(old.path):  # postings copied in one pass when the index is finished
+            self._keyword.copy(old.path, first, end)
+        else:  # a version written before term frequencies were kept: its terms are read back
+            for (terms,) in self.db.execute("SELECT terms FROM old.chunks WHERE row >= ? AND row < ? ORDER BY row",
+                                            (first, end)):
+                self._keyword.add(terms.split())
         excerpt_first, excerpt_end = int(old.excerpt_starts[first]), int(old.excerpt_starts[end])
-        if excerpt_end > excerpt_first:
-            self._excerpts.write(os.pread(self._old_file(old, EXCERPTS_FILE), (excerpt_end - excerpt_first) * row_bytes,
-                                          excerpt_first * row_bytes))
+        self._copy_bytes(old, VECTORS_FILE, self._vectors, first, end)
+        self._copy_bytes(old, EXCERPTS_FILE, self._excerpts, excerpt_first, excerpt_end)
         excerpt_shift = self.excerpts - excerpt_first
         self._excerpt_starts.extend((np.asarray(old.excerpt_starts[first + 1:end + 1]) + excerpt_shift).tolist())
-        self._chunk_docs.extend([ordinal] * (end - first))
+        for ordinal, doc_first, doc_end in run.documents:
+            self._chunk_docs.extend([ordinal] * (doc_end - doc_first))
         self._add_run(_CHUNK_VECTOR, first, end, shift)
         self._add_run(_EXCERPT_VECTOR, excerpt_first, excerpt_end, excerpt_shift)
-        self.rows += end - first
+        self._rows += end - first
         self.excerpts += excerpt_end - excerpt_first
-        self.db.execute("UPDATE documents SET first_row = ?, end_row = ? WHERE ordinal = ?",
-                        (first + shift, self.rows, ordinal))
+        self.db.executemany("UPDATE documents SET first_row = ?, end_row = ? WHERE ordinal = ?",
+                            ((start + shift, stop + shift, ordinal) for ordinal, start, stop in run.documents))
+
+    def _copy_bytes(self, old: IndexStore, name: str, out: Any, first: int, end: int, block: int = 1 << 26) -> None:
+        """Rows [first, end) of one of the served version's vector files, appended to `out`, read (not
+        mapped: copied pages do not stay in this process) at most `block` bytes at a time."""
+        row_bytes = 4 * self.dimension
+        handle = self._old_file(old, name)
+        start, stop = first * row_bytes, end * row_bytes
+        while start < stop:
+            data = os.pread(handle, min(block, stop - start), start)
+            if not data:
+                raise IndexError_(f"{old.path / name}: shorter than its manifest says")
+            out.write(data)
+            start += len(data)
 
     def _old_file(self, old: IndexStore, name: str) -> int:
         if name not in self._old_files:
@@ -515,8 +567,9 @@ class VersionWriter:
                    excerpt_vectors: np.ndarray | None, terms: Sequence[Sequence[str]]) -> None:
         """One document's chunks, all at once: their vectors, excerpt vectors (rows of all the
         chunks' excerpts in order, or None) and keyword terms."""
+        self._flush_copies()  # rows stay in order
         ordinal = self._ordinals[doc_id]
-        first = self.rows
+        first = self._rows
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(chunks), self.dimension)
         vectors.tofile(self._vectors)
         excerpt_count = sum(len(c.excerpts) for c in chunks)
@@ -540,14 +593,15 @@ class VersionWriter:
             self._chunk_docs.append(ordinal)
         self.db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)", rows)
         self.db.executemany("INSERT OR IGNORE INTO embedded VALUES (?, ?, ?)", keys)
-        self.rows += len(chunks)
+        self._rows += len(chunks)
         self.db.execute("UPDATE documents SET first_row = ?, end_row = ? WHERE ordinal = ?",
-                        (first, self.rows, ordinal))
+                        (first, self._rows, ordinal))
 
     def commit(self, manifest: dict[str, Any], tables: Mapping[str, Any],
                vector_index: dict[str, Any]) -> Path:
         """Finish the files, write the manifest last, and make this the served version (an
         approximate index reuses the served version's trained centroids when it has the same shape)."""
+        self._flush_copies()
         self._close_files()
         manifest = {**manifest, "format": FORMAT_VERSION, "vector_index": vector_index,
                     "counts": {**manifest.get("counts", {}), "chunks": self.rows, "excerpts": self.excerpts}}

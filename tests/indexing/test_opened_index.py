@@ -143,6 +143,12 @@ def test_an_incremental_build_copies_unchanged_rows_into_what_a_full_build_makes
         {d: (e.first_row, e.end_row) for d, e in made.entries.items()}
     keys = "SELECT count(*) FROM embedded"
     assert copied._db().execute(keys).fetchone() == made._db().execute(keys).fetchone()
+    # The keyword postings of unchanged passages are copied, not made again: the same vocabulary,
+    # the same document frequencies and the same BM25 scores as the full build's.
+    vocabulary = "SELECT term, stop - start FROM terms ORDER BY term"
+    assert copied._db().execute(vocabulary).fetchall() == made._db().execute(vocabulary).fetchall()
+    for terms in (["ai"], ["safeti", "research", "cooper"], list(made.chunk_terms(made.size - 1)[:6])):
+        assert np.allclose(copied.keyword.scores(terms), made.keyword.scores(terms), atol=1e-5), terms
     # Every vector stays findable for reuse: one more change re-embeds that document's new texts only.
     target.write_text(target.read_text(encoding="utf-8").replace("added at the end", "added last"), encoding="utf-8")
     again = build_index(settings, embedder=embedder)
