@@ -145,6 +145,7 @@ class Citation:
     url: str = ""
     passage_id: str = ""  # permanent, readable: "<doc_id>#p12@<version>" (see passages.py)
     ocr: bool = False  # the excerpt's page was read by OCR: recognition errors are quoted as read
+    retrieved: str = ""  # a web page added by URL: the day it was fetched (YYYY-MM-DD)
 
 
 @dataclass(frozen=True)

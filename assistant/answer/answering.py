@@ -197,6 +197,7 @@ def _citation(n: int, hit: Hit, first: Sentence, last: Sentence, doc: Document, 
         paragraph=first.paragraph, excerpt=doc.text[first.start:last.end], start=first.start,
         end=last.end, score=round(float(score), 4), path=doc.path, url=meta.url,
         passage_id=passage_id(doc, first.page, first.paragraph), ocr=doc.read_by_ocr(first.page),
+        retrieved=meta.retrieved,
     )
 
 

@@ -3,6 +3,7 @@
     chicago   Chicago Manual of Style (17th ed.), notes and bibliography:
               note   Author, *Title* (Publisher, September 25, 2020), para. 19.
               source Author. *Title*. Publisher, September 25, 2020.
+              (an undated web page: "…, accessed November 29, 2026, URL." from its retrieval day)
     apa       APA (7th ed.):
               note   (Author, 2020, para. 19)          the in-text citation
               source Author. (2020, September 25). *Title* [Declaration]. Publisher.
@@ -46,12 +47,21 @@ class Source:
     date: str = ""
     source_type: str = ""
     url: str = ""
+    retrieved: str = ""  # when a web page was fetched: Chicago gives it for an undated page
 
 
 def source_of(citation: Citation) -> Source:
     return Source(citation.doc_id, _clean(citation.title) or citation.doc_id, _clean(citation.author),
                   _clean(citation.publisher), _clean(citation.date), _clean(citation.source_type),
-                  _clean(citation.url))
+                  _clean(citation.url), _clean(citation.retrieved))
+
+
+def _accessed(source: Source) -> str:
+    """Chicago's access date, for an undated online source: "accessed November 29, 2026"."""
+    if source.date or not source.url or not source.retrieved:
+        return ""
+    day = _long_date(source.retrieved)
+    return f"accessed {day}" if day else ""
 
 
 def check_style(style: str) -> str:
@@ -86,7 +96,7 @@ def note_runs(citation: Citation, style: str = DEFAULT_STYLE, short: bool = Fals
     published = ", ".join(p for p in (source.publisher, _long_date(source.date)) if p)
     if published:
         runs.append(Run(f" ({published})"))
-    tail = ", ".join(p for p in (place, source.url) if p)
+    tail = ", ".join(p for p in (place, _accessed(source), source.url) if p)
     runs.append(Run(f", {tail}." if tail else "."))
     return _merge(runs)
 
@@ -120,6 +130,8 @@ def source_runs(source: Source, style: str = DEFAULT_STYLE) -> list[Run]:
     published = ", ".join(p for p in (source.publisher, _long_date(source.date)) if p)
     if published:
         runs.append(Run(f" {_sentence(published)}"))
+    if accessed := _accessed(source):
+        runs.append(Run(f" {_sentence(accessed[0].upper() + accessed[1:])}"))
     if source.url:
         runs.append(Run(f" {_sentence(source.url)}"))
     return _merge(runs)

@@ -73,7 +73,7 @@ class PassageView:
             publisher=meta.publisher, date=meta.date, source_type=meta.source_type,
             page=para.page if doc.kind == "pdf" else None, paragraph=para.number, excerpt=self.text,
             start=para.start, end=para.end, score=0.0, path=doc.path, url=meta.url,
-            passage_id=self.passage_id, ocr=doc.read_by_ocr(para.page))
+            passage_id=self.passage_id, ocr=doc.read_by_ocr(para.page), retrieved=meta.retrieved)
 
 
 def record_versions(index_dir: Path, documents: list[Document]) -> int:

@@ -224,3 +224,16 @@ def test_brief_reports_an_unreadable_questions_file(seed_index, tmp_path: Path, 
     args = ["--corpus", str(seed_index.corpus_dir), "--index", str(seed_index.index_dir), "-q"]
     assert main(["brief", "--questions-file", str(tmp_path / "missing.txt"), *args]) == 1
     assert "missing.txt: cannot read the questions" in capsys.readouterr().err
+
+
+def test_an_undated_web_page_gives_the_day_it_was_retrieved_in_chicago_style() -> None:
+    from assistant.briefing.references import plain, source_of, source_runs
+
+    page = citation(url="https://example.org/ai", retrieved="2026-11-29", passage_id="")
+    assert reference(page, "chicago") == \
+        "Declaration on AI Research, para. 19, accessed November 29, 2026, https://example.org/ai."
+    assert plain(source_runs(source_of(page))) == \
+        "Declaration on AI Research. Accessed November 29, 2026. https://example.org/ai."
+    dated = citation(url="https://example.org/ai", retrieved="2026-11-29", date="2020-09-25", passage_id="")
+    assert "accessed" not in reference(dated, "chicago")  # a dated page is cited by its date
+    assert "ccessed" not in reference(page, "apa")
