@@ -46,7 +46,7 @@ import numpy as np
 from ..errors import IndexError_, IndexMismatchError
 from ..types import Block, Chunk, Document, DocumentMeta, FileFailure, PageSpan, Sentence
 from .keyword import KeywordIndex, KeywordWriter
-from .vectors import VectorSearch, write_ann
+from .vectors import RowFile, VectorSearch, write_ann
 
 FORMAT_VERSION = 2
 CURRENT_FILE = "CURRENT"
@@ -130,8 +130,10 @@ class IndexStore:
         self.excerpt_starts = np.load(path / EXCERPT_STARTS_FILE, mmap_mode="r")
         self.chunk_docs = np.load(path / CHUNK_DOCS_FILE, mmap_mode="r")
         self.keyword = KeywordIndex(path, self.size, self._db)
+        self.vector_rows = RowFile(path / VECTORS_FILE, len(self.vectors), dimension)
+        self.excerpt_rows = RowFile(path / EXCERPTS_FILE, len(self.excerpt_vectors), dimension)
         self.vector_search = VectorSearch(path, self.vectors, manifest.get("vector_index", {"kind": "flat"}),
-                                          exact=exact, probe=probe)
+                                          exact=exact, probe=probe, rows=self.vector_rows)
         self.documents = DocumentTable(self)
         self.chunks = ChunkTable(self)
         tables = dict(self._db().execute("SELECT name, value FROM tables"))
@@ -196,8 +198,8 @@ class IndexStore:
         row = self.row_of(chunk)
         start, stop = int(self.excerpt_starts[row]), int(self.excerpt_starts[row + 1])
         if stop - start != len(chunk.excerpts) or not len(self.excerpt_vectors):
-            return np.repeat(np.asarray(self.vectors[row:row + 1]), len(chunk.excerpts), axis=0)
-        return np.asarray(self.excerpt_vectors[start:stop])
+            return np.repeat(self.vector_rows.range(row, row + 1), len(chunk.excerpts), axis=0)
+        return self.excerpt_rows.range(start, stop)
 
     def search(self, query_vector: np.ndarray, k: int, rows: np.ndarray | None = None) -> list[tuple[int, float]]:
         """The k nearest chunks by cosine: (row, cosine), best first; among `rows` when given."""
@@ -222,6 +224,8 @@ class IndexStore:
         if db is not None:
             db.close()
             self._local.db = None
+        # The row files close when this store is collected: a question still running on it
+        # (another thread) must never read a closed, perhaps reused, descriptor.
 
 
 class DocumentTable(Mapping[str, StoredDocument]):
@@ -330,6 +334,7 @@ class ChunkTable(Sequence[Chunk]):
 
 
 def _map(path: Path, rows: int, dimension: int) -> np.ndarray:
+    """A vector file, mapped (for exact search over all of it; scattered rows go through RowFile)."""
     if rows == 0 or not path.exists() or path.stat().st_size == 0:
         return np.zeros((0, dimension), dtype=np.float32)
     return np.memmap(path, dtype=np.float32, mode="r", shape=(rows, dimension))

@@ -169,3 +169,16 @@ def test_a_script_without_a_main_guard_still_builds(corpus_copy: Path, tmp_path:
                           cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.count("built") == 1 and int(done.stdout.split()[-1]) > 0
+
+
+def test_scattered_rows_are_read_without_mapping_them(tmp_path: Path) -> None:
+    from assistant.indexing.vectors import RowFile
+
+    matrix = np.random.default_rng(0).random((300, 8), dtype=np.float32)
+    matrix.tofile(tmp_path / "vectors.f32")
+    rows = RowFile(tmp_path / "vectors.f32", 300, 8)
+    wanted = np.array([299, 5, 6, 7, 5, 0, 120])  # any order, repeats, runs
+    assert np.array_equal(rows.take(wanted), matrix[wanted])
+    assert np.array_equal(rows.range(10, 14), matrix[10:14])
+    assert rows.take(np.array([], dtype=np.int64)).shape == (0, 8)
+    rows.close()
