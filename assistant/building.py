@@ -68,6 +68,7 @@ class OcrRate:
         elapsed = max(time.perf_counter() - self.started, 1e-9)
         return f"OCR {self.pages} page{'s' if self.pages != 1 else ''}, {self.pages / elapsed:.2f} pages/s"
 
+
 def get_embedder(settings: Settings) -> Embedder:
     """One loaded model per process, model name, precision and device."""
     key = f"{settings.model}|{settings.precision}|{settings.device}"

@@ -151,9 +151,9 @@ def short_title(title: str, words: int = 5) -> str:
 OCR_NOTE = "text recognised by OCR"
 
 
-def locator(citation: Citation) -> str:
-    """"p. 4, para. 2" or "para. 19"; empty when neither is known. A page read by OCR says
-    so ("p. 4, para. 2, text recognised by OCR"): a recognition error is quoted as read."""
+def locator_parts(citation: Citation) -> list[str]:
+    """"p. 4", "para. 2", and "text recognised by OCR" for a page read by OCR (a recognition
+    error is quoted as read); the parts that are known, in that order."""
     parts = []
     if citation.page is not None:
         parts.append(f"p. {citation.page}")
@@ -161,7 +161,12 @@ def locator(citation: Citation) -> str:
         parts.append(f"para. {citation.paragraph}")
     if citation.ocr:
         parts.append(OCR_NOTE)
-    return ", ".join(parts)
+    return parts
+
+
+def locator(citation: Citation) -> str:
+    """"p. 4, para. 2" or "para. 19"; empty when neither is known."""
+    return ", ".join(locator_parts(citation))
 
 
 def plain(runs: Sequence[Run]) -> str:

@@ -164,7 +164,7 @@ class KeywordWriter:
         db.executemany("INSERT INTO terms VALUES (?, ?, ?)",  # a term only a replaced passage held is gone
                        ((term, int(starts[i]), int(starts[i + 1])) for term, i in self._vocabulary.items()
                         if starts[i + 1] > starts[i]))
-        return {"passages": len(self._lengths), "terms": len(self._vocabulary), "postings": int(starts[-1]),
+        return {"passages": len(self._lengths), "terms": int(np.count_nonzero(counts)), "postings": int(starts[-1]),
                 "k1": self.k1, "b": self.b, "average_length": round(average, 3)}
 
     def abandon(self) -> None:

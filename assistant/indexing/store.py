@@ -422,7 +422,6 @@ class VersionWriter:
         self.db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;" + _SCHEMA +
                               "CREATE TEMP TABLE runs (kind INTEGER, start INTEGER, stop INTEGER, shift INTEGER);")
         self._attached: Path | None = None
-        self._old_files: dict[str, int] = {}
         self._runs: list[list[int]] = []  # [kind, old start, old stop, shift] of rows copied from the served version
         self._vectors = open(self.folder / VECTORS_FILE, "wb")  # noqa: SIM115 - closed by commit/abandon
         self._excerpts = open(self.folder / EXCERPTS_FILE, "wb")  # noqa: SIM115
@@ -505,8 +504,8 @@ class VersionWriter:
                                             (first, end)):
                 self._keyword.add(terms.split())
         excerpt_first, excerpt_end = int(old.excerpt_starts[first]), int(old.excerpt_starts[end])
-        self._copy_bytes(old, VECTORS_FILE, self._vectors, first, end)
-        self._copy_bytes(old, EXCERPTS_FILE, self._excerpts, excerpt_first, excerpt_end)
+        _copy_rows(old.vector_rows, self._vectors, first, end)
+        _copy_rows(old.excerpt_rows, self._excerpts, excerpt_first, excerpt_end)
         excerpt_shift = self.excerpts - excerpt_first
         self._excerpt_starts.extend((np.asarray(old.excerpt_starts[first + 1:end + 1]) + excerpt_shift).tolist())
         for ordinal, doc_first, doc_end in run.documents:
@@ -518,23 +517,6 @@ class VersionWriter:
         self.db.executemany("UPDATE documents SET first_row = ?, end_row = ? WHERE ordinal = ?",
                             ((start + shift, stop + shift, ordinal) for ordinal, start, stop in run.documents))
 
-    def _copy_bytes(self, old: IndexStore, name: str, out: Any, first: int, end: int, block: int = 1 << 26) -> None:
-        """Rows [first, end) of one of the served version's vector files, appended to `out`, read (not
-        mapped: copied pages do not stay in this process) at most `block` bytes at a time."""
-        row_bytes = 4 * self.dimension
-        handle = self._old_file(old, name)
-        start, stop = first * row_bytes, end * row_bytes
-        while start < stop:
-            data = os.pread(handle, min(block, stop - start), start)
-            if not data:
-                raise IndexError_(f"{old.path / name}: shorter than its manifest says")
-            out.write(data)
-            start += len(data)
-
-    def _old_file(self, old: IndexStore, name: str) -> int:
-        if name not in self._old_files:
-            self._old_files[name] = os.open(old.path / name, os.O_RDONLY)
-        return self._old_files[name]
 
     def _add_run(self, kind: int, start: int, stop: int, shift: int) -> None:
         last = next((r for r in reversed(self._runs) if r[0] == kind), None)
@@ -636,9 +618,6 @@ class VersionWriter:
     def _close_files(self) -> None:
         for handle in (self._vectors, self._excerpts):
             handle.close()
-        for fd in self._old_files.values():
-            os.close(fd)
-        self._old_files.clear()
 
     def abandon(self) -> None:
         self._close_files()
@@ -646,6 +625,13 @@ class VersionWriter:
         with contextlib.suppress(sqlite3.Error):
             self.db.close()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _copy_rows(source: RowFile, out: Any, first: int, end: int, block: int = 1 << 15) -> None:
+    """Rows [first, end) of one of the served version's vector files, appended to `out`: read
+    (not mapped: copied pages do not stay in this process) `block` rows at a time."""
+    for start in range(first, end, block):
+        out.write(source.range(start, min(end, start + block)))
 
 
 def _remove_abandoned_builds(index_dir: Path) -> None:

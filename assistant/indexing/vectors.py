@@ -21,6 +21,8 @@ from typing import Any
 import faiss
 import numpy as np
 
+from ..errors import IndexError_
+
 ANN_FILE = "vectors.faiss"
 
 
@@ -91,7 +93,7 @@ class RowFile:
     """
 
     def __init__(self, path: Path, rows: int, dimension: int) -> None:
-        self.rows, self.dimension = rows, dimension
+        self.path, self.rows, self.dimension = path, rows, dimension
         self._row_bytes = 4 * dimension
         self._fd = os.open(path, os.O_RDONLY) if rows else None
         # Closed with close(), or when this object is collected (an index replaced by a rebuild).
@@ -112,7 +114,10 @@ class RowFile:
         """Rows [start, stop), read at once."""
         if stop <= start or self._fd is None:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        data = os.pread(self._fd, (stop - start) * self._row_bytes, start * self._row_bytes)
+        size = (stop - start) * self._row_bytes
+        data = os.pread(self._fd, size, start * self._row_bytes)
+        if len(data) != size:
+            raise IndexError_(f"{self.path}: rows {start}-{stop} are past its end; rebuild the index")
         return np.frombuffer(data, dtype=np.float32).reshape(-1, self.dimension)
 
     def close(self) -> None:

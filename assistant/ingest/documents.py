@@ -123,10 +123,9 @@ def load_document(source: SourceFile, ocr: str = "auto") -> Document:
     else:
         kind = TEXT_SUFFIXES[suffix]
         text = _read_text(source.path, source.relpath)
-        fallback_title = ""
-        pages = ()
         if kind == "html":
             return _html_document(source, text)
+        fallback_title, pages = "", ()
     if not text.strip():
         raise CorpusError(f"{source.relpath}: no text in the file")
     blocks = segment(text, pages, pdf=kind == "pdf")
@@ -135,8 +134,7 @@ def load_document(source: SourceFile, ocr: str = "auto") -> Document:
         # like running headers; with nothing else in the file, those lines are its text.
         blocks = tuple(Block(b.start, b.end, b.role, _page_at(pages, b.start))
                        for b in segment(text, (), pdf=True))
-    if not _has_passages(blocks):
-        raise CorpusError(f"{source.relpath}: no passages left after removing navigation and footers")
+    _require_passages(source, blocks)
     return _document(source, text, blocks, pages, kind, _document_meta(source, text, blocks, fallback_title))
 
 
@@ -145,8 +143,7 @@ def _html_document(source: SourceFile, html: str) -> Document:
     if not page.text.strip():
         raise CorpusError(f"{source.relpath}: no text in the page")
     blocks = segment(page.text)
-    if not _has_passages(blocks):
-        raise CorpusError(f"{source.relpath}: no passages left after removing navigation and footers")
+    _require_passages(source, blocks)
     # The page's own title or the file name: never a first line, which may be a table's header.
     title = page.title or _file_title(source.relpath)
     meta = _document_meta(source, page.text, blocks, title,
@@ -175,6 +172,11 @@ def _document(source: SourceFile, text: str, blocks: tuple[Block, ...], pages: t
         pages=pages,
         kind=kind,
     )
+
+
+def _require_passages(source: SourceFile, blocks: tuple[Block, ...]) -> None:
+    if not _has_passages(blocks):
+        raise CorpusError(f"{source.relpath}: no passages left after removing navigation and footers")
 
 
 def _has_passages(blocks: tuple[Block, ...]) -> bool:

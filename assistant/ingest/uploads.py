@@ -107,9 +107,7 @@ def save_upload(corpus_dir: Path, name: str, data: bytes, max_bytes: int = MAX_U
         if path.stat().st_size == len(data) and file_sha256(path) == digest:
             shown_path = path.relative_to(corpus_dir).as_posix()
             return Upload(shown, "", f"{shown}: already in the corpus as {shown_path}; not added again")
-    # Document ids are slugs of the path without its suffix: keep them unique.
-    taken = {slugify(p.relative_to(corpus_dir).with_suffix("").as_posix()) for p in existing}
-    target = _write_new(corpus_dir, clean, data, taken)
+    target = _write_new(corpus_dir, clean, data, _taken_ids(corpus_dir, existing))
     note = "" if target.name == clean else f" ({clean} is taken)"
     return Upload(shown, target.name, f"{shown}: added as {target.name}{note}")
 
@@ -132,14 +130,15 @@ def save_page(corpus_dir: Path, url: str, fetcher: Callable[[str], FetchedPage] 
     stated = {"title": page.title, "author": page.author, "publisher": page.publisher,
               "date": _checked_date(page.date), "url": fetched.url, "type": "web page"}
     addresses = {shown, fetched.url, page.url}
-    before = next((rel for rel, entry in load_metadata(corpus_dir).items()
+    metadata = load_metadata(corpus_dir)
+    before = next((rel for rel, entry in metadata.items()
                    if entry.get("url") in addresses and (corpus_dir / rel).is_file()), None)
     if before is not None:
         path = corpus_dir / before
-        if path.read_bytes() == data:
-            return Upload(shown, "", f"{shown}: unchanged since it was added as {before}")
-        kept = {k for k, v in load_metadata(corpus_dir)[before].items() if v}  # the analyst's edits stay
         previous = path.read_bytes()
+        if previous == data:
+            return Upload(shown, "", f"{shown}: unchanged since it was added as {before}")
+        kept = {k for k, v in metadata[before].items() if v}  # the analyst's edits stay
         write_atomically(path, data)
         try:
             update_entry(corpus_dir, before, {**{k: v for k, v in stated.items() if k not in kept and v},
@@ -151,8 +150,7 @@ def save_page(corpus_dir: Path, url: str, fetcher: Callable[[str], FetchedPage] 
     corpus_dir.mkdir(parents=True, exist_ok=True)
     host = urllib.parse.urlsplit(fetched.url).hostname or "page"
     clean = safe_name(f"{page.title or host}.html")
-    taken = {slugify(p.relative_to(corpus_dir).with_suffix("").as_posix()) for p in corpus_files(corpus_dir)}
-    target = _write_new(corpus_dir, clean, data, taken)
+    target = _write_new(corpus_dir, clean, data, _taken_ids(corpus_dir, corpus_files(corpus_dir)))
     try:
         update_entry(corpus_dir, target.name, {**{k: v for k, v in stated.items() if v},
                                                "retrieved": fetched.retrieved})
@@ -160,6 +158,11 @@ def save_page(corpus_dir: Path, url: str, fetcher: Callable[[str], FetchedPage] 
         target.unlink(missing_ok=True)
         raise
     return Upload(shown, target.name, f"{shown}: added as {target.name}")
+
+
+def _taken_ids(corpus_dir: Path, files: list[Path]) -> set[str]:
+    """Document ids are slugs of the path without its suffix: the ones a new file must not take."""
+    return {slugify(p.relative_to(corpus_dir).with_suffix("").as_posix()) for p in files}
 
 
 def _checked_date(value: str) -> str:

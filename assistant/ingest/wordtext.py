@@ -137,7 +137,8 @@ def _is_heading(paragraph: Any) -> bool:
     if name == "Title" or name.startswith("Heading"):
         return True
     level = paragraph._p.find(f"{_W}pPr/{_W}outlineLvl")
-    return level is not None and level.get(f"{_W}val", "9").isdigit() and int(level.get(f"{_W}val", "9")) < 9
+    value = level.get(f"{_W}val", "9") if level is not None else "9"
+    return value.isdigit() and int(value) < 9
 
 
 def _table_rows(table: Any, notes: _Notes) -> list[str]:

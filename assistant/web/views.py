@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..briefing.references import OCR_NOTE
+from ..briefing.references import locator_parts
 from ..indexing.corpus_status import CorpusChanges
 from ..types import Answer, Citation, Document, IndexSummary
 
@@ -43,15 +43,9 @@ def shorten(text: str, limit: int) -> str:
 
 
 def where(citation: Citation) -> str:
-    """Author · publisher · date · page · paragraph, unknown parts left out."""
+    """Author · publisher · date · page · paragraph (· read by OCR), unknown parts left out."""
     parts = [p for p in (citation.author, citation.publisher, citation.date) if p]
-    if citation.page is not None:
-        parts.append(f"p. {citation.page}")
-    if citation.paragraph is not None:
-        parts.append(f"para. {citation.paragraph}")
-    if citation.ocr:  # a recognition error would be quoted as read: the card says so
-        parts.append(OCR_NOTE)
-    return " · ".join(parts)
+    return " · ".join(parts + locator_parts(citation))
 
 
 def render_question(question: str) -> str:
