@@ -83,7 +83,7 @@ class Assistant:
         store = retriever.store
         query = retriever.analyse(question, doc_ids)
         hits = retriever.search(query, search_depth(query, self.settings), doc_ids)
-        return compose(query, hits, self.settings, store.document, store.chunk_excerpt_vectors,
+        return compose(query, hits, self.settings, store.document, store.excerpt_vectors_of,
                        retriever.coverage, searched=question)
 
     # -- For the web chat (assistant/ui.py) ------------------------------------------------

@@ -20,8 +20,8 @@ from .retrieval import Query
 NOT_COVERED = "The documents do not cover this question."
 
 
-ExcerptVectors = Callable[[Chunk], np.ndarray]
-"""The unit vectors of a chunk's excerpt windows, one row per window."""
+ExcerptVectors = Callable[[Sequence[Chunk]], list[np.ndarray]]
+"""The unit vectors of each chunk's excerpt windows, one row per window (asked once per question)."""
 DocumentLookup = Callable[[str], Document]
 Coverage = Callable[[Query, set[str]], float]
 
@@ -95,13 +95,13 @@ def candidates(query: Query, pool: Sequence[Hit], document: DocumentLookup, exce
     """Every excerpt window of the pooled passages (see chunking.excerpt_windows), with its features."""
     owners: list[tuple[Hit, int, int, str, list[str]]] = []
     rows: list[np.ndarray] = []
-    for hit in pool:
+    for hit, windows in zip(pool, excerpt_vectors([hit.chunk for hit in pool])):
         doc = document(hit.chunk.doc_id)
         sentences = hit.chunk.sentences
         # The title counts: "the US-UK declaration" is named by the document, not each sentence.
         # (Terms never span lines, so the title's and heading's are the same for every excerpt.)
         context = keyword_terms(f"{doc.meta.title}\n{hit.chunk.heading}")
-        for (first, last), vector in zip(hit.chunk.excerpts, excerpt_vectors(hit.chunk)):
+        for (first, last), vector in zip(hit.chunk.excerpts, windows):
             body = doc.text[sentences[first].start:sentences[last].end]
             owners.append((hit, first, last, body, context))
             rows.append(vector)

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..config import Settings
 from ..indexing.embedding import Embedder
-from ..indexing.store import IndexStore
+from ..indexing.passage_store import PassageStore
 from ..ingest.textnorm import QUESTION_WORDS, GlueSplitter, keyword_terms
 from ..types import Chunk, Hit
 from .acronyms import expand
@@ -58,7 +58,7 @@ def chunk_keyword_terms(chunk: Chunk, title: str, acronyms: dict[str, str], spli
 class Retriever:
     """Hybrid search over one opened index."""
 
-    def __init__(self, store: IndexStore, embedder: Embedder, splitter: GlueSplitter,
+    def __init__(self, store: PassageStore, embedder: Embedder, splitter: GlueSplitter,
                  settings: Settings) -> None:
         self.store = store
         self.embedder = embedder
@@ -66,7 +66,7 @@ class Retriever:
         self.settings = settings
         # Acronyms the corpus defines: "TTC" in a question also finds "Trade and Technology Council".
         self.acronyms = store.acronyms
-        self.bm25 = store.keyword
+        self.bm25 = store.keyword  # knows() and term_idf() of a term
 
     def analyse(self, question: str, doc_ids: Collection[str] | None = None) -> Query:
         """The question's vector, search terms, nearest chunks and the evidence measures answering
@@ -117,35 +117,31 @@ class Retriever:
         nearest = query.nearest if doc_ids is None else tuple(store.search(query.vector, n + len(bylines), scope))
         dense = dict(nearest)
         dense_rank = [row for row, _ in nearest if row not in excluded][:n]
-        keyword_all = self.bm25.scores(query.terms)
-        allowed = keyword_all > 0
-        if scope is not None:
-            in_scope = np.zeros(store.size, dtype=bool)
-            in_scope[scope] = True
-            allowed &= in_scope
-        if excluded:
-            allowed[bylines] = False
-        keyword_rank = _ranks(keyword_all, allowed, n)
+        keyword = dict(store.keyword_ranking(query.terms, n, scope, with_bylines=query.about_authorship))
+        keyword_rank = list(keyword)
         rankings = {"hybrid": [dense_rank, keyword_rank], "dense": [dense_rank],
                     "keyword": [keyword_rank]}[mode]
         if query.about_authorship and len(bylines):
             # An authorship question is answered by bylines: rank them as a third list.
-            by_cosine = store.vector_search.cosines(query.vector, bylines)
+            by_cosine = store.cosines(query.vector, bylines)
             rankings.append([int(bylines[i]) for i in np.argsort(-by_cosine, kind="stable")[:n]])
             dense.update(zip(bylines.tolist(), by_cosine.tolist()))
         pooled = sorted({i for ranking in rankings for i in ranking} - set(dense))
-        dense.update(zip(pooled, store.vector_search.cosines(query.vector, np.array(pooled, dtype=np.int64)).tolist()))
+        dense.update(zip(pooled, store.cosines(query.vector, np.array(pooled, dtype=np.int64)).tolist()))
         if self.settings.fusion == "rrf" or mode != "hybrid":
             fused = _reciprocal_rank_fusion(rankings)
         else:
-            fused = _zscore_fusion(rankings, [dense, keyword_all, dense])
-        top_keyword = float(keyword_all.max()) if len(keyword_all) else 0.0
+            fused = _zscore_fusion(rankings, [dense, keyword, dense])
         ordered = sorted(fused, key=lambda i: (-fused[i], -dense[i]))[:k]
+        unranked = [i for i in ordered if i not in keyword]
+        if unranked:  # found by dense search alone: their keyword scores, for the answer's features
+            keyword.update(zip(unranked, store.keyword_scores(query.terms, unranked).tolist()))
+        top_keyword = max(keyword.values(), default=0.0)
         return [
-            Hit(chunk=store.chunks[i], score=fused[i], dense=float(dense[i]),
-                keyword=float(keyword_all[i] / top_keyword) if top_keyword > 0 else 0.0,
-                rank=r + 1, coverage=self.coverage(query, set(store.chunk_terms(i))))
-            for r, i in enumerate(ordered)
+            Hit(chunk=chunk, score=fused[i], dense=float(dense[i]),
+                keyword=float(keyword[i] / top_keyword) if top_keyword > 0 else 0.0,
+                rank=r + 1, coverage=self.coverage(query, set(terms)))
+            for r, (i, (chunk, terms)) in enumerate(zip(ordered, store.passages(ordered)))
         ]
 
 
@@ -184,14 +180,3 @@ def _zscore_fusion(rankings: list[list[int]], scores: list[Any]) -> dict[int, fl
             fused[i] += (float(values[i]) - mean) / spread if i in listed else floor
     return fused
 
-
-def _ranks(scores: np.ndarray, allowed: np.ndarray, n: int) -> list[int]:
-    candidates = np.flatnonzero(allowed)
-    if not len(candidates):
-        return []
-    if len(candidates) > 4 * n:  # a million passages: take the best few before sorting
-        values = scores[candidates]
-        threshold = np.partition(values, len(values) - n)[len(values) - n]
-        candidates = candidates[values >= threshold]
-    top = candidates[np.argsort(-scores[candidates], kind="stable")[:n]]
-    return [int(i) for i in top]

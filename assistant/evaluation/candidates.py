@@ -44,7 +44,7 @@ def collect(retriever: Retriever, settings: Settings, questions: Iterable[EvalQu
     for q in questions:
         query = retriever.analyse(" ".join(q.question.split()), q.doc_ids or None)
         hits = retriever.search(query, search_depth(query, settings), q.doc_ids or None)
-        found = candidates(query, answer_pool(query, hits, settings), store.document, store.chunk_excerpt_vectors,
+        found = candidates(query, answer_pool(query, hits, settings), store.document, store.excerpt_vectors_of,
                            retriever.coverage)
         wanted = wanted_evidence(q.evidence)
         labels = [any(w in normalize_for_match(c.text) for w in wanted) for c in found]

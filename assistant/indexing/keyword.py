@@ -24,6 +24,7 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,6 +41,22 @@ _BLOCK = 4_000_000  # postings read or sorted at a time when finishing: bounds t
 def idf(size: int, df: int) -> float:
     """Lucene's BM25 idf: log(1 + (N - df + 0.5) / (df + 0.5)); an unseen term counts as the rarest."""
     return math.log(1 + (size - df + 0.5) / (df + 0.5))
+
+
+def length_norms(lengths: np.ndarray, k1: float, b: float) -> np.ndarray:
+    """Each passage's k1 (1 - b + b len / avg len), from the passages' lengths in terms (float32)."""
+    average = float(lengths.mean()) if len(lengths) else 1.0
+    return k1 * (1 - b + b * lengths / max(average, 1e-9))
+
+
+def posting_weights(tf: np.ndarray, norms: np.ndarray | np.floating[Any], k1: float) -> np.ndarray:
+    """BM25 weights tf (k1 + 1) / (tf + norm) of postings (tf float32, each with its passage's norm)."""
+    return (tf * (k1 + 1) / (tf + norms)).astype("<f4")
+
+
+def passage_lengths(folder: Path) -> np.ndarray:
+    """Each passage's length in terms (float32), as a version folder stores them."""
+    return np.load(folder / LENGTHS_FILE).astype(np.float32)
 
 
 class KeywordWriter:
@@ -135,7 +152,7 @@ class KeywordWriter:
         lengths = np.frombuffer(self._lengths, dtype=np.int32).astype(np.float32) if len(self._lengths) else \
             np.zeros(0, dtype=np.float32)
         average = float(lengths.mean()) if len(lengths) else 1.0
-        norm = self.k1 * (1 - self.b + self.b * lengths / max(average, 1e-9))
+        norm = length_norms(lengths, self.k1, self.b)
         counts = np.zeros(len(self._vocabulary), dtype=np.int64)
         for block in _blocks(tmp, total):
             counts += np.bincount(block["term"], minlength=len(counts))
@@ -157,7 +174,7 @@ class KeywordWriter:
                 tf = part["tf"].astype(np.float32)
                 rows.write(part["row"].astype("<i4").tobytes())
                 tfs.write(part["tf"].astype("<u2").tobytes())
-                weights.write((tf * (self.k1 + 1) / (tf + norm[part["row"]])).astype("<f4").tobytes())
+                weights.write(posting_weights(tf, norm[part["row"]], self.k1).tobytes())
                 low = high
         tmp.unlink()
         db.execute(TERMS_TABLE)
@@ -209,6 +226,18 @@ class KeywordIndex:
         scores = np.zeros(self.size, dtype=np.float32) if out is None else out
         for start, stop in self._slice(query_terms).values():
             scores[self._rows[start:stop]] += idf(self.size, stop - start) * self._weights[start:stop]
+        return scores
+
+    def scores_at(self, query_terms: Sequence[str], rows: np.ndarray) -> np.ndarray:
+        """The BM25 score of each of these passages (a term's postings are in row order)."""
+        scores = np.zeros(len(rows), dtype=np.float32)
+        if not len(rows):
+            return scores
+        for start, stop in self._slice(query_terms).values():
+            held = self._rows[start:stop]
+            at = np.minimum(np.searchsorted(held, rows), len(held) - 1)
+            found = np.asarray(held[at]) == rows
+            scores[found] += idf(self.size, stop - start) * self._weights[start + at[found]]
         return scores
 
     def term_idf(self, term: str) -> float:

@@ -110,6 +110,26 @@ class DocumentEntry:
     end_row: int
 
 
+ENTRY_COLUMNS = ("ordinal", "doc_id", "path", "kind", "meta", "content_hash", "file_sha256", "meta_entry",
+                 "first_row", "end_row")
+"""A document's columns without its text, in DocumentEntry's order (meta and meta_entry as JSON)."""
+
+
+def entry_from_row(row: Sequence[Any]) -> DocumentEntry:
+    """A DocumentEntry from its columns, ENTRY_COLUMNS in order."""
+    ordinal, doc_id, path, kind, meta, content_hash, file_sha256, meta_entry, first_row, end_row = row
+    return DocumentEntry(int(ordinal), doc_id, path, kind, DocumentMeta(**json.loads(meta)), content_hash,
+                         file_sha256, json.loads(meta_entry), int(first_row), int(end_row))
+
+
+def stored_document(entry: DocumentEntry, text: str, blocks: str, pages: str) -> StoredDocument:
+    """A document from its entry, its text, and its blocks and pages as stored (JSON)."""
+    document = Document(doc_id=entry.doc_id, path=entry.path, meta=entry.meta, text=text,
+                        content_hash=entry.content_hash, blocks=tuple(Block(*b) for b in json.loads(blocks)),
+                        pages=tuple(PageSpan(*p) for p in json.loads(pages)), kind=entry.kind)
+    return StoredDocument(document, entry.file_sha256, entry.meta_entry)
+
+
 def embed_key(text: str) -> bytes:
     """What identifies an embedded text: a vector is reused wherever the exact text recurs."""
     return hashlib.sha256(text.encode("utf-8")).digest()[:16]
@@ -120,6 +140,7 @@ class IndexStore:
 
     def __init__(self, path: Path, manifest: dict[str, Any], exact: bool = False, probe: int = 0) -> None:
         self.path = path
+        self.version = path.name  # what names this build wherever it is served from
         self.manifest = manifest
         self._local = threading.local()
         counts = manifest.get("counts", {})
@@ -161,11 +182,8 @@ class IndexStore:
         return found[0] if found else None
 
     def _entries(self, where: str, arguments: tuple[Any, ...] = ()) -> list[DocumentEntry]:
-        return [DocumentEntry(ordinal, doc_id, path, kind, DocumentMeta(**json.loads(meta)), content_hash,
-                              file_sha256, json.loads(meta_entry), first_row, end_row)
-                for ordinal, doc_id, path, kind, meta, content_hash, file_sha256, meta_entry, first_row, end_row
-                in self._db().execute("SELECT ordinal, doc_id, path, kind, meta, content_hash, file_sha256, "
-                                      f"meta_entry, first_row, end_row FROM documents {where}", arguments)]
+        return [entry_from_row(row) for row in self._db().execute(
+            f"SELECT {', '.join(ENTRY_COLUMNS)} FROM documents {where}", arguments)]
 
     @property
     def identity(self) -> IndexIdentity:
@@ -205,6 +223,36 @@ class IndexStore:
         """The k nearest chunks by cosine: (row, cosine), best first; among `rows` when given."""
         found, scores = self.vector_search.search(query_vector, k, rows)
         return [(int(i), float(s)) for i, s in zip(found, scores)]
+
+    def cosines(self, query_vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """The cosine of each of these chunks to the question."""
+        return self.vector_search.cosines(query_vector, rows)
+
+    def keyword_ranking(self, terms: Sequence[str], n: int, rows: np.ndarray | None = None,
+                        with_bylines: bool = False) -> list[tuple[int, float]]:
+        """The n best chunks by BM25 that hold a term: (row, score), best first; among `rows`
+        when given; author blurbs only `with_bylines`."""
+        scores = self.keyword.scores(terms)
+        allowed = scores > 0
+        if rows is not None:
+            in_scope = np.zeros(self.size, dtype=bool)
+            in_scope[rows] = True
+            allowed &= in_scope
+        if not with_bylines and len(self.byline_rows):
+            allowed[self.byline_rows] = False
+        return [(row, float(scores[row])) for row in _best(scores, allowed, n)]
+
+    def keyword_scores(self, terms: Sequence[str], rows: Sequence[int]) -> np.ndarray:
+        """The BM25 score of each of these chunks."""
+        return self.keyword.scores_at(terms, np.asarray(rows, dtype=np.int64))
+
+    def passages(self, rows: Sequence[int]) -> list[tuple[Chunk, tuple[str, ...]]]:
+        """These chunks, each with the keyword terms it is found by."""
+        return [(self.chunks[row], self.chunk_terms(row)) for row in rows]
+
+    def excerpt_vectors_of(self, chunks: Sequence[Chunk]) -> list[np.ndarray]:
+        """The vectors of each chunk's excerpt windows."""
+        return [self.chunk_excerpt_vectors(chunk) for chunk in chunks]
 
     def stored_vectors(self, texts: Sequence[str]) -> dict[bytes, np.ndarray]:
         """Vectors this version holds for any of these exact texts (to reuse instead of encoding)."""
@@ -247,10 +295,7 @@ class DocumentTable(Mapping[str, StoredDocument]):
             raise KeyError(doc_id)
         text, blocks, pages = self._store._db().execute(
             "SELECT text, blocks, pages FROM documents WHERE ordinal = ?", (entry.ordinal,)).fetchone()
-        document = Document(doc_id=entry.doc_id, path=entry.path, meta=entry.meta, text=text,
-                            content_hash=entry.content_hash, blocks=tuple(Block(*b) for b in json.loads(blocks)),
-                            pages=tuple(PageSpan(*p) for p in json.loads(pages)), kind=entry.kind)
-        stored = StoredDocument(document, entry.file_sha256, entry.meta_entry)
+        stored = stored_document(entry, text, blocks, pages)
         with self._lock:
             self._cache[doc_id] = stored
             while len(self._cache) > self._cached:
@@ -300,7 +345,7 @@ class ChunkTable(Sequence[Chunk]):
         found = self._store._db().execute("SELECT data FROM chunks WHERE row = ?", (row,)).fetchone()
         if found is None:
             raise IndexError(row)
-        return self._remember(row, _chunk_from_json(json.loads(found[0])))
+        return self._remember(row, chunk_from_json(json.loads(found[0])))
 
     def _remember(self, row: int, chunk: Chunk) -> Chunk:
         with self._lock:
@@ -314,10 +359,10 @@ class ChunkTable(Sequence[Chunk]):
     def __iter__(self) -> Iterator[Chunk]:
         """Every chunk in row order, streamed (not cached)."""
         for (data,) in self._store._db().execute("SELECT data FROM chunks ORDER BY row"):
-            yield _chunk_from_json(json.loads(data))
+            yield chunk_from_json(json.loads(data))
 
     def of_document(self, entry: DocumentEntry) -> list[Chunk]:
-        return [_chunk_from_json(json.loads(data)) for (data,) in self._store._db().execute(
+        return [chunk_from_json(json.loads(data)) for (data,) in self._store._db().execute(
             "SELECT data FROM chunks WHERE row >= ? AND row < ? ORDER BY row", (entry.first_row, entry.end_row))]
 
     def row_of(self, chunk_id: str) -> int | None:
@@ -331,6 +376,19 @@ class ChunkTable(Sequence[Chunk]):
     def terms(self, row: int) -> tuple[str, ...]:
         found = self._store._db().execute("SELECT terms FROM chunks WHERE row = ?", (int(row),)).fetchone()
         return tuple(found[0].split()) if found and found[0] else ()
+
+
+def _best(scores: np.ndarray, allowed: np.ndarray, n: int) -> list[int]:
+    """The n allowed rows with the highest scores, best first (ties: lower row first)."""
+    candidates = np.flatnonzero(allowed)
+    if not len(candidates):
+        return []
+    if len(candidates) > 4 * n:  # a million passages: take the best few before sorting
+        values = scores[candidates]
+        threshold = np.partition(values, len(values) - n)[len(values) - n]
+        candidates = candidates[values >= threshold]
+    top = candidates[np.argsort(-scores[candidates], kind="stable")[:n]]
+    return [int(i) for i in top]
 
 
 def _map(path: Path, rows: int, dimension: int) -> np.ndarray:
@@ -699,7 +757,7 @@ def _chunk_to_json(chunk: Chunk) -> dict[str, Any]:
     return data
 
 
-def _chunk_from_json(data: dict[str, Any]) -> Chunk:
+def chunk_from_json(data: dict[str, Any]) -> Chunk:
     data = dict(data)
     data["sentences"] = tuple(Sentence(*s) for s in data["sentences"])
     data["excerpts"] = tuple((int(a), int(b)) for a, b in data.get("excerpts", ()))

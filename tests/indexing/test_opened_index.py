@@ -53,6 +53,8 @@ def test_keyword_postings_written_in_blocks_score_as_bm25(tmp_path: Path, monkey
     index = keyword.KeywordIndex(tmp_path, len(documents), lambda: db)
     for query in (["w1"], ["w2", "w3", "w3"], ["w4", "unseen"], vocabulary[:10]):
         assert np.allclose(index.scores(query), _reference_bm25(documents, query), atol=1e-5)
+        some = np.array([0, 5, 17, 59, len(documents) - 1])  # a few passages' scores: the same numbers
+        assert np.allclose(index.scores_at(query, some), index.scores(query)[some], atol=1e-6)
     assert not index.knows("unseen") and index.knows("w5")
     assert index.term_idf("unseen") == pytest.approx(math.log(1 + (len(documents) + 0.5) / 0.5))
 

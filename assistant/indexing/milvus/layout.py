@@ -1,0 +1,93 @@
+"""The collections one published version is made of: their names and schemas."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+TEXT_MAX = 65_535  # bytes of a VARCHAR field (Milvus' limit)
+BLOB_PART = 16_000  # characters of a long value per blobs row (at most 4 bytes each: under TEXT_MAX)
+NO_TERMS = 2**31 - 1  # sparse dimension of a passage without terms (Milvus refuses an empty sparse vector)
+PLACEHOLDER_DIM = 2  # Milvus wants a vector in every collection; the companion ones carry this unused one
+
+
+@dataclass(frozen=True)
+class VersionCollections:
+    """The names of one version's collections, all derived from the passages collection's."""
+
+    passages: str
+
+    @classmethod
+    def of(cls, alias: str, version: str) -> VersionCollections:
+        return cls(f"{alias}__{re.sub(r'[^A-Za-z0-9_]', '_', version)}")
+
+    @property
+    def excerpts(self) -> str:
+        return f"{self.passages}__excerpts"
+
+    @property
+    def terms(self) -> str:
+        return f"{self.passages}__terms"
+
+    @property
+    def docs(self) -> str:
+        return f"{self.passages}__docs"
+
+    @property
+    def blobs(self) -> str:
+        return f"{self.passages}__blobs"
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return (self.passages, self.excerpts, self.terms, self.docs, self.blobs)
+
+
+def versions_of(alias: str, collections: list[str]) -> list[VersionCollections]:
+    """The published versions of `alias` among a server's collections."""
+    prefix = f"{alias}__"
+    return [VersionCollections(name) for name in collections
+            if name.startswith(prefix) and "__" not in name[len(prefix):]]
+
+
+def create(client: Any, names: VersionCollections, dimension: int, dense_index: str = "FLAT") -> None:
+    """Create the empty collections of a version, with their indexes (`dense_index`: FLAT, HNSW, ...)."""
+    from pymilvus import DataType, MilvusClient
+
+    def schema(*fields: tuple[str, Any, dict[str, Any]]) -> Any:
+        made = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        for n, (name, kind, options) in enumerate(fields):
+            made.add_field(name, kind, is_primary=n == 0, **options)
+        return made
+
+    def indexes(vector: str, metric: str = "IP", kind: str = "FLAT", sparse: str | None = None) -> Any:
+        params = client.prepare_index_params()
+        params.add_index(vector, index_type=kind, metric_type=metric)
+        if sparse:
+            params.add_index(sparse, index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
+        return params
+
+    text = {"max_length": TEXT_MAX}
+    placeholder = ("placeholder", DataType.FLOAT_VECTOR, {"dim": PLACEHOLDER_DIM})
+    client.create_collection(names.passages, schema=schema(
+        ("row", DataType.INT64, {}), ("chunk_id", DataType.VARCHAR, {"max_length": 1024}),
+        ("doc", DataType.INT64, {}), ("role", DataType.VARCHAR, {"max_length": 64}),
+        ("data", DataType.VARCHAR, text), ("terms", DataType.VARCHAR, text),
+        ("dense", DataType.FLOAT_VECTOR, {"dim": dimension}), ("sparse", DataType.SPARSE_FLOAT_VECTOR, {}),
+    ), index_params=indexes("dense", kind=dense_index, sparse="sparse"))
+    client.create_collection(names.excerpts, schema=schema(
+        ("excerpt", DataType.INT64, {}), ("chunk_row", DataType.INT64, {}),
+        ("vector", DataType.FLOAT_VECTOR, {"dim": dimension}),
+    ), index_params=indexes("vector"))
+    client.create_collection(names.terms, schema=schema(
+        ("term", DataType.VARCHAR, {"max_length": 1024}), ("dimension", DataType.INT64, {}),
+        ("df", DataType.INT64, {}), placeholder,
+    ), index_params=indexes("placeholder", metric="L2"))
+    client.create_collection(names.docs, schema=schema(
+        ("doc_id", DataType.VARCHAR, {"max_length": 1024}), ("ordinal", DataType.INT64, {}),
+        ("entry", DataType.VARCHAR, text), placeholder,
+    ), index_params=indexes("placeholder", metric="L2"))
+    client.create_collection(names.blobs, schema=schema(
+        ("key", DataType.VARCHAR, {"max_length": 1200}), ("name", DataType.VARCHAR, {"max_length": 1100}),
+        ("part", DataType.INT64, {}), ("value", DataType.VARCHAR, text), placeholder,
+    ), index_params=indexes("placeholder", metric="L2"))

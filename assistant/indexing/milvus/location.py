@@ -1,0 +1,57 @@
+"""`milvus://HOST:PORT/COLLECTION`: where a Milvus-served index lives, and the connection to it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ...errors import ConfigError, IndexError_
+
+SCHEME = "milvus://"
+DEFAULT_PORT = 19530
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
+_URL = re.compile(r"milvus://(?P<host>\[[^\]]+\]|[^:/]+)(?::(?P<port>\d+))?/(?P<collection>[^/?#]*)")
+
+
+@dataclass(frozen=True)
+class MilvusLocation:
+    host: str
+    port: int
+    collection: str  # the alias the served version is reached by
+
+    @property
+    def uri(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def __str__(self) -> str:
+        return f"{SCHEME}{self.host}:{self.port}/{self.collection}"
+
+
+def parse_location(value: str) -> MilvusLocation | None:
+    """The Milvus location a --store value names; None for "" (the embedded index)."""
+    value = value.strip()
+    if not value:
+        return None
+    found = _URL.fullmatch(value)
+    if found is None:
+        raise ConfigError(f"--store {value!r}: expected milvus://HOST:PORT/COLLECTION "
+                          "(or nothing, for the embedded index)")
+    collection = found["collection"]
+    if not _NAME.fullmatch(collection):
+        raise ConfigError(f"--store {value!r}: the collection name must be letters, digits and underscores, "
+                          "not starting with a digit, at most 100 characters")
+    return MilvusLocation(found["host"], int(found["port"] or DEFAULT_PORT), collection)
+
+
+def connect(location: MilvusLocation, timeout: float = 10.0) -> Any:
+    """A client of the server at `location`, or one clear line saying it cannot be reached."""
+    from pymilvus import MilvusClient
+    from pymilvus.exceptions import MilvusException
+
+    try:
+        return MilvusClient(uri=location.uri, timeout=timeout)
+    except MilvusException as exc:
+        raise IndexError_(f"{location}: cannot reach a Milvus server at {location.host}:{location.port} "
+                          f"({exc.message}); start it (a local one: `python -m milvus_lite server --data-dir DIR "
+                          f"--port {location.port}`) or correct --store / ASSISTANT_STORE") from exc
