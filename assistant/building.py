@@ -37,6 +37,7 @@ from .indexing import store as index_store
 from .indexing import vectors as vector_index
 from .indexing.archive import record_versions
 from .indexing.embedding import Embedder, SentenceTransformerEmbedder
+from .indexing.opening import publish_if_asked
 from .indexing.store import DocumentEntry, IndexIdentity, IndexStore, StoredDocument, VersionWriter, embed_key
 from .ingest.chunking import CHUNKING_VERSION, ChunkingParams, TokenCounter
 from .ingest.documents import discover
@@ -184,6 +185,7 @@ def build_index(settings: Settings, full: bool = False, embedder: Embedder | Non
                 raise CorpusError(f"{settings.corpus_dir}: nothing could be indexed ({reasons})")
             written = _write_chunks(settings, embedder, identity, writer, previous, planned, gathered, failures,
                                     started, say)
+        publish_if_asked(settings, say)
     return BuildReport(
         added=tuple(added), changed=tuple(changed), removed=tuple(removed),
         unchanged=tuple(unchanged), failed=tuple(failures), embedded_chunks=written.embedded_chunks,
@@ -226,6 +228,7 @@ def build_index_from_documents(settings: Settings, documents: Iterable[Document]
                     planned.append(Planned(doc.doc_id))
             written = _write_chunks(settings, embedder, identity, writer, previous, planned, gathered, [],
                                     started, say, with_excerpts=with_excerpts)
+        publish_if_asked(settings, say)
     return BuildReport(unchanged=tuple(sorted(kept_paths)), embedded_chunks=written.embedded_chunks,
                        reused_chunks=written.total_chunks - written.embedded_chunks,
                        total_chunks=written.total_chunks, seconds=time.perf_counter() - started,

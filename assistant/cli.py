@@ -19,16 +19,16 @@ from .render import answer_to_json, passage_to_json, render_answer, render_passa
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(corpus_dir=args.corpus, index_dir=args.index,
+    return Settings.from_env(corpus_dir=args.corpus, index_dir=args.index, store=args.store,
                              progress=False if getattr(args, "quiet", False) else None)
 
 
 def _ensure_index(settings: Settings) -> None:
-    from .indexing import store
+    from .indexing.opening import served_version, where_served
     from .pipeline import build_index
 
-    if store.current_version(settings.index_dir) is None:
-        print(f"No index in {settings.index_dir} yet: building it from {settings.corpus_dir} ...",
+    if served_version(settings) is None:
+        print(f"No index in {where_served(settings)} yet: building it from {settings.corpus_dir} ...",
               file=sys.stderr)
         report = build_index(settings, progress=lambda m: print(m, file=sys.stderr))
         print(render_report(report), file=sys.stderr)
@@ -96,6 +96,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .evaluation.questions import evaluate, read_questions, summarize
+    from .indexing.opening import where_served
     from .pipeline import Assistant
 
     if args.beir:
@@ -110,7 +111,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if unknown:
         raise AssistantError(f"{args.file}: questions name documents this index does not hold: "
                              f"{', '.join(unknown[:5])}{' …' if len(unknown) > 5 else ''} "
-                             f"(index: {settings.index_dir}; --corpus/--index choose another)")
+                             f"(index: {where_served(settings)}; --corpus/--index/--store choose another)")
     shown = settings.progress and len(questions) > 50
     results = list(tqdm(evaluate(questions, assistant.ask, time.perf_counter), total=len(questions),
                         desc="questions", unit="q", disable=not shown, file=sys.stderr))
@@ -138,7 +139,7 @@ def _eval_beir(args: argparse.Namespace) -> int:
 
     folder = Path(args.beir)
     index = args.index or Path(REPO_ROOT / "index" / "beir" / folder.name)
-    settings = Settings.from_env(corpus_dir=folder, index_dir=index,
+    settings = Settings.from_env(corpus_dir=folder, index_dir=index, store=args.store,
                                  progress=False if args.quiet or args.json else None)
     result = evaluate_beir(settings, folder, args.split,
                            progress=None if args.json else (lambda m: print(m, file=sys.stderr)))
@@ -155,12 +156,12 @@ def _eval_beir(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from .indexing import store
+    from .indexing.opening import open_store
     from .pipeline import show_passage
 
     settings = _settings(args)
     _ensure_index(settings)
-    served = store.load(settings.index_dir)  # no model: showing a passage needs no search
+    served = open_store(settings)  # no model: showing a passage needs no search
     stale = False
     for n, passage_id in enumerate(args.ids):
         view = show_passage(settings, passage_id, served)
@@ -248,6 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="folder of documents (default: the repo's corpus/; env ASSISTANT_CORPUS)")
     common.add_argument("--index", type=Path, metavar="DIR",
                         help="index folder (default: the repo's index/; env ASSISTANT_INDEX)")
+    common.add_argument("--store", metavar="URL",
+                        help="serve the index from Milvus: milvus://HOST:PORT/COLLECTION (a build stages "
+                             "it in --index, then publishes it there); default: the embedded index in "
+                             "--index (env ASSISTANT_STORE)")
     common.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     parser = argparse.ArgumentParser(
         prog="assistant",

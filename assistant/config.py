@@ -78,6 +78,10 @@ class Settings:
     """Inverted lists of the approximate index; 0: about 4 x sqrt(passages)."""
     ivf_probe: int = 0
     """Lists a query reads; 0: what the build chose (recall@10 >= 0.95 in bench_scale.py)."""
+    store: str = ""
+    """Where the index is served from: "" for the embedded index in `index_dir`, or
+    milvus://HOST:PORT/COLLECTION for a Milvus server (a build then stages the index in
+    `index_dir` and publishes it there; README, Scaling out)."""
     progress: bool = True
     """Show progress bars on long work."""
 
@@ -97,6 +101,9 @@ class Settings:
             raise ConfigError(f"ocr={changes['ocr']!r}: choose one of {', '.join(OCR_MODES)}")
         if changes.get("vector_index", "auto") not in VECTOR_INDEXES:
             raise ConfigError(f"vector_index={changes['vector_index']!r}: choose one of {', '.join(VECTOR_INDEXES)}")
+        store = str(changes.get("store", ""))
+        if store and not store.startswith("milvus://"):
+            raise ConfigError(f"store={store!r}: give milvus://HOST:PORT/COLLECTION, or nothing for the embedded index")
         return dataclasses.replace(self, **changes)
 
     @classmethod

@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 from collections.abc import Collection, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,11 @@ from .building import (
 )
 from .config import Settings
 from .errors import PassageIdError
-from .indexing import store as index_store
 from .indexing.archive import PassageView, resolve
 from .indexing.corpus_status import CorpusChanges, IndexedFile, compare
 from .indexing.embedding import Embedder
+from .indexing.opening import open_store, served_version
+from .indexing.passage_store import PassageStore
 from .indexing.store import IndexStore
 from .ingest.documents import discover
 from .ingest.passages import document_version, parse_passage_id
@@ -37,9 +39,9 @@ from .types import Answer, Citation, Document, FileFailure, IndexedDocument, Ind
 __all__ = ["Assistant", "build_index", "build_index_from_documents", "evaluate_beir", "get_embedder",
            "identity_for", "make_splitter", "show_passage"]
 
-def show_passage(settings: Settings, passage_id: str, store: IndexStore | None = None) -> PassageView:
+def show_passage(settings: Settings, passage_id: str, store: PassageStore | None = None) -> PassageView:
     """The passage an id names, against the served index (no model needed)."""
-    store = store or index_store.load(settings.index_dir)
+    store = store or open_store(settings)
     doc_id = parse_passage_id(passage_id).doc_id
     current = {doc_id: store.document(doc_id)} if doc_id in store.documents else {}
     return resolve(settings.index_dir, current, passage_id)
@@ -56,8 +58,7 @@ class Assistant:
 
     def _load(self) -> None:
         settings = self.settings
-        store = index_store.load(settings.index_dir, identity_for(settings, self.embedder),
-                                 exact=settings.vector_index == "flat", probe=settings.ivf_probe)
+        store = open_store(settings, identity_for(settings, self.embedder))
         splitter = make_splitter(self.embedder, known=store.corpus_words)
         self.store = store
         self.splitter = splitter
@@ -65,11 +66,11 @@ class Assistant:
 
     def reload_if_changed(self) -> bool:
         """Pick up a newly swapped-in index; True when one was loaded."""
-        version = index_store.current_version(self.settings.index_dir)
-        if version is None or version == self.store.path:
+        version = served_version(self.settings, self.store)
+        if version is None or version == self.store.version:
             return False
         with self._lock:
-            if version != self.store.path:
+            if version != self.store.version:
                 self._load()
                 return True
         return False
@@ -133,8 +134,8 @@ class Assistant:
         documents = tuple(IndexedDocument(e.doc_id, e.path, e.kind, e.meta, e.end_row - e.first_row)
                           for e in sorted(store.entries.values(), key=lambda e: e.path))
         failed = tuple(FileFailure(f["path"], f["reason"]) for f in manifest.get("failed", []))
-        return IndexSummary(store.path.name, str(manifest.get("built_at", "")),
-                            float(manifest.get("build_seconds", 0.0)), documents, len(store.chunks), failed)
+        return IndexSummary(store.version, str(manifest.get("built_at", "")),
+                            float(manifest.get("build_seconds", 0.0)), documents, store.size, failed)
 
     def corpus_changes(self) -> CorpusChanges:
         """Files added, changed or removed in the corpus folder since the served build."""
@@ -142,9 +143,17 @@ class Assistant:
         files, _skipped = discover(self.settings.corpus_dir)
         indexed = {e.path: IndexedFile(e.file_sha256, e.meta_entry) for e in store.entries.values()}
         failed = {f["path"] for f in store.manifest.get("failed", [])}
-        built_at = (store.path / "manifest.json").stat().st_mtime
+        built_at = _built_at(store)
         modified = {f.relpath: f.path.stat().st_mtime for f in files if f.relpath in failed}
         return compare(files, indexed, failed, built_at, modified)
+
+
+def _built_at(store: PassageStore) -> float:
+    """When the served version was finished (seconds since the epoch)."""
+    if isinstance(store, IndexStore):
+        return (store.path / "manifest.json").stat().st_mtime
+    return datetime.fromisoformat(str(store.manifest["built_at"])).timestamp() + \
+        float(store.manifest.get("build_seconds", 0.0))
 
 
 def evaluate_beir(settings: Settings, folder: Path, split: str = "test",

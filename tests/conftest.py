@@ -142,3 +142,45 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
     """The server the browser and API tests share for the whole session."""
     with serve_copy(tmp_path_factory.mktemp("web")) as server:
         yield server
+
+
+# -- A real Milvus server (milvus-lite's, spoken to over the network as a cluster would be) --
+
+@dataclass(frozen=True)
+class MilvusServer:
+    host: str
+    port: int
+    log: Path
+
+    def store(self, collection: str) -> str:
+        """The --store value of a collection (alias) on this server."""
+        return f"milvus://{self.host}:{self.port}/{collection}"
+
+
+@pytest.fixture(scope="session")
+def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MilvusServer]:
+    """`python -m milvus_lite server` on a free port for the whole session."""
+    root = tmp_path_factory.mktemp("milvus")
+    port, log = free_port(), root / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(root / "data"),
+                                    "--host", "127.0.0.1", "--port", str(port)], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    tail = log.read_text(errors="replace")[-3000:]
+                    raise RuntimeError(f"the Milvus server did not start:\n{tail}") from None
+                time.sleep(0.2)
+        yield MilvusServer("127.0.0.1", port, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

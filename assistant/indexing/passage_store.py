@@ -39,6 +39,9 @@ class PassageStore(Protocol):
     @property
     def documents(self) -> Mapping[str, Any]: ...  # doc_id -> StoredDocument
 
+    @property
+    def entries(self) -> Mapping[str, Any]: ...  # doc_id -> DocumentEntry (no text)
+
     def document(self, doc_id: str) -> Document: ...
 
     def rows_of(self, doc_ids: Iterable[str]) -> np.ndarray: ...

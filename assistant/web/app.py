@@ -32,6 +32,7 @@ from ..answer.conversation import Turn, search_query
 from ..briefing.references import DEFAULT_STYLE, quoted
 from ..config import Settings
 from ..errors import AssistantError, ConfigError
+from ..indexing.opening import where_served
 from ..ingest.uploads import MAX_UPLOAD_BYTES, save_page, save_upload
 from ..pipeline import Assistant, build_index
 from ..render import answer_to_json, render_report
@@ -468,7 +469,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860,
         print(f"warning: listening on {host} without a password; anyone on the network can use "
               "the page (use --auth USER:PASSWORD)", flush=True)
     demo.queue(default_concurrency_limit=1)
-    print(f"Web chat on http://{host}:{port} (index {settings.index_dir}, corpus {settings.corpus_dir}); "
+    print(f"Web chat on http://{host}:{port} (index {where_served(settings)}, corpus {settings.corpus_dir}); "
           "Ctrl+C stops it", flush=True)
     try:
         demo.launch(server_name=host, server_port=port, auth=list(auth) or None, share=False, quiet=True,

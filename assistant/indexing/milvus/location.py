@@ -46,9 +46,12 @@ def parse_location(value: str) -> MilvusLocation | None:
 
 def connect(location: MilvusLocation, timeout: float = 10.0) -> Any:
     """A client of the server at `location`, or one clear line saying it cannot be reached."""
-    from pymilvus import MilvusClient
-    from pymilvus.exceptions import MilvusException
-
+    try:
+        from pymilvus import MilvusClient
+        from pymilvus.exceptions import MilvusException
+    except ImportError as exc:
+        raise ConfigError(f"--store {location}: Milvus' client is not installed; "
+                          "run `.venv/bin/pip install -e '.[milvus]'`") from exc
     try:
         return MilvusClient(uri=location.uri, timeout=timeout)
     except MilvusException as exc:

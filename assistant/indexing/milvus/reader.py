@@ -1,0 +1,317 @@
+"""A published version, read from Milvus: the PassageStore answering uses, over the network."""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ...errors import IndexError_, IndexMismatchError
+from ...types import Chunk, Document
+from ..keyword import idf
+from ..store import (
+    BYLINE,
+    ENTRY_COLUMNS,
+    DocumentEntry,
+    IndexIdentity,
+    StoredDocument,
+    chunk_from_json,
+    entry_from_row,
+    stored_document,
+)
+from .layout import VersionCollections
+from .location import MilvusLocation, connect
+from .publish import served_collection
+
+LIMIT = 16_384  # Milvus' largest top-k and query window
+_CONSISTENCY = "Bounded"  # a version is written once, then only read: no need to wait for the newest writes
+
+
+def served_version(location: MilvusLocation) -> str | None:
+    """The passages collection the alias points at now (None: nothing published yet)."""
+    client = connect(location)
+    try:
+        return served_collection(client, location.collection)
+    finally:
+        client.close()
+
+
+def open_milvus(location: MilvusLocation, expected: IndexIdentity | None = None) -> MilvusStore:
+    """The version `location`'s alias points at; refused when built with other settings."""
+    from pymilvus.exceptions import MilvusException
+
+    client = connect(location)
+    rebuild = f"run `assistant index --store {location}`"
+    served = served_collection(client, location.collection)
+    if served is None:
+        client.close()
+        raise IndexError_(f"{location}: no index published there yet; {rebuild}")
+    try:
+        store = MilvusStore(client, location, VersionCollections(served))
+    except MilvusException as exc:
+        client.close()
+        raise IndexError_(f"{location}: the collections of {served} are unreadable ({exc.message}); "
+                          f"{rebuild} --full") from exc
+    if expected is not None and store.identity != expected:
+        raise IndexMismatchError(
+            f"{location}: the index was built with {store.identity.describe()}, but the settings ask "
+            f"for {expected.describe()}; {rebuild} --full")
+    return store
+
+
+class MilvusStore:
+    """One published version. Safe to share between threads (pymilvus clients are)."""
+
+    def __init__(self, client: Any, location: MilvusLocation, names: VersionCollections) -> None:
+        self.client = client
+        self.location = location
+        self.names = names
+        self.version = names.passages
+        self.manifest: dict[str, Any] = json.loads(self._blob("manifest"))
+        self.size = int(self.manifest.get("counts", {}).get("chunks", 0))
+        self.acronyms: dict[str, str] = json.loads(self._blob("acronyms"))
+        self.corpus_words: list[str] = json.loads(self._blob("corpus_words"))
+        self.keyword = MilvusTerms(self)
+        self.documents = MilvusDocuments(self)
+        self.byline_rows = np.array(sorted(r["row"] for r in self._query(
+            names.passages, f'role == "{BYLINE}"', ["row"])), dtype=np.int64)
+        self._rows: OrderedDict[str, int] = OrderedDict()  # chunk id -> row, of passages read lately
+        self._fields: OrderedDict[tuple[int, str], Any] = OrderedDict()  # (row, field) -> value, from searches
+        self._lock = threading.Lock()
+
+    @property
+    def identity(self) -> IndexIdentity:
+        return IndexIdentity(**self.manifest["identity"])
+
+    # -- documents ---------------------------------------------------------------------------
+
+    @functools.cached_property
+    def entries(self) -> dict[str, DocumentEntry]:
+        """Every document's entry, by id (read when first listed: a question needs none)."""
+        found = [_entry(r["entry"]) for r in self._query(self.names.docs, "ordinal >= 0", ["entry"])]
+        return {e.doc_id: e for e in sorted(found, key=lambda e: e.ordinal)}
+
+    def entry(self, doc_id: str) -> DocumentEntry | None:
+        found = self._query(self.names.docs, f"doc_id == {json.dumps(doc_id)}", ["entry"])
+        return _entry(found[0]["entry"]) if found else None
+
+    def document(self, doc_id: str) -> Document:
+        return self.documents[doc_id].document
+
+    def rows_of(self, doc_ids: Iterable[str]) -> np.ndarray:
+        spans = [np.arange(e.first_row, e.end_row) for d in doc_ids if (e := self.entry(d))]
+        return np.concatenate(spans) if spans else np.zeros(0, dtype=np.int64)
+
+    # -- search ------------------------------------------------------------------------------
+
+    def search(self, query_vector: np.ndarray, k: int, rows: np.ndarray | None = None) -> list[tuple[int, float]]:
+        if rows is not None and not len(rows):
+            return []
+        found = self.client.search(self.names.passages, data=[np.asarray(query_vector, dtype=np.float32).tolist()],
+                                   anns_field="dense", limit=min(k, LIMIT), filter=_within(rows),
+                                   search_params={"metric_type": "IP"}, output_fields=["sparse"],
+                                   consistency_level=_CONSISTENCY)
+        self._remember(found[0], "sparse")  # their keyword scores, without asking again
+        return [(int(h["row"]), float(h["distance"])) for h in found[0]]
+
+    def cosines(self, query_vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        if not len(rows):
+            return np.zeros(0, dtype=np.float32)
+        vectors = self._get(rows, "dense")
+        return np.array([vectors[int(r)] for r in rows], dtype=np.float32) @ np.asarray(query_vector, np.float32)
+
+    def keyword_ranking(self, terms: Sequence[str], n: int, rows: np.ndarray | None = None,
+                        with_bylines: bool = False) -> list[tuple[int, float]]:
+        query = self.keyword.sparse_query(terms)
+        if not query or (rows is not None and not len(rows)):
+            return []
+        where = " and ".join(f"({part})" for part in (_within(rows), "" if with_bylines else f'role != "{BYLINE}"')
+                             if part)
+        found = self.client.search(self.names.passages, data=[query], anns_field="sparse", limit=min(n, LIMIT),
+                                   filter=where, search_params={"metric_type": "IP"}, output_fields=["dense"],
+                                   consistency_level=_CONSISTENCY)
+        self._remember(found[0], "dense")  # their cosines, without asking again
+        ranked = [(int(h["row"]), float(h["distance"])) for h in found[0] if h["distance"] > 0]
+        return sorted(ranked, key=lambda item: (-item[1], item[0]))  # ties as the embedded index breaks them
+
+    def keyword_scores(self, terms: Sequence[str], rows: Sequence[int]) -> np.ndarray:
+        query = self.keyword.sparse_query(terms)
+        if not query or not len(rows):
+            return np.zeros(len(rows), dtype=np.float32)
+        sparse = self._get(rows, "sparse")
+        return np.array([sum(w * sparse[int(r)].get(d, 0.0) for d, w in query.items()) for r in rows],
+                        dtype=np.float32)
+
+    # -- passages ----------------------------------------------------------------------------
+
+    def passages(self, rows: Sequence[int]) -> list[tuple[Chunk, tuple[str, ...]]]:
+        if not len(rows):
+            return []
+        found = {int(r["row"]): r for r in self.client.get(self.names.passages, ids=[int(r) for r in rows],
+                                                           output_fields=["data", "terms"])}
+        out = []
+        for row in rows:
+            record = found[int(row)]
+            chunk = chunk_from_json(json.loads(record["data"]))
+            out.append((chunk, tuple(record["terms"].split())))
+            with self._lock:
+                self._rows[chunk.chunk_id] = int(row)
+                while len(self._rows) > 4096:
+                    self._rows.popitem(last=False)
+        return out
+
+    def excerpt_vectors_of(self, chunks: Sequence[Chunk]) -> list[np.ndarray]:
+        rows = [self._row_of(c) for c in chunks]
+        found: dict[int, list[tuple[int, list[float]]]] = {}
+        if rows:
+            for r in self.client.query(self.names.excerpts, filter=f"chunk_row in {sorted(set(rows))}",
+                                       output_fields=["excerpt", "chunk_row", "vector"], limit=LIMIT,
+                                       consistency_level=_CONSISTENCY):
+                found.setdefault(int(r["chunk_row"]), []).append((int(r["excerpt"]), r["vector"]))
+        out = []
+        for chunk, row in zip(chunks, rows):
+            windows = [vector for _, vector in sorted(found.get(row, []))]
+            if len(windows) != len(chunk.excerpts):  # none stored: the passage's own vector for each window
+                windows = [self._get([row], "dense")[row]] * len(chunk.excerpts)
+            out.append(np.array(windows, dtype=np.float32).reshape(len(chunk.excerpts), -1))
+        return out
+
+    def _row_of(self, chunk: Chunk) -> int:
+        with self._lock:
+            row = self._rows.get(chunk.chunk_id)
+        if row is not None:
+            return row
+        found = self._query(self.names.passages, f"chunk_id == {json.dumps(chunk.chunk_id)}", ["row"])
+        if not found:
+            raise KeyError(chunk.chunk_id)
+        return int(found[0]["row"])
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _get(self, rows: Iterable[int], field: str) -> dict[int, Any]:
+        """A field of these passages: those a search returned lately from memory, the others asked for."""
+        rows = [int(r) for r in rows]
+        with self._lock:
+            known = {r: value for r in rows if (value := self._fields.get((r, field))) is not None}
+        missing = [r for r in rows if r not in known]
+        if missing:
+            known.update((int(r["row"]), r[field]) for r in self.client.get(
+                self.names.passages, ids=missing, output_fields=[field]))
+        return known
+
+    def _remember(self, hits: Sequence[Any], field: str) -> None:
+        with self._lock:
+            for hit in hits:
+                self._fields[(int(hit["row"]), field)] = hit["entity"][field]
+            while len(self._fields) > 8192:
+                self._fields.popitem(last=False)
+
+    def _query(self, collection: str, where: str, fields: list[str]) -> list[dict[str, Any]]:
+        """Every row matching `where`, read a window at a time."""
+        iterator = self.client.query_iterator(collection, batch_size=4096, filter=where, output_fields=fields)
+        rows: list[dict[str, Any]] = []
+        try:
+            while batch := iterator.next():
+                rows.extend(batch)
+        finally:
+            iterator.close()
+        return rows
+
+    def _blob(self, name: str) -> str:
+        parts = self.client.query(self.names.blobs, filter=f"name == {json.dumps(name)}",
+                                  output_fields=["part", "value"], limit=LIMIT)
+        return "".join(p["value"] for p in sorted(parts, key=lambda p: p["part"]))
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class MilvusTerms:
+    """The vocabulary, looked up per question (a term's document frequency and sparse dimension)."""
+
+    def __init__(self, store: MilvusStore) -> None:
+        self._store = store
+        self._known: OrderedDict[str, tuple[int, int] | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _lookup(self, terms: Iterable[str]) -> dict[str, tuple[int, int]]:
+        terms = set(terms)
+        with self._lock:
+            wanted = [t for t in terms if t not in self._known]
+        if wanted:
+            found: dict[str, tuple[int, int] | None] = dict.fromkeys(wanted)
+            for r in self._store.client.query(self._store.names.terms, filter=f"term in {json.dumps(wanted)}",
+                                              output_fields=["term", "dimension", "df"], limit=LIMIT):
+                found[r["term"]] = (int(r["dimension"]), int(r["df"]))
+            with self._lock:
+                self._known.update(found)
+                while len(self._known) > 200_000:
+                    self._known.popitem(last=False)
+        with self._lock:
+            return {t: k for t in terms if (k := self._known.get(t)) is not None}
+
+    def knows(self, term: str) -> bool:
+        return term in self._lookup([term])
+
+    def term_idf(self, term: str) -> float:
+        found = self._lookup([term]).get(term)
+        return idf(self._store.size, found[1] if found else 0)
+
+    def sparse_query(self, terms: Sequence[str]) -> dict[int, float]:
+        """The question as a sparse vector: each known term's idf at its dimension (BM25 = inner product)."""
+        return {dimension: idf(self._store.size, df) for dimension, df in self._lookup(terms).values()}
+
+
+class MilvusDocuments(Mapping[str, StoredDocument]):
+    """The documents of a version by id, each read (text included) when first asked for."""
+
+    def __init__(self, store: MilvusStore, cached: int = 64) -> None:
+        self._store = store
+        self._cache: OrderedDict[str, StoredDocument] = OrderedDict()
+        self._cached = cached
+        self._lock = threading.Lock()
+
+    def __getitem__(self, doc_id: str) -> StoredDocument:
+        with self._lock:
+            if doc_id in self._cache:
+                self._cache.move_to_end(doc_id)
+                return self._cache[doc_id]
+        entry = self._store.entry(doc_id)
+        if entry is None:
+            raise KeyError(doc_id)
+        text, blocks, pages = json.loads(self._store._blob(f"doc:{entry.ordinal}"))
+        stored = stored_document(entry, text, blocks, pages)
+        with self._lock:
+            self._cache[doc_id] = stored
+            while len(self._cache) > self._cached:
+                self._cache.popitem(last=False)
+        return stored
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._store.entries)
+
+    def __len__(self) -> int:
+        return len(self._store.entries)
+
+    def __contains__(self, doc_id: object) -> bool:
+        return isinstance(doc_id, str) and (doc_id in self._cache or self._store.entry(doc_id) is not None)
+
+
+def _entry(value: str) -> DocumentEntry:
+    columns = json.loads(value)
+    return entry_from_row([columns[c] for c in ENTRY_COLUMNS])
+
+
+def _within(rows: np.ndarray | None) -> str:
+    """A filter keeping these rows, as ranges of consecutive rows (a document's are consecutive)."""
+    if rows is None:
+        return ""
+    ordered = np.unique(np.asarray(rows, dtype=np.int64))
+    breaks = np.flatnonzero(np.diff(ordered) != 1) + 1
+    spans = [(int(part[0]), int(part[-1]) + 1) for part in np.split(ordered, breaks)]
+    return " or ".join(f"(row >= {a} and row < {b})" for a, b in spans)

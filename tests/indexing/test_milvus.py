@@ -1,0 +1,172 @@
+"""The index served from a real Milvus server (milvus-lite's, over the network): the same answers
+as the embedded index, published atomically, with one clear line for each way it can be missing."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.errors import IndexError_, IndexMismatchError
+from assistant.indexing import store as index_store
+from assistant.indexing.milvus import parse_location
+from assistant.indexing.milvus import publish as publishing
+from assistant.indexing.milvus.layout import versions_of
+from assistant.indexing.milvus.location import connect
+from assistant.indexing.milvus.publish import publish, served_collection
+from assistant.indexing.opening import open_store
+from assistant.indexing.store import IndexIdentity
+from assistant.pipeline import Assistant, build_index
+from assistant.types import Answer
+
+from ..conftest import REPO, SHARED, MilvusServer, free_port, make_settings
+
+DEV_QUESTIONS = SHARED / "eval" / "dev_qa.jsonl"
+QUESTIONS = ("Which UK ministers signed the US-UK AI declaration?",
+             "When do the US and UK expect to launch their prize challenges?",
+             "What is the International Alliance for a Human-Centric Approach to AI?",
+             "Who wrote the article on US-EU AI safety collaboration?",
+             "What is the capital of Australia?")
+
+
+def _questions() -> list[str]:
+    if DEV_QUESTIONS.exists():  # the shared dev set, where it is beside the repo (as in CI)
+        return [json.loads(line)["question"] for line in DEV_QUESTIONS.read_text(encoding="utf-8").splitlines()]
+    return list(QUESTIONS)
+
+
+def _same_answer(answer: Answer) -> tuple[object, ...]:
+    return (answer.text, answer.abstained,
+            [(c.passage_id, c.start, c.end, c.excerpt, round(c.score, 3)) for c in answer.citations],
+            [(c.passage_id, c.start, c.end) for c in answer.closest])
+
+
+@pytest.fixture(scope="module")
+def published(seed_index, milvus_server: MilvusServer):  # type: ignore[no-untyped-def]
+    """The seed corpus's index, published to the collection `seed`."""
+    settings = seed_index.with_overrides(store=milvus_server.store("seed"))
+    staged = index_store.load(seed_index.index_dir)
+    location = parse_location(settings.store)
+    assert location is not None
+    publish(staged, location)
+    return settings
+
+
+def test_answers_through_milvus_are_the_embedded_index_answers(seed_index, published, embedder) -> None:  # type: ignore[no-untyped-def]
+    embedded, milvus = Assistant(seed_index, embedder), Assistant(published, embedder)
+    assert milvus.store.version.startswith("seed__v_") and milvus.store.size == embedded.store.size
+    for question in _questions():
+        assert _same_answer(milvus.ask(question)) == _same_answer(embedded.ask(question)), question
+    # Asked within one document: the scope is a filter in Milvus.
+    doc = "us-uk-ai-rd-declaration-2020"
+    scoped = milvus.ask(QUESTIONS[1], doc_ids=[doc])
+    assert _same_answer(scoped) == _same_answer(embedded.ask(QUESTIONS[1], doc_ids=[doc]))
+    assert scoped.citations and {c.doc_id for c in scoped.citations} == {doc}
+    assert milvus.summary().documents == embedded.summary().documents
+
+
+def test_both_backends_rank_and_store_alike(seed_index, published) -> None:  # type: ignore[no-untyped-def]
+    embedded, milvus = open_store(seed_index), open_store(published)
+    assert np.array_equal(milvus.byline_rows, embedded.byline_rows)
+    assert milvus.acronyms == embedded.acronyms and milvus.corpus_words == embedded.corpus_words
+    for doc_id in embedded.entries:
+        assert milvus.document(doc_id) == embedded.document(doc_id)
+        assert np.array_equal(milvus.rows_of([doc_id]), embedded.rows_of([doc_id]))
+    # BM25 in Milvus (sparse inner product, idf on the question's side) scores as the embedded postings do.
+    rows = [0, 5, embedded.size - 1]
+    for terms in (["ai"], ["research", "cooper", "safeti"], ["uk", "minist", "declar"], ["zzzunknown"]):
+        for scope in (None, embedded.rows_of(["us-uk-ai-rd-declaration-2020"])):
+            mine, theirs = milvus.keyword_ranking(terms, 10, scope), embedded.keyword_ranking(terms, 10, scope)
+            assert [r for r, _ in mine] == [r for r, _ in theirs], terms
+            assert np.allclose([s for _, s in mine], [s for _, s in theirs], atol=1e-4)
+        assert np.allclose(milvus.keyword_scores(terms, rows), embedded.keyword_scores(terms, rows), atol=1e-4)
+        assert milvus.keyword.term_idf(terms[0]) == pytest.approx(embedded.keyword.term_idf(terms[0]))
+    vector = np.asarray(embedded.vectors[3])
+    assert [r for r, _ in milvus.search(vector, 8)] == [r for r, _ in embedded.search(vector, 8)]
+    assert np.allclose(milvus.cosines(vector, np.array(rows)), embedded.cosines(vector, np.array(rows)), atol=1e-5)
+    chunks = [chunk for chunk, _ in embedded.passages(rows)]
+    assert [c for c, _ in milvus.passages(rows)] == chunks
+    for mine, theirs in zip(milvus.excerpt_vectors_of(chunks), embedded.excerpt_vectors_of(chunks)):
+        assert np.allclose(mine, theirs, atol=1e-6)
+
+
+def test_a_failed_publish_leaves_the_served_version(published, corpus_copy: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                    embedder, milvus_server: MilvusServer,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    location = parse_location(milvus_server.store("seed"))
+    assert location is not None
+    client = connect(location)
+    before = served_collection(client, "seed")
+    # A new version to publish: the corpus with one more document.
+    (corpus_copy / "zz-new-note.txt").write_text(
+        "Zebrafish Accord\n\nThe Zebrafish Accord on AI evaluation was signed in Reykjavik in March 2031.\n",
+        encoding="utf-8")
+    staging = make_settings(corpus_copy, tmp_path / "index")
+    build_index(staging, embedder=embedder)
+    staged = index_store.load(staging.index_dir)
+    calls = {"n": 0}
+    real_insert = publishing._insert
+
+    def failing_insert(client_, collection: str, rows) -> None:  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] > 2:  # part way through: the server went away, the disk filled, ...
+            raise RuntimeError("connection lost")
+        real_insert(client_, collection, rows)
+
+    monkeypatch.setattr(publishing, "_insert", failing_insert)
+    with pytest.raises(RuntimeError, match="connection lost"):
+        publish(staged, location)
+    monkeypatch.undo()
+    assert served_collection(client, "seed") == before
+    assert all(v.passages != f"seed__{staged.version.replace('-', '_')}"
+               for v in versions_of("seed", client.list_collections()))
+    serving = Assistant(published, embedder)
+    assert serving.store.version == before and not serving.ask(QUESTIONS[0]).abstained
+    # Published for real, the same server (not restarted) answers from the new version.
+    publish(staged, location)
+    assert serving.reload_if_changed()
+    answer = serving.ask("Where was the Zebrafish Accord signed?")
+    assert answer.citations and answer.citations[0].doc_id == "zz-new-note"
+    assert "Reykjavik" in answer.citations[0].excerpt
+    # Put the shared collection back as the other tests expect it.
+    publish(index_store.load(published.index_dir), location)
+    client.close()
+
+
+def test_missing_unreachable_and_mismatched_indexes_are_one_clear_line(published, milvus_server: MilvusServer,  # type: ignore[no-untyped-def]
+                                                                      tmp_path: Path) -> None:
+    with pytest.raises(IndexError_, match=r"no index published there yet; run `assistant index --store "
+                                          r"milvus://127\.0\.0\.1:\d+/nothing_here`"):
+        open_store(published.with_overrides(store=milvus_server.store("nothing_here")))
+    other = IndexIdentity("another-model", 768, 6, 200)
+    from assistant.indexing.milvus.reader import open_milvus
+
+    location = parse_location(published.store)
+    assert location is not None
+    with pytest.raises(IndexMismatchError, match=r"built with model all-MiniLM-L6-v2.*--full"):
+        open_milvus(location, other)
+    # From the command line: nothing listens on the port.
+    nobody = f"milvus://127.0.0.1:{free_port()}/seed"
+    done = subprocess.run([sys.executable, "-m", "assistant", "ask", "--store", nobody, "--index", str(tmp_path),
+                           "-q", "What is AI?"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {nobody}: cannot reach a Milvus server"), done.stderr
+    bad = subprocess.run([sys.executable, "-m", "assistant", "ask", "--store", "milvus://host/9bad", "-q", "x"],
+                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "collection name must be letters" in bad.stderr
+
+
+def test_store_setting_comes_from_the_environment() -> None:
+    from assistant.config import Settings
+    from assistant.errors import ConfigError
+
+    assert Settings.from_env({"ASSISTANT_STORE": "milvus://db:19530/policy"}).store == "milvus://db:19530/policy"
+    with pytest.raises(ConfigError, match="milvus://HOST:PORT/COLLECTION"):
+        Settings.from_env({"ASSISTANT_STORE": "postgres://db/x"})
+    assert dataclasses.replace(Settings(), store="").store == ""
