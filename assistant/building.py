@@ -126,10 +126,16 @@ class _Gathered:
 
 def build_index(settings: Settings, full: bool = False, embedder: Embedder | None = None,
                 progress: Progress | None = None) -> BuildReport:
-    """Incremental build: re-parse and re-embed only what changed, then swap atomically.
+    """Incremental build: re-parse and re-embed only what changed, then swap atomically (and
+    publish to settings.store); in a Ray cluster when settings.ray names one.
 
     Raises CorpusError when no document at all could be indexed.
     """
+    with spread(settings, embedder or get_embedder(settings)) as used:
+        return _build_index(settings, full, used, progress)
+
+
+def _build_index(settings: Settings, full: bool, embedder: Embedder, progress: Progress | None) -> BuildReport:
     started = time.perf_counter()
     say = progress or (lambda _message: None)
     embedder = embedder or get_embedder(settings)
@@ -203,6 +209,12 @@ def build_index_from_documents(settings: Settings, documents: Iterable[Document]
     its content hash and metadata are. Excerpt windows are embedded only `with_excerpts`
     (retrieval alone does not need them; answers quote better with them).
     """
+    with spread(settings, embedder or get_embedder(settings)) as used:
+        return _build_from_documents(settings, documents, used, progress, with_excerpts)
+
+
+def _build_from_documents(settings: Settings, documents: Iterable[Document], embedder: Embedder,
+                          progress: Progress | None, with_excerpts: bool) -> BuildReport:
     started = time.perf_counter()
     say = progress or (lambda _message: None)
     embedder = embedder or get_embedder(settings)
@@ -344,12 +356,17 @@ def _kept_chunks(item: Planned, old: IndexStore | None, retokenise: bool, gather
 
 @dataclass(frozen=True)
 class Workers:
-    """How many processes parse and chunk, and the token counter they get."""
+    """How many processes parse and chunk, and the token counter they get; in Ray tasks when `ray`."""
 
     count: int
     count_tokens: TokenCounter | None
+    ray: bool = False
 
     def pool(self, initializer: Callable[..., None] | None = None, args: tuple[Any, ...] = ()) -> Executor | None:
+        if self.ray:
+            from .distributed.ray_cluster import RayExecutor
+
+            return RayExecutor(self.count, initializer, args)
         return pool(self.count, initializer, args)
 
 
@@ -358,8 +375,28 @@ def workers_for(settings: Settings, embedder: Embedder, documents: int) -> Worke
     make_counter = getattr(embedder, "token_counter", None)
     if make_counter is None:
         return Workers(0, None)
+    spread_over = int(getattr(embedder, "ray_workers", 0))
+    if spread_over:  # a Ray cluster: every document goes to its tasks
+        return Workers(spread_over, make_counter(), ray=True)
     count = worker_count(settings.workers, documents)
     return Workers(count, make_counter() if count else None)
+
+
+@contextlib.contextmanager
+def spread(settings: Settings, embedder: Embedder) -> Iterator[Embedder]:
+    """The embedder a build uses: the local model, or (settings.ray) one spread over a Ray cluster
+    for the length of the build, its parsing and chunking in that cluster's tasks too."""
+    if not settings.ray:
+        yield embedder
+        return
+    from .distributed.ray_cluster import RayEmbedder, ray_session
+
+    with ray_session(settings.ray) as cpus:
+        spread_out = RayEmbedder(embedder, settings, workers=cpus)
+        try:
+            yield spread_out
+        finally:
+            spread_out.close()
 
 
 @contextlib.contextmanager

@@ -20,6 +20,7 @@ from .render import answer_to_json, passage_to_json, render_answer, render_passa
 
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(corpus_dir=args.corpus, index_dir=args.index, store=args.store,
+                             ray=getattr(args, "ray", None),
                              progress=False if getattr(args, "quiet", False) else None)
 
 
@@ -269,6 +270,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "reused; the new index replaces the old one atomically.")
     p.add_argument("--full", action="store_true", help="rebuild everything from scratch")
     p.add_argument("--json", action="store_true", help="print the build report as JSON")
+    p.add_argument("--ray", metavar="auto|ADDRESS",
+                   help="parse, chunk and embed in a Ray cluster: auto (the one running on this machine, "
+                        "else a new local one) or its address, HOST:6379 or ray://HOST:10001; needs "
+                        "pip install '.[distributed]' (env ASSISTANT_RAY)")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("add", parents=[common], help="add web pages (by URL) or files to the corpus, then index",

@@ -78,6 +78,9 @@ class Settings:
     """Inverted lists of the approximate index; 0: about 4 x sqrt(passages)."""
     ivf_probe: int = 0
     """Lists a query reads; 0: what the build chose (recall@10 >= 0.95 in bench_scale.py)."""
+    ray: str = ""
+    """Parse, chunk and embed a build in a Ray cluster: "auto" (the one running on this machine,
+    else a new local one) or its address (HOST:6379, ray://HOST:10001); "" (default) for none."""
     store: str = ""
     """Where the index is served from: "" for the embedded index in `index_dir`, or
     milvus://HOST:PORT/COLLECTION for a Milvus server (a build then stages the index in
