@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -154,6 +155,40 @@ def copy_extra_corpus(source: Path, dest: Path) -> list[str]:
     if not names:
         raise SystemExit(f"{source}: no .txt or .html files to copy")
     return names
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def milvus_lite_server(data_dir: Path) -> Iterator[str]:
+    """A local Milvus server (`python -m milvus_lite server`) on a free port; yields "127.0.0.1:PORT"."""
+    import socket
+    import subprocess
+
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data_dir),
+                                "--host", "127.0.0.1", "--port", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.perf_counter() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.perf_counter() > deadline:
+                    raise SystemExit("the Milvus Lite server did not start") from None
+                time.sleep(0.2)
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def write_json(path: Path | None, figures: dict[str, Any]) -> None:

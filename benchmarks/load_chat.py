@@ -10,13 +10,17 @@ any HTTP failure, an `error` event, a stream without an answer, or an answer tha
 
 By default the script starts `assistant serve` itself on the bundled corpus (index built in
 a temp folder first); --url points it at a server already running on this machine.
+
+--servers N starts N servers and spreads the clients over them. With --milvus-lite (a local
+Milvus server started here) or --store milvus://HOST:PORT/COLLECTION, the index is published
+to that collection and every server answers from it (README, Scaling out).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,7 +38,9 @@ from _common import (
     DEV_QA,
     REPO_ROOT,
     answer_from_event,
+    free_port,
     load_questions,
+    milvus_lite_server,
     print_header,
     verdict,
     write_json,
@@ -82,12 +88,12 @@ def client_loop(n: int, base: str, questions: list[str], deadline: float, result
                     errors[f"{type(exc).__name__}: {str(exc)[:120]}"] += 1
 
 
-def start_server(corpus: Path, index: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(corpus: Path, index: Path, port: int, store: str = "") -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     process = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--port", str(port), "--corpus",
-                                str(corpus), "--index", str(index), "-q"], cwd=REPO_ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                str(corpus), "--index", str(index), "-q", *(["--store", store] if store else [])],
+                               cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.perf_counter() + 180
     while time.perf_counter() < deadline:
         if process.poll() is not None:
@@ -107,38 +113,50 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--url", help="a running server on this machine (default: start one)")
     parser.add_argument("--corpus", type=Path, default=BUNDLED_CORPUS)
+    parser.add_argument("--servers", type=int, default=1, help="servers to start; clients are spread over them")
+    parser.add_argument("--store", default="", help="milvus://HOST:PORT/COLLECTION every server answers from")
+    parser.add_argument("--milvus-lite", action="store_true", help="start a local Milvus server for --store")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
-    print_header(f"web chat load: {args.clients} clients for {args.seconds:.0f} s")
+    print_header(f"web chat load: {args.clients} clients for {args.seconds:.0f} s on {args.servers} server(s)")
     if args.clients < 1 or args.clients > 200 or args.seconds <= 0 or args.seconds > 600:
         raise SystemExit("--clients must be 1-200 and --seconds at most 600")
+    if not 1 <= args.servers <= 8 or (args.url and args.servers != 1):
+        raise SystemExit("--servers must be 1-8 (and 1 with --url)")
     questions = load_questions(DEV_QA)
 
-    with tempfile.TemporaryDirectory(prefix="load-chat-") as tmp:
-        process = None
+    with tempfile.TemporaryDirectory(prefix="load-chat-") as tmp, contextlib.ExitStack() as stack:
+        processes: list[subprocess.Popen[bytes]] = []
+        store = args.store
+        if args.milvus_lite:
+            store = f"milvus://{stack.enter_context(milvus_lite_server(Path(tmp) / 'milvus'))}/load_chat"
         if args.url:
-            base = args.url if args.url.endswith("/") else args.url + "/"
-            if urlparse(base).hostname not in {"127.0.0.1", "localhost", "::1"}:
+            bases = [args.url if args.url.endswith("/") else args.url + "/"]
+            if urlparse(bases[0]).hostname not in {"127.0.0.1", "localhost", "::1"}:
                 raise SystemExit("--url: this load script only runs against this machine (127.0.0.1)")
         else:
             index = Path(tmp) / "index"
             subprocess.run([sys.executable, "-m", "assistant", "index", "-q", "--corpus", str(args.corpus),
-                            "--index", str(index)], cwd=REPO_ROOT, check=True, stdout=subprocess.DEVNULL)
-            with socket.socket() as sock:
-                sock.bind(("127.0.0.1", 0))
-                port = sock.getsockname()[1]
-            process = start_server(args.corpus, index, port)
-            base = f"http://127.0.0.1:{port}/"
+                            "--index", str(index), *(["--store", store] if store else [])],
+                           cwd=REPO_ROOT, check=True, stdout=subprocess.DEVNULL)
+            bases = []
+            for _ in range(args.servers):
+                port = free_port()
+                processes.append(start_server(args.corpus, index, port, store))
+                bases.append(f"http://127.0.0.1:{port}/")
+        base = " ".join(bases)
         try:
-            with httpx.Client(timeout=60.0) as warm:  # each question once: caches, first-call costs
-                for question in questions:
-                    ask(warm, base, question)
+            with httpx.Client(timeout=60.0) as warm:  # each question once on each server: caches, first calls
+                for server in bases:
+                    for question in questions:
+                        ask(warm, server, question)
             results: list[tuple[float, bool]] = []
             errors: Counter[str] = Counter()
             lock = threading.Lock()
             deadline = time.perf_counter() + args.seconds
-            threads = [threading.Thread(target=client_loop, args=(n, base, questions, deadline, results, errors,
-                                                                  lock)) for n in range(args.clients)]
+            threads = [threading.Thread(target=client_loop, args=(n, bases[n % len(bases)], questions, deadline,
+                                                                  results, errors, lock))
+                       for n in range(args.clients)]
             started = time.perf_counter()
             for thread in threads:
                 thread.start()
@@ -146,13 +164,14 @@ def main() -> None:
                 thread.join()
             elapsed = time.perf_counter() - started
         finally:
-            if process is not None:
+            for process in processes:
                 process.terminate()
                 process.wait(timeout=30)
 
     ms = np.array([r[0] for r in results]) * 1000.0
     n_errors = sum(errors.values())
-    print(f"server:    {base} ({'given' if args.url else 'started by this script, bundled corpus'})")
+    print(f"server:    {base} ({'given' if args.url else 'started by this script'}; "
+          f"index {store or 'embedded'})")
     print(f"questions: {len(questions)} distinct, cycled; {sum(r[1] for r in results)} of {len(results)} "
           f"answers were 'not covered'")
     print(f"answers:   {len(results)} in {elapsed:.1f} s ({len(results) / elapsed:.1f}/s)")
@@ -162,7 +181,8 @@ def main() -> None:
         print(f"latency:   p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms, max {ms.max():.0f} ms")
         print(f"targets:   zero errors: {'PASS' if n_errors == 0 else 'FAIL'}; "
               f"p95 <= {P95_TARGET_MS:.0f} ms: {verdict(p95, P95_TARGET_MS)}")
-        write_json(args.json, {"clients": args.clients, "seconds": args.seconds, "answers": len(results),
+        write_json(args.json, {"clients": args.clients, "servers": len(bases), "store": "milvus" if store
+                               else "embedded", "seconds": args.seconds, "answers": len(results),
                                "errors": n_errors, "p50_ms": p50, "p95_ms": p95, "p99_ms": p99,
                                "max_ms": float(ms.max())})
 

@@ -40,7 +40,7 @@ def index_root(seed_index: Settings, tmp_path_factory: pytest.TempPathFactory) -
 def test_every_benchmark_has_a_smoke_test() -> None:
     scripts = {p.stem for p in BENCHMARKS.glob("*.py") if not p.name.startswith("_")}
     tested = {"bench_ask", "bench_build", "bench_precision", "bench_serve", "load_chat", "answer_quality",
-              "abstention_margin", "bench_scale", "bench_html"}
+              "abstention_margin", "bench_scale", "bench_html", "bench_milvus"}
     assert scripts == tested, f"give {sorted(scripts - tested)} a smoke test here"
 
 
@@ -116,9 +116,19 @@ def test_bench_serve() -> None:
     assert "http 200 s" in out and "page ready" in out
 
 
-def test_load_chat() -> None:
-    out = run_script(BENCHMARKS / "load_chat.py", "--clients", "2", "--seconds", "3")
-    assert "errors:    0" in out and "p95" in out
+def test_load_chat_on_two_servers_sharing_a_milvus_collection() -> None:
+    out = run_script(BENCHMARKS / "load_chat.py", "--clients", "2", "--seconds", "3", "--servers", "2",
+                     "--milvus-lite")
+    assert "errors:    0" in out and "p95" in out and "index milvus://127.0.0.1:" in out
+
+
+def test_bench_milvus(tmp_path: Path) -> None:
+    out = run_script(BENCHMARKS / "bench_milvus.py", "--rounds", "1", "--ray-workers", "0", "1",
+                     "--json", str(tmp_path / "milvus.json"))
+    assert "same answers: True" in out and "ray workers" in out
+    figures = json.loads((tmp_path / "milvus.json").read_text(encoding="utf-8"))
+    assert figures["milvus_ask_p95_ms"] > 0 and [r["workers"] for r in figures["ray"]] == [0, 1]
+    assert all(r["same_ids"] and r["min_cosine"] >= 0.9999 for r in figures["ray"])
 
 
 def test_train_rescorer_logistic_recovers_known_weights() -> None:

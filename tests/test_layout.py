@@ -14,13 +14,13 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "assistant"
 
 # Lower layers never import higher ones: files -> documents -> chunks -> index -> hits ->
-# answer -> briefing/evaluation -> pipeline/render -> the two adapters.
+# answer -> briefing/evaluation (and a build's Ray workers) -> pipeline/render -> the two adapters.
 LAYERS = {
     "types": 0, "config": 0, "errors": 0, "atomic": 0,
     "ingest": 1,
     "indexing": 2,
     "answer": 3,
-    "briefing": 4, "evaluation": 4,
+    "briefing": 4, "evaluation": 4, "distributed": 4,
     "building": 5, "workers": 5, "pipeline": 5, "render": 5,
     "web": 6,
     "cli": 7,

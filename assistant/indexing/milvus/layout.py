@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 TEXT_MAX = 65_535  # bytes of a VARCHAR field (Milvus' limit)
 BLOB_PART = 16_000  # characters of a long value per blobs row (at most 4 bytes each: under TEXT_MAX)
@@ -43,6 +46,21 @@ class VersionCollections:
         return (self.passages, self.excerpts, self.terms, self.docs, self.blobs)
 
 
+def encode_windows(vectors: np.ndarray) -> str:
+    """A passage's excerpt vectors as text (base64 of float32: exact), carried in its row so that
+    reading the passage brings them; "" when they would not fit (then read from the excerpts collection)."""
+    text = base64.b64encode(np.ascontiguousarray(vectors, dtype="<f4").tobytes()).decode("ascii")
+    return text if 0 < len(text) <= TEXT_MAX else ""
+
+
+def decode_windows(text: str, windows: int, dimension: int) -> np.ndarray | None:
+    """encode_windows undone; None when the row does not carry `windows` vectors."""
+    if not text or not windows:
+        return None
+    vectors = np.frombuffer(base64.b64decode(text), dtype="<f4")
+    return vectors.reshape(windows, dimension) if len(vectors) == windows * dimension else None
+
+
 def versions_of(alias: str, collections: list[str]) -> list[VersionCollections]:
     """The published versions of `alias` among a server's collections."""
     prefix = f"{alias}__"
@@ -72,7 +90,7 @@ def create(client: Any, names: VersionCollections, dimension: int, dense_index: 
     client.create_collection(names.passages, schema=schema(
         ("row", DataType.INT64, {}), ("chunk_id", DataType.VARCHAR, {"max_length": 1024}),
         ("doc", DataType.INT64, {}), ("role", DataType.VARCHAR, {"max_length": 64}),
-        ("data", DataType.VARCHAR, text), ("terms", DataType.VARCHAR, text),
+        ("data", DataType.VARCHAR, text), ("terms", DataType.VARCHAR, text), ("windows", DataType.VARCHAR, text),
         ("dense", DataType.FLOAT_VECTOR, {"dim": dimension}), ("sparse", DataType.SPARSE_FLOAT_VECTOR, {}),
     ), index_params=indexes("dense", kind=dense_index, sparse="sparse"))
     client.create_collection(names.excerpts, schema=schema(

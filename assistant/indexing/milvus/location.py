@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +53,9 @@ def connect(location: MilvusLocation, timeout: float = 10.0) -> Any:
     except ImportError as exc:
         raise ConfigError(f"--store {location}: Milvus' client is not installed; "
                           "run `.venv/bin/pip install -e '.[milvus]'`") from exc
+    # pymilvus logs every failed call (a missing alias, say) and iterator notes on stderr; what
+    # fails is said here, in one line, by the caller.
+    logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
     try:
         return MilvusClient(uri=location.uri, timeout=timeout)
     except MilvusException as exc:

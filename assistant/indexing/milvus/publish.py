@@ -12,7 +12,16 @@ import numpy as np
 from ...errors import IndexError_
 from ..keyword import length_norms, passage_lengths, posting_weights
 from ..store import ENTRY_COLUMNS, IndexStore
-from .layout import BLOB_PART, NO_TERMS, PLACEHOLDER_DIM, TEXT_MAX, VersionCollections, create, versions_of
+from .layout import (
+    BLOB_PART,
+    NO_TERMS,
+    PLACEHOLDER_DIM,
+    TEXT_MAX,
+    VersionCollections,
+    create,
+    encode_windows,
+    versions_of,
+)
 from .location import MilvusLocation, connect
 
 BATCH = 512  # rows per insert request (a passage row is a few kB: well under gRPC's 64 MB)
@@ -93,11 +102,15 @@ def _write(client: Any, store: IndexStore, names: VersionCollections, say: Progr
         raise IndexError_(f"{store.path}: this version predates stored passage lengths; "
                           "run `assistant index --full` first") from exc
     vectors = store.vectors
+    starts = np.asarray(store.excerpt_starts)
     batch: list[dict[str, Any]] = []
     for row, chunk_id, doc, data, terms, role in db.execute(
             "SELECT row, chunk_id, doc, data, terms, role FROM chunks ORDER BY row"):
+        windows = np.asarray(store.excerpt_vectors[int(starts[row]):int(starts[row + 1])]) \
+            if len(store.excerpt_vectors) else np.zeros((0, 1), dtype=np.float32)
         batch.append({"row": row, "chunk_id": chunk_id, "doc": doc, "role": role,
                       "data": _fits(data, chunk_id), "terms": _fits(terms, chunk_id),
+                      "windows": encode_windows(windows) if len(windows) else "",
                       "dense": np.asarray(vectors[row], dtype=np.float32).tolist(),
                       "sparse": _sparse(terms.split(), dimensions, norms[row], k1)})
         if len(batch) >= BATCH:

@@ -24,11 +24,12 @@ from ..store import (
     entry_from_row,
     stored_document,
 )
-from .layout import VersionCollections
+from .layout import VersionCollections, decode_windows
 from .location import MilvusLocation, connect
 from .publish import served_collection
 
 LIMIT = 16_384  # Milvus' largest top-k and query window
+CARRY_UP_TO = 64  # searches this deep bring back the other vector of their hits
 _CONSISTENCY = "Bounded"  # a version is written once, then only read: no need to wait for the newest writes
 
 
@@ -81,7 +82,8 @@ class MilvusStore:
         self.byline_rows = np.array(sorted(r["row"] for r in self._query(
             names.passages, f'role == "{BYLINE}"', ["row"])), dtype=np.int64)
         self._rows: OrderedDict[str, int] = OrderedDict()  # chunk id -> row, of passages read lately
-        self._fields: OrderedDict[tuple[int, str], Any] = OrderedDict()  # (row, field) -> value, from searches
+        self._fields: OrderedDict[tuple[int, str], Any] = OrderedDict()  # (row, field) -> a search hit holding it
+        self._windows: OrderedDict[int, np.ndarray] = OrderedDict()  # row -> its excerpt vectors, read lately
         self._lock = threading.Lock()
 
     @property
@@ -114,9 +116,10 @@ class MilvusStore:
             return []
         found = self.client.search(self.names.passages, data=[np.asarray(query_vector, dtype=np.float32).tolist()],
                                    anns_field="dense", limit=min(k, LIMIT), filter=_within(rows),
-                                   search_params={"metric_type": "IP"}, output_fields=["sparse"],
+                                   search_params={"metric_type": "IP"}, output_fields=_carried(k, "sparse"),
                                    consistency_level=_CONSISTENCY)
-        self._remember(found[0], "sparse")  # their keyword scores, without asking again
+        if k <= CARRY_UP_TO:
+            self._remember(found[0], "sparse")  # their keyword scores, without asking again
         return [(int(h["row"]), float(h["distance"])) for h in found[0]]
 
     def cosines(self, query_vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -133,9 +136,10 @@ class MilvusStore:
         where = " and ".join(f"({part})" for part in (_within(rows), "" if with_bylines else f'role != "{BYLINE}"')
                              if part)
         found = self.client.search(self.names.passages, data=[query], anns_field="sparse", limit=min(n, LIMIT),
-                                   filter=where, search_params={"metric_type": "IP"}, output_fields=["dense"],
-                                   consistency_level=_CONSISTENCY)
-        self._remember(found[0], "dense")  # their cosines, without asking again
+                                   filter=where, search_params={"metric_type": "IP"},
+                                   output_fields=_carried(n, "dense"), consistency_level=_CONSISTENCY)
+        if n <= CARRY_UP_TO:
+            self._remember(found[0], "dense")  # their cosines, without asking again
         ranked = [(int(h["row"]), float(h["distance"])) for h in found[0] if h["distance"] > 0]
         return sorted(ranked, key=lambda item: (-item[1], item[0]))  # ties as the embedded index breaks them
 
@@ -153,20 +157,29 @@ class MilvusStore:
         if not len(rows):
             return []
         found = {int(r["row"]): r for r in self.client.get(self.names.passages, ids=[int(r) for r in rows],
-                                                           output_fields=["data", "terms"])}
+                                                           output_fields=["data", "terms", "windows"])}
         out = []
         for row in rows:
             record = found[int(row)]
             chunk = chunk_from_json(json.loads(record["data"]))
             out.append((chunk, tuple(record["terms"].split())))
+            windows = decode_windows(record["windows"], len(chunk.excerpts), self.identity.dimension)
             with self._lock:
                 self._rows[chunk.chunk_id] = int(row)
+                if windows is not None:  # the answer weighs these next: no second request for them
+                    self._windows[int(row)] = windows
                 while len(self._rows) > 4096:
                     self._rows.popitem(last=False)
+                while len(self._windows) > 1024:
+                    self._windows.popitem(last=False)
         return out
 
     def excerpt_vectors_of(self, chunks: Sequence[Chunk]) -> list[np.ndarray]:
         rows = [self._row_of(c) for c in chunks]
+        with self._lock:
+            carried = {row: self._windows[row] for row in rows if row in self._windows}
+        if len(carried) == len(set(rows)):
+            return [carried[row] for row in rows]
         found: dict[int, list[tuple[int, list[float]]]] = {}
         if rows:
             for r in self.client.query(self.names.excerpts, filter=f"chunk_row in {sorted(set(rows))}",
@@ -197,7 +210,8 @@ class MilvusStore:
         """A field of these passages: those a search returned lately from memory, the others asked for."""
         rows = [int(r) for r in rows]
         with self._lock:
-            known = {r: value for r in rows if (value := self._fields.get((r, field))) is not None}
+            hits = {r: hit for r in rows if (hit := self._fields.get((r, field))) is not None}
+        known = {r: hit["entity"][field] for r, hit in hits.items()}  # decoded now, for these rows only
         missing = [r for r in rows if r not in known]
         if missing:
             known.update((int(r["row"]), r[field]) for r in self.client.get(
@@ -207,7 +221,7 @@ class MilvusStore:
     def _remember(self, hits: Sequence[Any], field: str) -> None:
         with self._lock:
             for hit in hits:
-                self._fields[(int(hit["row"]), field)] = hit["entity"][field]
+                self._fields[(int(hit["row"]), field)] = hit
             while len(self._fields) > 8192:
                 self._fields.popitem(last=False)
 
@@ -300,6 +314,12 @@ class MilvusDocuments(Mapping[str, StoredDocument]):
 
     def __contains__(self, doc_id: object) -> bool:
         return isinstance(doc_id, str) and (doc_id in self._cache or self._store.entry(doc_id) is not None)
+
+
+def _carried(limit: int, field: str) -> list[str]:
+    """The field a search brings back with its hits: for a chat-sized list, the few a question then
+    needs cost less carried along than asked for; for a deep one (evaluation), they cost more."""
+    return [field] if limit <= CARRY_UP_TO else []
 
 
 def _entry(value: str) -> DocumentEntry:
