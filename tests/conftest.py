@@ -110,31 +110,43 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path, timeout
     raise RuntimeError(f"`assistant serve` did not come up at {url}:\n{tail}")
 
 
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Ask a server process to stop; kill it if it does not within 20 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextlib.contextmanager
-def serve_copy(root: Path) -> Iterator[WebServer]:
-    """`python -m assistant serve` on a free port over a fresh copy of the corpus (plus
-    tests/data/web/injection-briefing.md) in root; it builds its index first (none exists)."""
-    corpus = root / "corpus"
-    shutil.copytree(CORPUS, corpus)
-    shutil.copy(DATA / "web" / "injection-briefing.md", corpus)
-    index, log = root / "index", root / "serve.log"
-    port = free_port()
+def serving(corpus: Path, index: Path, root: Path, *options: str) -> Iterator[str]:
+    """`python -m assistant serve` on a free port with these folders (and options); its URL.
+    Its output goes to root/serve.log."""
+    port, log = free_port(), root / "serve.log"
     env = {**os.environ, "GRADIO_TEMP_DIR": str(root / "gradio-tmp")}
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "assistant", "serve", "--port", str(port), "--corpus", str(corpus),
-             "--index", str(index), "-q"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+             "--index", str(index), "-q", *options], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_until_up(url, process, log, timeout=240)
-        yield WebServer(url, corpus, index, log)
+        yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
+
+
+@contextlib.contextmanager
+def serve_copy(root: Path) -> Iterator[WebServer]:
+    """The server over a fresh copy of the corpus (plus tests/data/web/injection-briefing.md) in
+    root; it builds its index first (none exists)."""
+    corpus = root / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    shutil.copy(DATA / "web" / "injection-briefing.md", corpus)
+    with serving(corpus, root / "index", root) as url:
+        yield WebServer(url, corpus, root / "index", root / "serve.log")
 
 
 @pytest.fixture(scope="session")
@@ -178,9 +190,4 @@ def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MilvusSe
                 time.sleep(0.2)
         yield MilvusServer("127.0.0.1", port, log)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)

@@ -36,7 +36,7 @@ import time
 import uuid
 from array import array
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, overload
@@ -155,7 +155,7 @@ class IndexStore:
         self.excerpt_rows = RowFile(path / EXCERPTS_FILE, len(self.excerpt_vectors), dimension)
         self.vector_search = VectorSearch(path, self.vectors, manifest.get("vector_index", {"kind": "flat"}),
                                           exact=exact, probe=probe, rows=self.vector_rows)
-        self.documents = DocumentTable(self)
+        self.documents = DocumentTable(self.entry, lambda: self.entries, self._read_document)
         self.chunks = ChunkTable(self)
         tables = dict(self._db().execute("SELECT name, value FROM tables"))
         self.acronyms: dict[str, str] = json.loads(tables.get("acronyms", "{}"))
@@ -184,6 +184,11 @@ class IndexStore:
     def _entries(self, where: str, arguments: tuple[Any, ...] = ()) -> list[DocumentEntry]:
         return [entry_from_row(row) for row in self._db().execute(
             f"SELECT {', '.join(ENTRY_COLUMNS)} FROM documents {where}", arguments)]
+
+    def _read_document(self, entry: DocumentEntry) -> StoredDocument:
+        text, blocks, pages = self._db().execute(
+            "SELECT text, blocks, pages FROM documents WHERE ordinal = ?", (entry.ordinal,)).fetchone()
+        return stored_document(entry, text, blocks, pages)
 
     @property
     def identity(self) -> IndexIdentity:
@@ -277,10 +282,15 @@ class IndexStore:
 
 
 class DocumentTable(Mapping[str, StoredDocument]):
-    """The documents of a version by id, each read (text included) when first asked for."""
+    """The documents of a version by id, each read (text included) when first asked for.
 
-    def __init__(self, store: IndexStore, cached: int = 64) -> None:
-        self._store = store
+    `entry` finds a document's entry, `entries` lists them all, `read` reads a document whole:
+    the backend's (the embedded index's SQLite, or Milvus).
+    """
+
+    def __init__(self, entry: Callable[[str], DocumentEntry | None], entries: Callable[[], Mapping[str, DocumentEntry]],
+                 read: Callable[[DocumentEntry], StoredDocument], cached: int = 64) -> None:
+        self._entry, self._entries, self._read = entry, entries, read
         self._cache: OrderedDict[str, StoredDocument] = OrderedDict()
         self._cached = cached
         self._lock = threading.Lock()
@@ -290,12 +300,10 @@ class DocumentTable(Mapping[str, StoredDocument]):
             if doc_id in self._cache:
                 self._cache.move_to_end(doc_id)
                 return self._cache[doc_id]
-        entry = self._store.entry(doc_id)
+        entry = self._entry(doc_id)
         if entry is None:
             raise KeyError(doc_id)
-        text, blocks, pages = self._store._db().execute(
-            "SELECT text, blocks, pages FROM documents WHERE ordinal = ?", (entry.ordinal,)).fetchone()
-        stored = stored_document(entry, text, blocks, pages)
+        stored = self._read(entry)
         with self._lock:
             self._cache[doc_id] = stored
             while len(self._cache) > self._cached:
@@ -303,13 +311,13 @@ class DocumentTable(Mapping[str, StoredDocument]):
         return stored
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._store.entries)
+        return iter(self._entries())
 
     def __len__(self) -> int:
-        return len(self._store.entries)
+        return len(self._entries())
 
     def __contains__(self, doc_id: object) -> bool:
-        return isinstance(doc_id, str) and (doc_id in self._cache or self._store.entry(doc_id) is not None)
+        return isinstance(doc_id, str) and (doc_id in self._cache or self._entry(doc_id) is not None)
 
 
 class ChunkTable(Sequence[Chunk]):

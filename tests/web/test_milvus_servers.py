@@ -3,45 +3,18 @@ published by one machine is answered from by both without a restart."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-from ..conftest import CORPUS, REPO, MilvusServer, free_port, wait_until_up
+from ..conftest import CORPUS, REPO, MilvusServer, serving
 
 QUESTIONS = ["Which UK ministers signed the US-UK AI declaration?",
              "When do the US and UK expect to launch their prize challenges?",
              "What is the capital of Australia?"]
 NEW_QUESTION = "Where was the Zebrafish Accord on AI evaluation signed?"
-
-
-@contextlib.contextmanager
-def _serve(root: Path, store: str) -> Iterator[str]:
-    """`assistant serve --store STORE` with its own (empty) corpus and index folders."""
-    root.mkdir(parents=True)
-    port, log = free_port(), root / "serve.log"
-    env = {**os.environ, "GRADIO_TEMP_DIR": str(root / "gradio-tmp")}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "assistant", "serve", "--store", store, "--port", str(port), "--corpus",
-             str(root / "corpus"), "--index", str(root / "index"), "-q"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_until_up(url, process, log, timeout=240)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _index(corpus: Path, index: Path, store: str) -> None:
@@ -56,7 +29,11 @@ def test_two_servers_share_one_collection_and_follow_a_rebuild(milvus_server: Mi
     corpus, staging = tmp_path / "corpus", tmp_path / "staging"
     shutil.copytree(CORPUS, corpus)
     _index(corpus, staging, store)  # the build machine
-    with _serve(tmp_path / "one", store) as one, _serve(tmp_path / "two", store) as two:
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    # Chat servers with nothing of their own: an empty corpus folder and index folder each.
+    with serving(tmp_path / "one" / "corpus", tmp_path / "one" / "index", tmp_path / "one", "--store", store) as one, \
+            serving(tmp_path / "two" / "corpus", tmp_path / "two" / "index", tmp_path / "two", "--store", store) as two:
         first, second = Client(one, verbose=False), Client(two, verbose=False)
         answers = [first.predict(q, api_name="/ask") for q in QUESTIONS]
         assert answers == [second.predict(q, api_name="/ask") for q in QUESTIONS]

@@ -6,7 +6,7 @@ import functools
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ from ..store import (
     BYLINE,
     ENTRY_COLUMNS,
     DocumentEntry,
+    DocumentTable,
     IndexIdentity,
     StoredDocument,
     chunk_from_json,
@@ -78,7 +79,7 @@ class MilvusStore:
         self.acronyms: dict[str, str] = json.loads(self._blob("acronyms"))
         self.corpus_words: list[str] = json.loads(self._blob("corpus_words"))
         self.keyword = MilvusTerms(self)
-        self.documents = MilvusDocuments(self)
+        self.documents = DocumentTable(self.entry, lambda: self.entries, self._read_document)
         self.byline_rows = np.array(sorted(r["row"] for r in self._query(
             names.passages, f'role == "{BYLINE}"', ["row"])), dtype=np.int64)
         self._rows: OrderedDict[str, int] = OrderedDict()  # chunk id -> row, of passages read lately
@@ -104,6 +105,10 @@ class MilvusStore:
 
     def document(self, doc_id: str) -> Document:
         return self.documents[doc_id].document
+
+    def _read_document(self, entry: DocumentEntry) -> StoredDocument:
+        text, blocks, pages = json.loads(self._blob(f"doc:{entry.ordinal}"))
+        return stored_document(entry, text, blocks, pages)
 
     def rows_of(self, doc_ids: Iterable[str]) -> np.ndarray:
         spans = [np.arange(e.first_row, e.end_row) for d in doc_ids if (e := self.entry(d))]
@@ -279,41 +284,6 @@ class MilvusTerms:
     def sparse_query(self, terms: Sequence[str]) -> dict[int, float]:
         """The question as a sparse vector: each known term's idf at its dimension (BM25 = inner product)."""
         return {dimension: idf(self._store.size, df) for dimension, df in self._lookup(terms).values()}
-
-
-class MilvusDocuments(Mapping[str, StoredDocument]):
-    """The documents of a version by id, each read (text included) when first asked for."""
-
-    def __init__(self, store: MilvusStore, cached: int = 64) -> None:
-        self._store = store
-        self._cache: OrderedDict[str, StoredDocument] = OrderedDict()
-        self._cached = cached
-        self._lock = threading.Lock()
-
-    def __getitem__(self, doc_id: str) -> StoredDocument:
-        with self._lock:
-            if doc_id in self._cache:
-                self._cache.move_to_end(doc_id)
-                return self._cache[doc_id]
-        entry = self._store.entry(doc_id)
-        if entry is None:
-            raise KeyError(doc_id)
-        text, blocks, pages = json.loads(self._store._blob(f"doc:{entry.ordinal}"))
-        stored = stored_document(entry, text, blocks, pages)
-        with self._lock:
-            self._cache[doc_id] = stored
-            while len(self._cache) > self._cached:
-                self._cache.popitem(last=False)
-        return stored
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._store.entries)
-
-    def __len__(self) -> int:
-        return len(self._store.entries)
-
-    def __contains__(self, doc_id: object) -> bool:
-        return isinstance(doc_id, str) and (doc_id in self._cache or self._store.entry(doc_id) is not None)
 
 
 def _carried(limit: int, field: str) -> list[str]:
