@@ -29,7 +29,7 @@ from .errors import PassageIdError
 from .indexing.archive import PassageView, resolve
 from .indexing.corpus_status import CorpusChanges, IndexedFile, compare
 from .indexing.embedding import Embedder
-from .indexing.opening import open_store, served_version
+from .indexing.opening import archive_for, open_store, served_version
 from .indexing.passage_store import PassageStore
 from .indexing.store import IndexStore
 from .ingest.documents import discover
@@ -44,7 +44,7 @@ def show_passage(settings: Settings, passage_id: str, store: PassageStore | None
     store = store or open_store(settings)
     doc_id = parse_passage_id(passage_id).doc_id
     current = {doc_id: store.document(doc_id)} if doc_id in store.documents else {}
-    return resolve(settings.index_dir, current, passage_id)
+    return resolve(archive_for(settings, store), current, passage_id)
 
 
 class Assistant:

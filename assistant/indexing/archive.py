@@ -12,10 +12,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ..atomic import write_atomically
 from ..errors import PassageIdError
@@ -76,6 +77,42 @@ class PassageView:
             passage_id=self.passage_id, ocr=doc.read_by_ocr(para.page), retrieved=meta.retrieved)
 
 
+class ArchivedVersions(Protocol):
+    """Where the document versions an index has served are kept."""
+
+    def read(self, doc_id: str, version: str) -> str | None:
+        """A version as kept (JSON); version "" for the last one kept; None when none is."""
+
+
+class ArchiveFolder:
+    """The versions kept in an index folder (<index>/passages/), as builds record them."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.folder = index_dir / ARCHIVE_DIR
+
+    def read(self, doc_id: str, version: str) -> str | None:
+        folder = self.folder / _safe(doc_id)
+        if version:
+            path = folder / f"{version}.json"
+        else:  # no version given (the document is gone): the last version seen is the best guess
+            kept = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
+            if not kept:
+                return None
+            path = kept[-1]
+        try:
+            return path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise PassageIdError(f"{path}: the archived version is unreadable ({exc})") from exc
+
+    def kept(self) -> Iterator[str]:
+        """Every version kept (JSON), oldest first: what a publish copies beside a Milvus index."""
+        paths = sorted(self.folder.glob("*/*.json"), key=lambda p: p.stat().st_mtime) if self.folder.is_dir() else []
+        for path in paths:
+            yield path.read_text(encoding="utf-8")
+
+
 def record_versions(index_dir: Path, documents: list[Document]) -> int:
     """Keep a copy of each document version not kept yet; returns how many were written."""
     written = 0
@@ -89,13 +126,16 @@ def record_versions(index_dir: Path, documents: list[Document]) -> int:
     return written
 
 
-def resolve(index_dir: Path, current: dict[str, Document], passage_id: str) -> PassageView:
-    """The passage an id names, in the version it names; stale ids are marked and relocated."""
+def resolve(archive: ArchivedVersions | Path, current: dict[str, Document], passage_id: str) -> PassageView:
+    """The passage an id names, in the version it names (earlier versions from `archive`, or
+    the archive of the index folder given); stale ids are marked and relocated."""
+    if isinstance(archive, Path):
+        archive = ArchiveFolder(archive)
     ref = parse_passage_id(passage_id)
     now = current.get(ref.doc_id)
     if now is not None and ref.version in ("", document_version(now)):
         return _view(passage_id, ref, now, "current", "")
-    cited, indexed_at = _archived(index_dir, ref, now)
+    cited, indexed_at = _archived(archive, ref, now)
     if now is None:
         return _view(passage_id, ref, cited, "removed", indexed_at)
     view = _view(passage_id, ref, cited, "changed", indexed_at)
@@ -143,25 +183,19 @@ def _view(asked: str, ref: PassageRef, doc: Document, status: str, indexed_at: s
     )
 
 
-def _archived(index_dir: Path, ref: PassageRef, now: Document | None) -> tuple[Document, str]:
-    folder = index_dir / ARCHIVE_DIR / _safe(ref.doc_id)
-    if not ref.version:
-        # No version given and the document is gone: the last version seen is the best guess.
-        kept = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
-        if not kept:
-            raise PassageIdError(f"{ref}: no document {ref.doc_id!r} in this index, now or before")
-        path = kept[-1]
-    else:
-        path = folder / f"{ref.version}.json"
-        if not path.exists():
-            where = "its current version differs" if now is not None else "it is not in the index"
-            raise PassageIdError(f"{ref}: this index has never seen version {ref.version} of "
-                                 f"{ref.doc_id!r} ({where}); was the id made with another index?")
+def _archived(archive: ArchivedVersions, ref: PassageRef, now: Document | None) -> tuple[Document, str]:
+    text = archive.read(ref.doc_id, ref.version)
+    if text is None and not ref.version:
+        raise PassageIdError(f"{ref}: no document {ref.doc_id!r} in this index, now or before")
+    if text is None:
+        where = "its current version differs" if now is not None else "it is not in the index"
+        raise PassageIdError(f"{ref}: this index has never seen version {ref.version} of "
+                             f"{ref.doc_id!r} ({where}); was the id made with another index?")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(text)
         return document_from_json(data), str(data.get("indexed_at", ""))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise PassageIdError(f"{path}: the archived version is unreadable ({exc})") from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise PassageIdError(f"{ref}: the archived version is unreadable ({exc})") from exc
 
 
 def _find(text: str, needle: str) -> tuple[int, int] | None:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from ..config import Settings
 from . import store as index_store
+from .archive import ArchivedVersions, ArchiveFolder
 from .milvus.location import parse_location
 from .passage_store import PassageStore
 from .store import IndexIdentity
@@ -53,6 +54,21 @@ def publish_if_asked(settings: Settings, progress: Callable[[str], None]) -> Non
     staged = index_store.load(settings.index_dir)
     try:
         large = staged.size > settings.ann_above and settings.vector_index != "flat"
-        publish(staged, location, progress, dense_index="HNSW" if large else "FLAT")
+        publish(staged, location, progress, dense_index="HNSW" if large else "FLAT",
+                kept=ArchiveFolder(settings.index_dir))
     finally:
         staged.close()
+
+
+def archive_for(settings: Settings, opened: PassageStore) -> ArchivedVersions:
+    """Where earlier document versions are kept for the served index: its folder's archive, or
+    the one published beside the Milvus index."""
+    location = parse_location(settings.store)
+    if location is None:
+        return ArchiveFolder(settings.index_dir)
+    from .milvus.archive import MilvusArchive
+    from .milvus.reader import MilvusStore
+
+    if isinstance(opened, MilvusStore):
+        return MilvusArchive(opened.client, location.collection)
+    return ArchiveFolder(settings.index_dir)

@@ -170,3 +170,23 @@ def test_store_setting_comes_from_the_environment() -> None:
     with pytest.raises(ConfigError, match="milvus://HOST:PORT/COLLECTION"):
         Settings.from_env({"ASSISTANT_STORE": "postgres://db/x"})
     assert dataclasses.replace(Settings(), store="").store == ""
+
+
+def test_old_passage_ids_resolve_on_a_server_without_the_build_folders(corpus_copy: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                     embedder, milvus_server: MilvusServer) -> None:
+    from assistant.pipeline import show_passage
+
+    store = milvus_server.store("archived")
+    building = make_settings(corpus_copy, tmp_path / "staging", store=store)
+    build_index(building, embedder=embedder)  # staged, then published with its passage archive
+    serving = make_settings(tmp_path / "nothing", tmp_path / "empty-index", store=store)  # a chat server elsewhere
+    cited = Assistant(serving, embedder).ask(QUESTIONS[0]).citations
+    citation = next(c for c in cited if c.doc_id == "us-uk-ai-rd-declaration-2020")
+    old_text = show_passage(serving, citation.passage_id).text
+    path = corpus_copy / "us-uk-ai-rd-declaration-2020.txt"
+    path.write_text("A paragraph added by an editor.\n\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
+    build_index(building, embedder=embedder)
+    view = show_passage(serving, citation.passage_id)
+    assert view.status == "changed" and view.text == old_text  # the version it was cited from
+    assert view.whole and view.relocations and view.relocations[0].passage_id != citation.passage_id
+    assert not (tmp_path / "empty-index").exists() or not any((tmp_path / "empty-index").iterdir())

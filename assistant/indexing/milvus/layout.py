@@ -63,7 +63,7 @@ def decode_windows(text: str, windows: int, dimension: int) -> np.ndarray | None
 
 def versions_of(alias: str, collections: list[str]) -> list[VersionCollections]:
     """The published versions of `alias` among a server's collections."""
-    prefix = f"{alias}__"
+    prefix = f"{alias}__v_"  # a version's token (not the archive beside them)
     return [VersionCollections(name) for name in collections
             if name.startswith(prefix) and "__" not in name[len(prefix):]]
 

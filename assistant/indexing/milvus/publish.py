@@ -10,8 +10,10 @@ from typing import Any
 import numpy as np
 
 from ...errors import IndexError_
+from ..archive import ArchiveFolder
 from ..keyword import length_norms, passage_lengths, posting_weights
 from ..store import ENTRY_COLUMNS, IndexStore
+from .archive import publish_archive
 from .layout import (
     BLOB_PART,
     NO_TERMS,
@@ -31,15 +33,21 @@ Progress = Callable[[str], None]
 
 
 def publish(store: IndexStore, location: MilvusLocation, progress: Progress | None = None,
-            dense_index: str = "FLAT") -> str:
+            dense_index: str = "FLAT", kept: ArchiveFolder | None = None) -> str:
     """Write `store` (an opened embedded version) into new collections and switch the alias to them.
 
     Returns the passages collection's name. Publishing the version the alias already serves does
     nothing; a failure leaves the alias where it was (the half-written collections are dropped).
+    The document versions `kept` (the staging index's passage archive) are added to the archive
+    beside the index first.
     """
     say = progress or (lambda _message: None)
     client = connect(location)
     try:
+        if kept is not None:  # first: an id quoted from the new version must resolve everywhere
+            added = publish_archive(client, location.collection, kept)
+            if added:
+                say(f"{location}: {added} document versions added to the passage archive")
         names = VersionCollections.of(location.collection, store.version)
         served = served_collection(client, location.collection)
         if served == names.passages:
