@@ -31,6 +31,7 @@ from .publish import served_collection
 
 LIMIT = 16_384  # Milvus' largest top-k and query window
 CARRY_UP_TO = 64  # searches this deep bring back the other vector of their hits
+PASSAGES_KEPT = 4096  # passages read lately, kept in memory
 _CONSISTENCY = "Bounded"  # a version is written once, then only read: no need to wait for the newest writes
 
 
@@ -84,7 +85,8 @@ class MilvusStore:
             names.passages, f'role == "{BYLINE}"', ["row"])), dtype=np.int64)
         self._rows: OrderedDict[str, int] = OrderedDict()  # chunk id -> row, of passages read lately
         self._fields: OrderedDict[tuple[int, str], Any] = OrderedDict()  # (row, field) -> a search hit holding it
-        self._windows: OrderedDict[int, np.ndarray] = OrderedDict()  # row -> its excerpt vectors, read lately
+        # row -> (chunk, its terms, its excerpt vectors or None), of passages read lately
+        self._passages: OrderedDict[int, tuple[Chunk, tuple[str, ...], np.ndarray | None]] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -159,31 +161,35 @@ class MilvusStore:
     # -- passages ----------------------------------------------------------------------------
 
     def passages(self, rows: Sequence[int]) -> list[tuple[Chunk, tuple[str, ...]]]:
-        if not len(rows):
-            return []
-        found = {int(r["row"]): r for r in self.client.get(self.names.passages, ids=[int(r) for r in rows],
-                                                           output_fields=["data", "terms", "windows"])}
-        out = []
-        for row in rows:
-            record = found[int(row)]
-            chunk = chunk_from_json(json.loads(record["data"]))
-            out.append((chunk, tuple(record["terms"].split())))
-            windows = decode_windows(record["windows"], len(chunk.excerpts), self.identity.dimension)
-            with self._lock:
-                self._rows[chunk.chunk_id] = int(row)
-                if windows is not None:  # the answer weighs these next: no second request for them
-                    self._windows[int(row)] = windows
-                while len(self._rows) > 4096:
-                    self._rows.popitem(last=False)
-                while len(self._windows) > 1024:
-                    self._windows.popitem(last=False)
-        return out
+        """These passages, read lately ones from memory (as the embedded index's ChunkTable keeps
+        4096), the others in one request that also brings their excerpt vectors."""
+        rows = [int(r) for r in rows]
+        with self._lock:
+            known = {r: self._passages[r] for r in rows if r in self._passages}
+        missing = [r for r in rows if r not in known]
+        if missing:
+            for record in self.client.get(self.names.passages, ids=missing,
+                                          output_fields=["data", "terms", "windows"]):
+                chunk = chunk_from_json(json.loads(record["data"]))
+                windows = decode_windows(record["windows"], len(chunk.excerpts), self.identity.dimension)
+                known[int(record["row"])] = (chunk, tuple(record["terms"].split()), windows)
+        with self._lock:
+            for row in rows:
+                self._passages[row] = known[row]
+                self._passages.move_to_end(row)
+                self._rows[known[row][0].chunk_id] = row
+            while len(self._passages) > PASSAGES_KEPT:
+                self._passages.popitem(last=False)
+            while len(self._rows) > PASSAGES_KEPT:
+                self._rows.popitem(last=False)
+        return [(known[r][0], known[r][1]) for r in rows]
 
     def excerpt_vectors_of(self, chunks: Sequence[Chunk]) -> list[np.ndarray]:
         rows = [self._row_of(c) for c in chunks]
         with self._lock:
-            carried = {row: self._windows[row] for row in rows if row in self._windows}
-        if len(carried) == len(set(rows)):
+            carried = {row: windows for row in rows if row in self._passages
+                       and (windows := self._passages[row][2]) is not None}
+        if len(carried) == len(set(rows)):  # read with the passages: no request
             return [carried[row] for row in rows]
         found: dict[int, list[tuple[int, list[float]]]] = {}
         if rows:
@@ -193,10 +199,10 @@ class MilvusStore:
                 found.setdefault(int(r["chunk_row"]), []).append((int(r["excerpt"]), r["vector"]))
         out = []
         for chunk, row in zip(chunks, rows):
-            windows = [vector for _, vector in sorted(found.get(row, []))]
-            if len(windows) != len(chunk.excerpts):  # none stored: the passage's own vector for each window
-                windows = [self._get([row], "dense")[row]] * len(chunk.excerpts)
-            out.append(np.array(windows, dtype=np.float32).reshape(len(chunk.excerpts), -1))
+            stored = [vector for _, vector in sorted(found.get(row, []))]
+            if len(stored) != len(chunk.excerpts):  # none stored: the passage's own vector for each window
+                stored = [self._get([row], "dense")[row]] * len(chunk.excerpts)
+            out.append(np.array(stored, dtype=np.float32).reshape(len(chunk.excerpts), -1))
         return out
 
     def _row_of(self, chunk: Chunk) -> int:
