@@ -169,10 +169,9 @@ class MilvusServer:
         return f"milvus://{self.host}:{self.port}/{collection}"
 
 
-@pytest.fixture(scope="session")
-def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MilvusServer]:
-    """`python -m milvus_lite server` on a free port for the whole session."""
-    root = tmp_path_factory.mktemp("milvus")
+@contextlib.contextmanager
+def milvus_lite(root: Path) -> Iterator[MilvusServer]:
+    """`python -m milvus_lite server` on a free port, its data in root, until the block ends."""
     port, log = free_port(), root / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen([sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(root / "data"),
@@ -191,3 +190,10 @@ def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MilvusSe
         yield MilvusServer("127.0.0.1", port, log)
     finally:
         stop(process)
+
+
+@pytest.fixture(scope="session")
+def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MilvusServer]:
+    """One Milvus server for the whole session (each test its own collection)."""
+    with milvus_lite(tmp_path_factory.mktemp("milvus")) as server:
+        yield server

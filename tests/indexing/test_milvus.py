@@ -190,3 +190,19 @@ def test_old_passage_ids_resolve_on_a_server_without_the_build_folders(corpus_co
     assert view.status == "changed" and view.text == old_text  # the version it was cited from
     assert view.whole and view.relocations and view.relocations[0].passage_id != citation.passage_id
     assert not (tmp_path / "empty-index").exists() or not any((tmp_path / "empty-index").iterdir())
+
+
+def test_a_server_that_goes_away_is_one_line_not_a_crash(seed_index, embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from ..conftest import milvus_lite
+
+    with milvus_lite(tmp_path) as server:
+        settings = seed_index.with_overrides(store=server.store("short_lived"))
+        location = parse_location(settings.store)
+        assert location is not None
+        publish(index_store.load(seed_index.index_dir), location)
+        assistant = Assistant(settings, embedder)
+        assert not assistant.ask(QUESTIONS[0]).abstained
+    # The server has stopped: the chat's next question gets a message, the watcher carries on.
+    assert not assistant.reload_if_changed()
+    with pytest.raises(IndexError_, match=r"^milvus://127\.0\.0\.1:\d+/short_lived: the Milvus server failed \("):
+        assistant.ask("What is new in the EU-US cooperation on AI?")

@@ -31,21 +31,18 @@ class MilvusArchive:
         self.collection = archive_name(alias)
 
     def read(self, doc_id: str, version: str) -> str | None:
-        from pymilvus.exceptions import MilvusException
-
-        try:
-            if not version:  # the last one kept
-                firsts = self.client.query(self.collection, filter=f"doc_id == {json.dumps(doc_id)} and part == 0",
-                                           output_fields=["name", "indexed_at"], limit=LIMIT)
-                if not firsts:
-                    return None
-                name = max(firsts, key=lambda r: r["indexed_at"])["name"]
-            else:
-                name = f"{doc_id}@{version}"
-            parts = self.client.query(self.collection, filter=f"name == {json.dumps(name)}",
-                                      output_fields=["part", "value"], limit=LIMIT)
-        except MilvusException:
+        if not self.client.has_collection(self.collection):
             return None  # no archive published yet
+        if not version:  # the last one kept
+            firsts = self.client.query(self.collection, filter=f"doc_id == {json.dumps(doc_id)} and part == 0",
+                                       output_fields=["name", "indexed_at"], limit=LIMIT)
+            if not firsts:
+                return None
+            name = max(firsts, key=lambda r: r["indexed_at"])["name"]
+        else:
+            name = f"{doc_id}@{version}"
+        parts = self.client.query(self.collection, filter=f"name == {json.dumps(name)}",
+                                  output_fields=["part", "value"], limit=LIMIT)
         return "".join(p["value"] for p in sorted(parts, key=lambda p: p["part"])) if parts else None
 
 

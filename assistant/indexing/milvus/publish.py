@@ -87,7 +87,7 @@ def served_collection(client: Any, alias: str) -> str | None:
 
     try:
         return str(client.describe_alias(alias)["collection_name"])
-    except MilvusException:
+    except (MilvusException, IndexError_):  # no such alias; or the server is down: nothing new to follow
         return None
 
 

@@ -46,7 +46,6 @@ def served_version(location: MilvusLocation) -> str | None:
 
 def open_milvus(location: MilvusLocation, expected: IndexIdentity | None = None) -> MilvusStore:
     """The version `location`'s alias points at; refused when built with other settings."""
-    from pymilvus.exceptions import MilvusException
 
     client = connect(location)
     rebuild = f"run `assistant index --store {location}`"
@@ -56,10 +55,10 @@ def open_milvus(location: MilvusLocation, expected: IndexIdentity | None = None)
         raise IndexError_(f"{location}: no index published there yet; {rebuild}")
     try:
         store = MilvusStore(client, location, VersionCollections(served))
-    except MilvusException as exc:
+    except IndexError_ as exc:
         client.close()
-        raise IndexError_(f"{location}: the collections of {served} are unreadable ({exc.message}); "
-                          f"{rebuild} --full") from exc
+        raise IndexError_(f"{location}: the collections of {served} are unreadable "
+                          f"({exc.__cause__ or exc!s}); {rebuild} --full") from exc
     if expected is not None and store.identity != expected:
         raise IndexMismatchError(
             f"{location}: the index was built with {store.identity.describe()}, but the settings ask "
@@ -67,11 +66,36 @@ def open_milvus(location: MilvusLocation, expected: IndexIdentity | None = None)
     return store
 
 
+class _Reporting:
+    """A client whose failed calls raise one line naming the server (IndexError_, which the chat
+    and the command line show as they show any other), not pymilvus' exception."""
+
+    def __init__(self, client: Any, location: MilvusLocation) -> None:
+        self._client = client
+        self._location = location
+
+    def __getattr__(self, name: str) -> Any:
+        from pymilvus.exceptions import MilvusException
+
+        method = getattr(self._client, name)
+        if not callable(method):
+            return method
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            except MilvusException as exc:
+                raise IndexError_(f"{self._location}: the Milvus server failed ({exc.message}); check that it "
+                                  "is running and ask again") from exc
+
+        return call
+
+
 class MilvusStore:
     """One published version. Safe to share between threads (pymilvus clients are)."""
 
     def __init__(self, client: Any, location: MilvusLocation, names: VersionCollections) -> None:
-        self.client = client
+        self.client = _Reporting(client, location)
         self.location = location
         self.names = names
         self.version = names.passages
