@@ -206,3 +206,22 @@ def test_a_server_that_goes_away_is_one_line_not_a_crash(seed_index, embedder, t
     assert not assistant.reload_if_changed()
     with pytest.raises(IndexError_, match=r"^milvus://127\.0\.0\.1:\d+/short_lived: the Milvus server failed \("):
         assistant.ask("What is new in the EU-US cooperation on AI?")
+
+
+def test_eval_from_the_command_line_gives_the_same_figures(published, seed_index, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    questions = tmp_path / "questions.jsonl"
+    if DEV_QUESTIONS.exists():
+        questions.write_text(DEV_QUESTIONS.read_text(encoding="utf-8"), encoding="utf-8")
+    else:
+        questions.write_text("".join(json.dumps({"id": f"q{n}", "question": q, "evidence": [], "answerable": n < 4})
+                                     + "\n" for n, q in enumerate(QUESTIONS)), encoding="utf-8")
+    figures = []
+    for store in ([], ["--store", published.store]):
+        done = subprocess.run([sys.executable, "-m", "assistant", "eval", str(questions), "--json", "-q", "--corpus",
+                               str(seed_index.corpus_dir), "--index", str(seed_index.index_dir), *store],
+                              cwd=REPO, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        summary = json.loads(done.stdout)
+        summary.pop("median_ms")
+        figures.append(summary)
+    assert figures[0] == figures[1]
