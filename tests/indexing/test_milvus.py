@@ -225,3 +225,23 @@ def test_eval_from_the_command_line_gives_the_same_figures(published, seed_index
         summary.pop("median_ms")
         figures.append(summary)
     assert figures[0] == figures[1]
+
+
+def test_a_rebuild_that_changed_nothing_publishes_nothing(corpus_copy: Path, tmp_path: Path, embedder,  # type: ignore[no-untyped-def]
+                                                          milvus_server: MilvusServer) -> None:
+    building = make_settings(corpus_copy, tmp_path / "staging", store=milvus_server.store("unchanged"))
+    build_index(building, embedder=embedder)
+    location = parse_location(building.store)
+    assert location is not None
+    client = connect(location)
+    served, collections = served_collection(client, "unchanged"), set(client.list_collections())
+    said: list[str] = []
+    build_index(building, embedder=embedder, progress=said.append)  # a new staged version, the same content
+    assert index_store.load(building.index_dir).version not in str(served)
+    assert served_collection(client, "unchanged") == served and set(client.list_collections()) == collections
+    assert any("nothing to publish" in line for line in said)
+    (corpus_copy / "us-uk-ai-rd-declaration-2020.txt").write_text("Changed.\n\nA new declaration text.\n",
+                                                                   encoding="utf-8")
+    build_index(building, embedder=embedder)
+    assert served_collection(client, "unchanged") != served
+    client.close()

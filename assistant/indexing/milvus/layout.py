@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +60,13 @@ def decode_windows(text: str, windows: int, dimension: int) -> np.ndarray | None
         return None
     vectors = np.frombuffer(base64.b64decode(text), dtype="<f4")
     return vectors.reshape(windows, dimension) if len(vectors) == windows * dimension else None
+
+
+def read_blob(client: Any, names: VersionCollections, name: str) -> str:
+    """A long value of a published version, its parts joined ("" when it has none)."""
+    parts = client.query(names.blobs, filter=f"name == {json.dumps(name)}", output_fields=["part", "value"],
+                         limit=16_384)
+    return "".join(p["value"] for p in sorted(parts, key=lambda p: p["part"]))
 
 
 def versions_of(alias: str, collections: list[str]) -> list[VersionCollections]:

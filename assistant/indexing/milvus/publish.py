@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ from .layout import (
     VersionCollections,
     create,
     encode_windows,
+    read_blob,
     versions_of,
 )
 from .location import MilvusLocation, connect
@@ -50,9 +52,11 @@ def publish(store: IndexStore, location: MilvusLocation, progress: Progress | No
                 say(f"{location}: {added} document versions added to the passage archive")
         names = VersionCollections.of(location.collection, store.version)
         served = served_collection(client, location.collection)
-        if served == names.passages:
-            say(f"{location}: already serves {names.passages}")
-            return names.passages
+        fingerprint = content_fingerprint(store)
+        if served == names.passages or (served and read_blob(client, VersionCollections(served), "fingerprint")
+                                        == fingerprint):
+            say(f"{location}: already serves this index ({served}); nothing to publish")
+            return str(served)
         existing = set(client.list_collections())
         if location.collection in existing:
             raise IndexError_(f"{location}: '{location.collection}' is a collection, not an alias; "
@@ -134,11 +138,22 @@ def _write(client: Any, store: IndexStore, names: VersionCollections, say: Progr
         text, blocks, pages = row[len(ENTRY_COLUMNS):]
         blobs.extend(_blob_rows(f"doc:{entry['ordinal']}", json.dumps([text, blocks, pages], ensure_ascii=False)))
     _insert(client, names.docs, docs)
-    for name, value in (("manifest", json.dumps(store.manifest, ensure_ascii=False)),
+    for name, value in (("fingerprint", content_fingerprint(store)),
+                        ("manifest", json.dumps(store.manifest, ensure_ascii=False)),
                         ("acronyms", json.dumps(store.acronyms, ensure_ascii=False)),
                         ("corpus_words", json.dumps(store.corpus_words, ensure_ascii=False))):
         blobs.extend(_blob_rows(name, value))
     _insert(client, names.blobs, blobs)
+
+
+def content_fingerprint(store: IndexStore) -> str:
+    """What a version holds, whatever its name: the model and chunking, and each document's content,
+    file and metadata (chunks, terms and tables follow from those). Equal for a rebuild that changed nothing."""
+    digest = hashlib.sha256(json.dumps(store.manifest["identity"], sort_keys=True).encode())
+    for entry in store.entries.values():
+        digest.update(json.dumps([entry.doc_id, entry.path, entry.kind, entry.content_hash, entry.file_sha256,
+                                  entry.meta_entry, entry.end_row - entry.first_row], sort_keys=True).encode())
+    return digest.hexdigest()
 
 
 def _sparse(terms: list[str], dimensions: dict[str, int], norm: float, k1: float) -> dict[int, float]:

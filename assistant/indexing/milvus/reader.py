@@ -25,7 +25,7 @@ from ..store import (
     entry_from_row,
     stored_document,
 )
-from .layout import VersionCollections, decode_windows
+from .layout import VersionCollections, decode_windows, read_blob
 from .location import MilvusLocation, connect
 from .publish import served_collection
 
@@ -272,9 +272,7 @@ class MilvusStore:
         return rows
 
     def _blob(self, name: str) -> str:
-        parts = self.client.query(self.names.blobs, filter=f"name == {json.dumps(name)}",
-                                  output_fields=["part", "value"], limit=LIMIT)
-        return "".join(p["value"] for p in sorted(parts, key=lambda p: p["part"]))
+        return read_blob(self.client, self.names, name)
 
     def close(self) -> None:
         self.client.close()
