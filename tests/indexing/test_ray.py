@@ -4,8 +4,10 @@ give the index a build on this process alone gives."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,20 +23,36 @@ RAY = Path(sys.executable).parent / "ray"
 
 @pytest.fixture(scope="module")
 def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`ray start --head` with two CPUs (two workers) on a free port; its address. Ray's token
-    authentication is off for this cluster on 127.0.0.1 (a real one keeps it: README, Scaling out)."""
+    """`ray start --head --block` with two CPUs (two workers) on a free port; its address. Stopped
+    by a signal to that command, which stops this cluster's processes only (not `ray stop`,
+    which would stop every cluster on the machine). Ray's token authentication is off for this
+    cluster on 127.0.0.1 (a real one keeps it: README, Scaling out)."""
     saved = os.environ.get("RAY_AUTH_MODE")
     os.environ["RAY_AUTH_MODE"] = "disabled"
     port = free_port()
     temp = tmp_path_factory.mktemp("ray")
-    started = subprocess.run([str(RAY), "start", "--head", "--num-cpus", "2", "--port", str(port),
-                              "--include-dashboard", "false", "--disable-usage-stats", "--temp-dir", str(temp)],
-                             capture_output=True, text=True, timeout=180)
-    assert started.returncode == 0, started.stderr[-3000:]
+    log = temp / "ray-start.log"
+    with log.open("wb") as out:
+        head = subprocess.Popen([str(RAY), "start", "--head", "--block", "--num-cpus", "2", "--port", str(port),
+                                 "--include-dashboard", "false", "--disable-usage-stats", "--temp-dir", str(temp)],
+                                stdout=out, stderr=subprocess.STDOUT)
     try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert head.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
+                time.sleep(0.3)
         yield f"127.0.0.1:{port}"
     finally:
-        subprocess.run([str(RAY), "stop", "--force"], capture_output=True, timeout=120)
+        head.terminate()  # drains, then stops the processes this command started
+        try:
+            head.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            head.kill()
+            head.wait()
         if saved is None:
             os.environ.pop("RAY_AUTH_MODE", None)
         else:
