@@ -138,7 +138,6 @@ def build_index(settings: Settings, full: bool = False, embedder: Embedder | Non
 def _build_index(settings: Settings, full: bool, embedder: Embedder, progress: Progress | None) -> BuildReport:
     started = time.perf_counter()
     say = progress or (lambda _message: None)
-    embedder = embedder or get_embedder(settings)
     identity = identity_for(settings, embedder)
     with index_store.build_lock(settings.index_dir):
         previous = previous_version(settings, identity, full, say)
@@ -217,7 +216,6 @@ def _build_from_documents(settings: Settings, documents: Iterable[Document], emb
                           progress: Progress | None, with_excerpts: bool) -> BuildReport:
     started = time.perf_counter()
     say = progress or (lambda _message: None)
-    embedder = embedder or get_embedder(settings)
     identity = identity_for(settings, embedder)
     with index_store.build_lock(settings.index_dir):
         previous = previous_version(settings, identity, False, say)

@@ -169,6 +169,21 @@ class MilvusServer:
         return f"milvus://{self.host}:{self.port}/{collection}"
 
 
+def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    """Until something accepts connections on 127.0.0.1:port; fails with the log's tail when the
+    process ends first or the time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = log.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"{process.args!r} did not start listening on {port}:\n{tail}") from None
+            time.sleep(0.2)
+
+
 @contextlib.contextmanager
 def milvus_lite(root: Path) -> Iterator[MilvusServer]:
     """`python -m milvus_lite server` on a free port, its data in root, until the block ends."""
@@ -177,16 +192,7 @@ def milvus_lite(root: Path) -> Iterator[MilvusServer]:
         process = subprocess.Popen([sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(root / "data"),
                                     "--host", "127.0.0.1", "--port", str(port)], stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    tail = log.read_text(errors="replace")[-3000:]
-                    raise RuntimeError(f"the Milvus server did not start:\n{tail}") from None
-                time.sleep(0.2)
+        wait_for_port(port, process, log, timeout=60)
         yield MilvusServer("127.0.0.1", port, log)
     finally:
         stop(process)

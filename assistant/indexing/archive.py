@@ -126,11 +126,9 @@ def record_versions(index_dir: Path, documents: list[Document]) -> int:
     return written
 
 
-def resolve(archive: ArchivedVersions | Path, current: dict[str, Document], passage_id: str) -> PassageView:
-    """The passage an id names, in the version it names (earlier versions from `archive`, or
-    the archive of the index folder given); stale ids are marked and relocated."""
-    if isinstance(archive, Path):
-        archive = ArchiveFolder(archive)
+def resolve(archive: ArchivedVersions, current: dict[str, Document], passage_id: str) -> PassageView:
+    """The passage an id names, in the version it names (earlier versions from `archive`); stale
+    ids are marked and relocated."""
     ref = parse_passage_id(passage_id)
     now = current.get(ref.doc_id)
     if now is not None and ref.version in ("", document_version(now)):

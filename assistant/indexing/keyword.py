@@ -43,10 +43,14 @@ def idf(size: int, df: int) -> float:
     return math.log(1 + (size - df + 0.5) / (df + 0.5))
 
 
+def average_length(lengths: np.ndarray) -> float:
+    """The passages' average length in terms (1 for none)."""
+    return float(lengths.mean()) if len(lengths) else 1.0
+
+
 def length_norms(lengths: np.ndarray, k1: float, b: float) -> np.ndarray:
     """Each passage's k1 (1 - b + b len / avg len), from the passages' lengths in terms (float32)."""
-    average = float(lengths.mean()) if len(lengths) else 1.0
-    return k1 * (1 - b + b * lengths / max(average, 1e-9))
+    return k1 * (1 - b + b * lengths / max(average_length(lengths), 1e-9))
 
 
 def posting_weights(tf: np.ndarray, norms: np.ndarray | np.floating[Any], k1: float) -> np.ndarray:
@@ -151,7 +155,6 @@ class KeywordWriter:
         total = tmp.stat().st_size // _POSTING.itemsize
         lengths = np.frombuffer(self._lengths, dtype=np.int32).astype(np.float32) if len(self._lengths) else \
             np.zeros(0, dtype=np.float32)
-        average = float(lengths.mean()) if len(lengths) else 1.0
         norm = length_norms(lengths, self.k1, self.b)
         counts = np.zeros(len(self._vocabulary), dtype=np.int64)
         for block in _blocks(tmp, total):
@@ -182,7 +185,7 @@ class KeywordWriter:
                        ((term, int(starts[i]), int(starts[i + 1])) for term, i in self._vocabulary.items()
                         if starts[i + 1] > starts[i]))
         return {"passages": len(self._lengths), "terms": int(np.count_nonzero(counts)), "postings": int(starts[-1]),
-                "k1": self.k1, "b": self.b, "average_length": round(average, 3)}
+                "k1": self.k1, "b": self.b, "average_length": round(average_length(lengths), 3)}
 
     def abandon(self) -> None:
         self._postings.close()

@@ -4,10 +4,8 @@ give the index a build on this process alone gives."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import pytest
 
 from assistant.indexing import store as index_store
 
-from ..conftest import CORPUS, REPO, free_port, make_settings
+from ..conftest import CORPUS, REPO, free_port, make_settings, wait_for_port
 
 RAY = Path(sys.executable).parent / "ray"
 
@@ -37,14 +35,7 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                                  "--include-dashboard", "false", "--disable-usage-stats", "--temp-dir", str(temp)],
                                 stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                assert head.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
-                time.sleep(0.3)
+        wait_for_port(port, head, log, timeout=180)
         yield f"127.0.0.1:{port}"
     finally:
         head.terminate()  # drains, then stops the processes this command started

@@ -13,10 +13,7 @@ import json
 from typing import Any
 
 from ..archive import ArchiveFolder
-from .layout import BLOB_PART, PLACEHOLDER_DIM, TEXT_MAX
-
-_PLACEHOLDER = [0.0] * PLACEHOLDER_DIM
-LIMIT = 16_384
+from .layout import LIMIT, PLACEHOLDER, blob_parts, create_archive, query_all, read_parts
 
 
 def archive_name(alias: str) -> str:
@@ -41,24 +38,17 @@ class MilvusArchive:
             name = max(firsts, key=lambda r: r["indexed_at"])["name"]
         else:
             name = f"{doc_id}@{version}"
-        parts = self.client.query(self.collection, filter=f"name == {json.dumps(name)}",
-                                  output_fields=["part", "value"], limit=LIMIT)
-        return "".join(p["value"] for p in sorted(parts, key=lambda p: p["part"])) if parts else None
+        return read_parts(self.client, self.collection, name)
 
 
 def publish_archive(client: Any, alias: str, kept: ArchiveFolder) -> int:
     """Add the versions `kept` holds that the Milvus archive lacks; returns how many were added."""
     collection = archive_name(alias)
     if not client.has_collection(collection):
-        _create(client, collection)
-    have: set[str] = set()
-    iterator = client.query_iterator(collection, batch_size=4096, filter="part == 0", output_fields=["name"])
-    try:
-        while batch := iterator.next():
-            have.update(r["name"] for r in batch)
-    finally:
-        iterator.close()
-    added, rows = 0, []
+        create_archive(client, collection)
+    have = {r["name"] for r in query_all(client, collection, "part == 0", ["name"])}
+    added = 0
+    rows: list[dict[str, Any]] = []
     for text in kept.kept():
         data = json.loads(text)
         name = f"{data['doc_id']}@{data['version']}"
@@ -66,10 +56,9 @@ def publish_archive(client: Any, alias: str, kept: ArchiveFolder) -> int:
             continue
         have.add(name)
         added += 1
-        for n, start in enumerate(range(0, max(len(text), 1), BLOB_PART)):
-            rows.append({"key": f"{name}#{n}", "name": name, "doc_id": data["doc_id"], "part": n,
-                         "indexed_at": str(data.get("indexed_at", "")), "value": text[start:start + BLOB_PART],
-                         "placeholder": _PLACEHOLDER})
+        rows.extend({"key": f"{name}#{n}", "name": name, "doc_id": data["doc_id"], "part": n,
+                     "indexed_at": str(data.get("indexed_at", "")), "value": part, "placeholder": PLACEHOLDER}
+                    for n, part in enumerate(blob_parts(text)))
         if len(rows) >= 256:
             client.insert(collection, rows)
             rows = []
@@ -77,20 +66,3 @@ def publish_archive(client: Any, alias: str, kept: ArchiveFolder) -> int:
         client.insert(collection, rows)
     client.flush(collection)
     return added
-
-
-def _create(client: Any, collection: str) -> None:
-    from pymilvus import DataType, MilvusClient
-
-    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-    schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=2200)
-    schema.add_field("name", DataType.VARCHAR, max_length=2100)
-    schema.add_field("doc_id", DataType.VARCHAR, max_length=1024)
-    schema.add_field("part", DataType.INT64)
-    schema.add_field("indexed_at", DataType.VARCHAR, max_length=64)
-    schema.add_field("value", DataType.VARCHAR, max_length=TEXT_MAX)
-    schema.add_field("placeholder", DataType.FLOAT_VECTOR, dim=PLACEHOLDER_DIM)
-    params = client.prepare_index_params()
-    params.add_index("placeholder", index_type="FLAT", metric_type="L2")
-    client.create_collection(collection, schema=schema, index_params=params)
-    client.load_collection(collection)

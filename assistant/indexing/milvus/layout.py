@@ -14,6 +14,8 @@ TEXT_MAX = 65_535  # bytes of a VARCHAR field (Milvus' limit)
 BLOB_PART = 16_000  # characters of a long value per blobs row (at most 4 bytes each: under TEXT_MAX)
 NO_TERMS = 2**31 - 1  # sparse dimension of a passage without terms (Milvus refuses an empty sparse vector)
 PLACEHOLDER_DIM = 2  # Milvus wants a vector in every collection; the companion ones carry this unused one
+PLACEHOLDER = [0.0] * PLACEHOLDER_DIM
+LIMIT = 16_384  # Milvus' largest top-k and query window
 
 
 @dataclass(frozen=True)
@@ -62,11 +64,33 @@ def decode_windows(text: str, windows: int, dimension: int) -> np.ndarray | None
     return vectors.reshape(windows, dimension) if len(vectors) == windows * dimension else None
 
 
+def blob_parts(value: str) -> list[str]:
+    """A long value cut into parts that each fit a VARCHAR field (at least one part)."""
+    return [value[i:i + BLOB_PART] for i in range(0, len(value), BLOB_PART)] or [""]
+
+
+def read_parts(client: Any, collection: str, name: str) -> str | None:
+    """The value stored as parts under `name` in `collection`, joined; None when there is none."""
+    parts = client.query(collection, filter=f"name == {json.dumps(name)}", output_fields=["part", "value"],
+                         limit=LIMIT)
+    return "".join(p["value"] for p in sorted(parts, key=lambda p: p["part"])) if parts else None
+
+
 def read_blob(client: Any, names: VersionCollections, name: str) -> str:
-    """A long value of a published version, its parts joined ("" when it has none)."""
-    parts = client.query(names.blobs, filter=f"name == {json.dumps(name)}", output_fields=["part", "value"],
-                         limit=16_384)
-    return "".join(p["value"] for p in sorted(parts, key=lambda p: p["part"]))
+    """A long value of a published version ("" when it has none)."""
+    return read_parts(client, names.blobs, name) or ""
+
+
+def query_all(client: Any, collection: str, where: str, fields: list[str]) -> list[dict[str, Any]]:
+    """Every row matching `where`, however many, read a window at a time."""
+    iterator = client.query_iterator(collection, batch_size=4096, filter=where, output_fields=fields)
+    rows: list[dict[str, Any]] = []
+    try:
+        while batch := iterator.next():
+            rows.extend(batch)
+    finally:
+        iterator.close()
+    return rows
 
 
 def versions_of(alias: str, collections: list[str]) -> list[VersionCollections]:
@@ -76,44 +100,67 @@ def versions_of(alias: str, collections: list[str]) -> list[VersionCollections]:
             if name.startswith(prefix) and "__" not in name[len(prefix):]]
 
 
+def _schema(*fields: tuple[str, Any, dict[str, Any]]) -> Any:
+    """A schema of these (name, type, options) fields, the first the primary key."""
+    from pymilvus import MilvusClient
+
+    made = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    for n, (name, kind, options) in enumerate(fields):
+        made.add_field(name, kind, is_primary=n == 0, **options)
+    return made
+
+
+def _indexes(client: Any, vector: str, metric: str = "IP", kind: str = "FLAT", sparse: str | None = None) -> Any:
+    params = client.prepare_index_params()
+    params.add_index(vector, index_type=kind, metric_type=metric)
+    if sparse:
+        params.add_index(sparse, index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
+    return params
+
+
+def _placeholder() -> tuple[str, Any, dict[str, Any]]:
+    from pymilvus import DataType
+
+    return ("placeholder", DataType.FLOAT_VECTOR, {"dim": PLACEHOLDER_DIM})
+
+
 def create(client: Any, names: VersionCollections, dimension: int, dense_index: str = "FLAT") -> None:
     """Create the empty collections of a version, with their indexes (`dense_index`: FLAT, HNSW, ...)."""
-    from pymilvus import DataType, MilvusClient
-
-    def schema(*fields: tuple[str, Any, dict[str, Any]]) -> Any:
-        made = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-        for n, (name, kind, options) in enumerate(fields):
-            made.add_field(name, kind, is_primary=n == 0, **options)
-        return made
-
-    def indexes(vector: str, metric: str = "IP", kind: str = "FLAT", sparse: str | None = None) -> Any:
-        params = client.prepare_index_params()
-        params.add_index(vector, index_type=kind, metric_type=metric)
-        if sparse:
-            params.add_index(sparse, index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
-        return params
+    from pymilvus import DataType
 
     text = {"max_length": TEXT_MAX}
-    placeholder = ("placeholder", DataType.FLOAT_VECTOR, {"dim": PLACEHOLDER_DIM})
-    client.create_collection(names.passages, schema=schema(
+    client.create_collection(names.passages, schema=_schema(
         ("row", DataType.INT64, {}), ("chunk_id", DataType.VARCHAR, {"max_length": 1024}),
         ("doc", DataType.INT64, {}), ("role", DataType.VARCHAR, {"max_length": 64}),
         ("data", DataType.VARCHAR, text), ("terms", DataType.VARCHAR, text), ("windows", DataType.VARCHAR, text),
         ("dense", DataType.FLOAT_VECTOR, {"dim": dimension}), ("sparse", DataType.SPARSE_FLOAT_VECTOR, {}),
-    ), index_params=indexes("dense", kind=dense_index, sparse="sparse"))
-    client.create_collection(names.excerpts, schema=schema(
+    ), index_params=_indexes(client, "dense", kind=dense_index, sparse="sparse"))
+    client.create_collection(names.excerpts, schema=_schema(
         ("excerpt", DataType.INT64, {}), ("chunk_row", DataType.INT64, {}),
         ("vector", DataType.FLOAT_VECTOR, {"dim": dimension}),
-    ), index_params=indexes("vector"))
-    client.create_collection(names.terms, schema=schema(
+    ), index_params=_indexes(client, "vector"))
+    client.create_collection(names.terms, schema=_schema(
         ("term", DataType.VARCHAR, {"max_length": 1024}), ("dimension", DataType.INT64, {}),
-        ("df", DataType.INT64, {}), placeholder,
-    ), index_params=indexes("placeholder", metric="L2"))
-    client.create_collection(names.docs, schema=schema(
+        ("df", DataType.INT64, {}), _placeholder(),
+    ), index_params=_indexes(client, "placeholder", metric="L2"))
+    client.create_collection(names.docs, schema=_schema(
         ("doc_id", DataType.VARCHAR, {"max_length": 1024}), ("ordinal", DataType.INT64, {}),
-        ("entry", DataType.VARCHAR, text), placeholder,
-    ), index_params=indexes("placeholder", metric="L2"))
-    client.create_collection(names.blobs, schema=schema(
+        ("entry", DataType.VARCHAR, text), _placeholder(),
+    ), index_params=_indexes(client, "placeholder", metric="L2"))
+    client.create_collection(names.blobs, schema=_schema(
         ("key", DataType.VARCHAR, {"max_length": 1200}), ("name", DataType.VARCHAR, {"max_length": 1100}),
-        ("part", DataType.INT64, {}), ("value", DataType.VARCHAR, text), placeholder,
-    ), index_params=indexes("placeholder", metric="L2"))
+        ("part", DataType.INT64, {}), ("value", DataType.VARCHAR, text), _placeholder(),
+    ), index_params=_indexes(client, "placeholder", metric="L2"))
+
+
+def create_archive(client: Any, collection: str) -> None:
+    """Create the passage archive beside an index (milvus/archive.py), loaded and empty."""
+    from pymilvus import DataType
+
+    client.create_collection(collection, schema=_schema(
+        ("key", DataType.VARCHAR, {"max_length": 2200}), ("name", DataType.VARCHAR, {"max_length": 2100}),
+        ("doc_id", DataType.VARCHAR, {"max_length": 1024}), ("part", DataType.INT64, {}),
+        ("indexed_at", DataType.VARCHAR, {"max_length": 64}), ("value", DataType.VARCHAR, {"max_length": TEXT_MAX}),
+        _placeholder(),
+    ), index_params=_indexes(client, "placeholder", metric="L2"))
+    client.load_collection(collection)

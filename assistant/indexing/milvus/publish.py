@@ -16,11 +16,11 @@ from ..keyword import length_norms, passage_lengths, posting_weights
 from ..store import ENTRY_COLUMNS, IndexStore
 from .archive import publish_archive
 from .layout import (
-    BLOB_PART,
     NO_TERMS,
-    PLACEHOLDER_DIM,
+    PLACEHOLDER,
     TEXT_MAX,
     VersionCollections,
+    blob_parts,
     create,
     encode_windows,
     read_blob,
@@ -29,7 +29,6 @@ from .layout import (
 from .location import MilvusLocation, connect
 
 BATCH = 512  # rows per insert request (a passage row is a few kB: well under gRPC's 64 MB)
-_PLACEHOLDER = [0.0] * PLACEHOLDER_DIM
 
 Progress = Callable[[str], None]
 
@@ -66,7 +65,7 @@ def publish(store: IndexStore, location: MilvusLocation, progress: Progress | No
                 client.drop_collection(name)
         create(client, names, int(store.manifest["identity"]["dimension"]), dense_index)
         try:
-            _write(client, store, names, say)
+            _write(client, store, names, fingerprint, say)
             for name in names.all:
                 client.flush(name)
                 client.load_collection(name)
@@ -95,7 +94,7 @@ def served_collection(client: Any, alias: str) -> str | None:
         return None
 
 
-def _write(client: Any, store: IndexStore, names: VersionCollections, say: Progress) -> None:
+def _write(client: Any, store: IndexStore, names: VersionCollections, fingerprint: str, say: Progress) -> None:
     db = store._db()
     say(f"publishing {store.size} passages, {len(store.entries)} documents")
     # The vocabulary: a term's sparse dimension is its place in the terms table.
@@ -104,7 +103,7 @@ def _write(client: Any, store: IndexStore, names: VersionCollections, say: Progr
     for term, start, stop in db.execute("SELECT term, start, stop FROM terms ORDER BY start"):
         dimensions[term] = len(dimensions)
         rows.append({"term": term, "dimension": dimensions[term], "df": int(stop - start),
-                     "placeholder": _PLACEHOLDER})
+                     "placeholder": PLACEHOLDER})
     _insert(client, names.terms, rows)
     keyword = store.manifest.get("keyword", {})
     k1, b = float(keyword.get("k1", 1.2)), float(keyword.get("b", 0.75))
@@ -134,11 +133,11 @@ def _write(client: Any, store: IndexStore, names: VersionCollections, say: Progr
     for row in db.execute(f"SELECT {', '.join(ENTRY_COLUMNS)}, text, blocks, pages FROM documents ORDER BY ordinal"):
         entry = dict(zip(ENTRY_COLUMNS, row[:len(ENTRY_COLUMNS)]))
         docs.append({"doc_id": entry["doc_id"], "ordinal": entry["ordinal"],
-                     "entry": json.dumps(entry, ensure_ascii=False), "placeholder": _PLACEHOLDER})
+                     "entry": json.dumps(entry, ensure_ascii=False), "placeholder": PLACEHOLDER})
         text, blocks, pages = row[len(ENTRY_COLUMNS):]
         blobs.extend(_blob_rows(f"doc:{entry['ordinal']}", json.dumps([text, blocks, pages], ensure_ascii=False)))
     _insert(client, names.docs, docs)
-    for name, value in (("fingerprint", content_fingerprint(store)),
+    for name, value in (("fingerprint", fingerprint),
                         ("manifest", json.dumps(store.manifest, ensure_ascii=False)),
                         ("acronyms", json.dumps(store.acronyms, ensure_ascii=False)),
                         ("corpus_words", json.dumps(store.corpus_words, ensure_ascii=False))):
@@ -177,9 +176,8 @@ def _excerpt_rows(store: IndexStore) -> Iterator[dict[str, Any]]:
 
 
 def _blob_rows(name: str, value: str) -> list[dict[str, Any]]:
-    parts = [value[i:i + BLOB_PART] for i in range(0, len(value), BLOB_PART)] or [""]
-    return [{"key": f"{name}#{n}", "name": name, "part": n, "value": part, "placeholder": _PLACEHOLDER}
-            for n, part in enumerate(parts)]
+    return [{"key": f"{name}#{n}", "name": name, "part": n, "value": part, "placeholder": PLACEHOLDER}
+            for n, part in enumerate(blob_parts(value))]
 
 
 def _fits(value: str, chunk_id: str) -> str:

@@ -25,11 +25,10 @@ from ..store import (
     entry_from_row,
     stored_document,
 )
-from .layout import VersionCollections, decode_windows, read_blob
+from .layout import LIMIT, VersionCollections, decode_windows, query_all, read_blob
 from .location import MilvusLocation, connect
 from .publish import served_collection
 
-LIMIT = 16_384  # Milvus' largest top-k and query window
 CARRY_UP_TO = 64  # searches this deep bring back the other vector of their hits
 PASSAGES_KEPT = 4096  # passages read lately, kept in memory
 _CONSISTENCY = "Bounded"  # a version is written once, then only read: no need to wait for the newest writes
@@ -105,8 +104,8 @@ class MilvusStore:
         self.corpus_words: list[str] = json.loads(self._blob("corpus_words"))
         self.keyword = MilvusTerms(self)
         self.documents = DocumentTable(self.entry, lambda: self.entries, self._read_document)
-        self.byline_rows = np.array(sorted(r["row"] for r in self._query(
-            names.passages, f'role == "{BYLINE}"', ["row"])), dtype=np.int64)
+        self.byline_rows = np.array(sorted(r["row"] for r in query_all(
+            self.client, names.passages, f'role == "{BYLINE}"', ["row"])), dtype=np.int64)
         self._rows: OrderedDict[str, int] = OrderedDict()  # chunk id -> row, of passages read lately
         self._fields: OrderedDict[tuple[int, str], Any] = OrderedDict()  # (row, field) -> a search hit holding it
         # row -> (chunk, its terms, its excerpt vectors or None), of passages read lately
@@ -122,11 +121,12 @@ class MilvusStore:
     @functools.cached_property
     def entries(self) -> dict[str, DocumentEntry]:
         """Every document's entry, by id (read when first listed: a question needs none)."""
-        found = [_entry(r["entry"]) for r in self._query(self.names.docs, "ordinal >= 0", ["entry"])]
+        found = [_entry(r["entry"]) for r in query_all(self.client, self.names.docs, "ordinal >= 0", ["entry"])]
         return {e.doc_id: e for e in sorted(found, key=lambda e: e.ordinal)}
 
     def entry(self, doc_id: str) -> DocumentEntry | None:
-        found = self._query(self.names.docs, f"doc_id == {json.dumps(doc_id)}", ["entry"])
+        found = self.client.query(self.names.docs, filter=f"doc_id == {json.dumps(doc_id)}",
+                                  output_fields=["entry"], limit=1)
         return _entry(found[0]["entry"]) if found else None
 
     def document(self, doc_id: str) -> Document:
@@ -145,13 +145,9 @@ class MilvusStore:
     def search(self, query_vector: np.ndarray, k: int, rows: np.ndarray | None = None) -> list[tuple[int, float]]:
         if rows is not None and not len(rows):
             return []
-        found = self.client.search(self.names.passages, data=[np.asarray(query_vector, dtype=np.float32).tolist()],
-                                   anns_field="dense", limit=min(k, LIMIT), filter=_within(rows),
-                                   search_params={"metric_type": "IP"}, output_fields=_carried(k, "sparse"),
-                                   consistency_level=_CONSISTENCY)
-        if k <= CARRY_UP_TO:
-            self._remember(found[0], "sparse")  # their keyword scores, without asking again
-        return [(int(h["row"]), float(h["distance"])) for h in found[0]]
+        # Their BM25 weights come along: the keyword scores of hits found by dense search alone.
+        found = self._search("dense", np.asarray(query_vector, dtype=np.float32).tolist(), k, _within(rows), "sparse")
+        return [(int(h["row"]), float(h["distance"])) for h in found]
 
     def cosines(self, query_vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
         if not len(rows):
@@ -166,12 +162,8 @@ class MilvusStore:
             return []
         where = " and ".join(f"({part})" for part in (_within(rows), "" if with_bylines else f'role != "{BYLINE}"')
                              if part)
-        found = self.client.search(self.names.passages, data=[query], anns_field="sparse", limit=min(n, LIMIT),
-                                   filter=where, search_params={"metric_type": "IP"},
-                                   output_fields=_carried(n, "dense"), consistency_level=_CONSISTENCY)
-        if n <= CARRY_UP_TO:
-            self._remember(found[0], "dense")  # their cosines, without asking again
-        ranked = [(int(h["row"]), float(h["distance"])) for h in found[0] if h["distance"] > 0]
+        found = self._search("sparse", query, n, where, "dense")  # their vectors come along: their cosines
+        ranked = [(int(h["row"]), float(h["distance"])) for h in found if h["distance"] > 0]
         return sorted(ranked, key=lambda item: (-item[1], item[0]))  # ties as the embedded index breaks them
 
     def keyword_scores(self, terms: Sequence[str], rows: Sequence[int]) -> np.ndarray:
@@ -192,10 +184,11 @@ class MilvusStore:
             known = {r: self._passages[r] for r in rows if r in self._passages}
         missing = [r for r in rows if r not in known]
         if missing:
+            dimension = self.identity.dimension
             for record in self.client.get(self.names.passages, ids=missing,
                                           output_fields=["data", "terms", "windows"]):
                 chunk = chunk_from_json(json.loads(record["data"]))
-                windows = decode_windows(record["windows"], len(chunk.excerpts), self.identity.dimension)
+                windows = decode_windows(record["windows"], len(chunk.excerpts), dimension)
                 known[int(record["row"])] = (chunk, tuple(record["terms"].split()), windows)
         with self._lock:
             for row in rows:
@@ -234,7 +227,8 @@ class MilvusStore:
             row = self._rows.get(chunk.chunk_id)
         if row is not None:
             return row
-        found = self._query(self.names.passages, f"chunk_id == {json.dumps(chunk.chunk_id)}", ["row"])
+        found = self.client.query(self.names.passages, filter=f"chunk_id == {json.dumps(chunk.chunk_id)}",
+                                  output_fields=["row"], limit=1)
         if not found:
             raise KeyError(chunk.chunk_id)
         return int(found[0]["row"])
@@ -253,23 +247,22 @@ class MilvusStore:
                 self.names.passages, ids=missing, output_fields=[field]))
         return known
 
-    def _remember(self, hits: Sequence[Any], field: str) -> None:
-        with self._lock:
-            for hit in hits:
-                self._fields[(int(hit["row"]), field)] = hit
-            while len(self._fields) > 8192:
-                self._fields.popitem(last=False)
-
-    def _query(self, collection: str, where: str, fields: list[str]) -> list[dict[str, Any]]:
-        """Every row matching `where`, read a window at a time."""
-        iterator = self.client.query_iterator(collection, batch_size=4096, filter=where, output_fields=fields)
-        rows: list[dict[str, Any]] = []
-        try:
-            while batch := iterator.next():
-                rows.extend(batch)
-        finally:
-            iterator.close()
-        return rows
+    def _search(self, field: str, query: Any, limit: int, where: str, carry: str) -> list[Any]:
+        """The hits of one search on `field` (best first). A chat-sized one brings `carry` along with
+        its hits (kept for _get, decoded only when asked for): the few a question then needs cost
+        less carried along than asked for; for a deep one (evaluation) they would cost more."""
+        carried = limit <= CARRY_UP_TO
+        found = self.client.search(self.names.passages, data=[query], anns_field=field, limit=min(limit, LIMIT),
+                                   filter=where, search_params={"metric_type": "IP"},
+                                   output_fields=[carry] if carried else [], consistency_level=_CONSISTENCY)
+        hits = list(found[0])
+        if carried:
+            with self._lock:
+                for hit in hits:
+                    self._fields[(int(hit["row"]), carry)] = hit
+                while len(self._fields) > 2 * PASSAGES_KEPT:
+                    self._fields.popitem(last=False)
+        return hits
 
     def _blob(self, name: str) -> str:
         return read_blob(self.client, self.names, name)
@@ -312,12 +305,6 @@ class MilvusTerms:
     def sparse_query(self, terms: Sequence[str]) -> dict[int, float]:
         """The question as a sparse vector: each known term's idf at its dimension (BM25 = inner product)."""
         return {dimension: idf(self._store.size, df) for dimension, df in self._lookup(terms).values()}
-
-
-def _carried(limit: int, field: str) -> list[str]:
-    """The field a search brings back with its hits: for a chat-sized list, the few a question then
-    needs cost less carried along than asked for; for a deep one (evaluation), they cost more."""
-    return [field] if limit <= CARRY_UP_TO else []
 
 
 def _entry(value: str) -> DocumentEntry:
