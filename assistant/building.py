@@ -190,7 +190,7 @@ def _build_index(settings: Settings, full: bool, embedder: Embedder, progress: P
                 raise CorpusError(f"{settings.corpus_dir}: nothing could be indexed ({reasons})")
             written = _write_chunks(settings, embedder, identity, writer, previous, planned, gathered, failures,
                                     started, say)
-        publish_if_asked(settings, say)
+        publish_if_asked(settings, say, full)
     return BuildReport(
         added=tuple(added), changed=tuple(changed), removed=tuple(removed),
         unchanged=tuple(unchanged), failed=tuple(failures), embedded_chunks=written.embedded_chunks,

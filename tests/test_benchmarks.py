@@ -128,6 +128,7 @@ def test_bench_milvus(tmp_path: Path) -> None:
     assert "same answers: True" in out and "ray workers" in out
     figures = json.loads((tmp_path / "milvus.json").read_text(encoding="utf-8"))
     assert figures["milvus_ask_p95_ms"] > 0 and [r["workers"] for r in figures["ray"]] == [0, 1]
+    assert figures["publish_one_edit_s"] > 0 and figures["updated"]
     assert all(r["same_ids"] and r["min_cosine"] >= 0.9999 for r in figures["ray"])
 
 
@@ -147,3 +148,16 @@ def test_train_rescorer_logistic_recovers_known_weights() -> None:
     y = (rng.random(len(x)) < 1 / (1 + np.exp(-(x @ truth + intercept)))).astype(float)
     weights, fitted = trainer.logistic(x, y, l2=1e-3)
     assert np.allclose(weights, truth, atol=0.1) and abs(fitted - intercept) < 0.1
+
+
+def test_bench_milvus_publishes_an_edit_of_a_beir_corpus(tmp_path: Path) -> None:
+    beir = tmp_path / "beir"
+    beir.mkdir()
+    texts = [f"Study {n} measured the effect of the {topic} on the outcome of patients in the cohort over ten years."
+             for n, topic in enumerate(("vitamin D dose", "statin", "exercise programme", "sleep schedule"))]
+    (beir / "corpus.jsonl").write_text("".join(json.dumps({"_id": f"d{n}", "title": f"Study {n}", "text": t}) + "\n"
+                                               for n, t in enumerate(texts)), encoding="utf-8")
+    out = run_script(BENCHMARKS / "bench_milvus.py", "--rounds", "1", "--ray-workers", "--beir", str(beir),
+                     "--json", str(tmp_path / "milvus.json"))
+    figures = json.loads((tmp_path / "milvus.json").read_text(encoding="utf-8"))
+    assert figures["publish_one_edit_passages"] == 4 and figures["updated"], out

@@ -48,9 +48,10 @@ def average_length(lengths: np.ndarray) -> float:
     return float(lengths.mean()) if len(lengths) else 1.0
 
 
-def length_norms(lengths: np.ndarray, k1: float, b: float) -> np.ndarray:
-    """Each passage's k1 (1 - b + b len / avg len), from the passages' lengths in terms (float32)."""
-    return k1 * (1 - b + b * lengths / max(average_length(lengths), 1e-9))
+def length_norms(lengths: np.ndarray, k1: float, b: float, average: float | None = None) -> np.ndarray:
+    """Each passage's k1 (1 - b + b len / avg len), from the passages' lengths in terms (float32);
+    avg len is theirs unless `average` is given."""
+    return k1 * (1 - b + b * lengths / max(average_length(lengths) if average is None else average, 1e-9))
 
 
 def posting_weights(tf: np.ndarray, norms: np.ndarray | np.floating[Any], k1: float) -> np.ndarray:

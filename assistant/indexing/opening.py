@@ -44,8 +44,9 @@ def where_served(settings: Settings) -> str:
     return settings.store or str(settings.index_dir)
 
 
-def publish_if_asked(settings: Settings, progress: Callable[[str], None]) -> None:
-    """After a build: publish the version just staged in settings.index_dir to settings.store."""
+def publish_if_asked(settings: Settings, progress: Callable[[str], None], full: bool = False) -> None:
+    """After a build: publish the version just staged in settings.index_dir to settings.store
+    (`full`: every collection written anew, not only the documents that changed)."""
     location = parse_location(settings.store)
     if location is None:
         return
@@ -55,7 +56,7 @@ def publish_if_asked(settings: Settings, progress: Callable[[str], None]) -> Non
     try:
         large = staged.size > settings.ann_above and settings.vector_index != "flat"
         publish(staged, location, progress, dense_index="HNSW" if large else "FLAT",
-                kept=ArchiveFolder(settings.index_dir))
+                kept=ArchiveFolder(settings.index_dir), full=full)
     finally:
         staged.close()
 

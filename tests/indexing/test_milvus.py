@@ -70,27 +70,37 @@ def test_answers_through_milvus_are_the_embedded_index_answers(seed_index, publi
     assert milvus.summary().documents == embedded.summary().documents
 
 
+def _ids(store, rows) -> list[str]:  # type: ignore[no-untyped-def]
+    """The chunk ids at these rows (Milvus numbers a document's passages from its key, the
+    embedded index from the start of the corpus: the same passage, other rows)."""
+    return [chunk.chunk_id for chunk, _ in store.passages([int(r) for r in rows])]
+
+
 def test_both_backends_rank_and_store_alike(seed_index, published) -> None:  # type: ignore[no-untyped-def]
     embedded, milvus = open_store(seed_index), open_store(published)
-    assert np.array_equal(milvus.byline_rows, embedded.byline_rows)
+    assert _ids(milvus, milvus.byline_rows) == _ids(embedded, embedded.byline_rows)
     assert milvus.acronyms == embedded.acronyms and milvus.corpus_words == embedded.corpus_words
     for doc_id in embedded.entries:
         assert milvus.document(doc_id) == embedded.document(doc_id)
-        assert np.array_equal(milvus.rows_of([doc_id]), embedded.rows_of([doc_id]))
+        assert _ids(milvus, milvus.rows_of([doc_id])) == _ids(embedded, embedded.rows_of([doc_id]))
     # BM25 in Milvus (sparse inner product, idf on the question's side) scores as the embedded postings do.
     rows = [0, 5, embedded.size - 1]
+    chunks = [chunk for chunk, _ in embedded.passages(rows)]
+    their_rows = [milvus._row_of(chunk) for chunk in chunks]
     for terms in (["ai"], ["research", "cooper", "safeti"], ["uk", "minist", "declar"], ["zzzunknown"]):
-        for scope in (None, embedded.rows_of(["us-uk-ai-rd-declaration-2020"])):
-            mine, theirs = milvus.keyword_ranking(terms, 10, scope), embedded.keyword_ranking(terms, 10, scope)
-            assert [r for r, _ in mine] == [r for r, _ in theirs], terms
+        for doc in (None, "us-uk-ai-rd-declaration-2020"):
+            mine = milvus.keyword_ranking(terms, 10, None if doc is None else milvus.rows_of([doc]))
+            theirs = embedded.keyword_ranking(terms, 10, None if doc is None else embedded.rows_of([doc]))
+            assert _ids(milvus, [r for r, _ in mine]) == _ids(embedded, [r for r, _ in theirs]), terms
             assert np.allclose([s for _, s in mine], [s for _, s in theirs], atol=1e-4)
-        assert np.allclose(milvus.keyword_scores(terms, rows), embedded.keyword_scores(terms, rows), atol=1e-4)
+        assert np.allclose(milvus.keyword_scores(terms, their_rows), embedded.keyword_scores(terms, rows), atol=1e-4)
         assert milvus.keyword.term_idf(terms[0]) == pytest.approx(embedded.keyword.term_idf(terms[0]))
     vector = np.asarray(embedded.vectors[3])
-    assert [r for r, _ in milvus.search(vector, 8)] == [r for r, _ in embedded.search(vector, 8)]
-    assert np.allclose(milvus.cosines(vector, np.array(rows)), embedded.cosines(vector, np.array(rows)), atol=1e-5)
-    chunks = [chunk for chunk, _ in embedded.passages(rows)]
-    assert [c for c, _ in milvus.passages(rows)] == chunks
+    assert _ids(milvus, [r for r, _ in milvus.search(vector, 8)]) == _ids(embedded, [r for r, _ in
+                                                                                   embedded.search(vector, 8)])
+    assert np.allclose(milvus.cosines(vector, np.array(their_rows)), embedded.cosines(vector, np.array(rows)),
+                       atol=1e-5)
+    assert [c for c, _ in milvus.passages(their_rows)] == chunks
     for mine, theirs in zip(milvus.excerpt_vectors_of(chunks), embedded.excerpt_vectors_of(chunks)):
         assert np.allclose(mine, theirs, atol=1e-6)
 
@@ -150,6 +160,16 @@ def test_missing_unreachable_and_mismatched_indexes_are_one_clear_line(published
     assert location is not None
     with pytest.raises(IndexMismatchError, match=r"built with model all-MiniLM-L6-v2.*--full"):
         open_milvus(location, other)
+    # Published by an older version of the assistant (no numbering): refused, naming the command.
+    older = parse_location(milvus_server.store("older_format"))
+    assert older is not None
+    name = publish(index_store.load(published.index_dir), older)
+    client = connect(older)
+    client.delete(f"{name}__blobs", filter='name == "layout"')
+    client.close()
+    with pytest.raises(IndexError_, match=r"published by an older version of the assistant; run `assistant "
+                                          r"index --store milvus://127\.0\.0\.1:\d+/older_format` --full"):
+        open_milvus(older)
     # From the command line: nothing listens on the port.
     nobody = f"milvus://127.0.0.1:{free_port()}/seed"
     done = subprocess.run([sys.executable, "-m", "assistant", "ask", "--store", nobody, "--index", str(tmp_path),
@@ -244,4 +264,107 @@ def test_a_rebuild_that_changed_nothing_publishes_nothing(corpus_copy: Path, tmp
                                                                    encoding="utf-8")
     build_index(building, embedder=embedder)
     assert served_collection(client, "unchanged") != served
+    client.close()
+
+
+NOTE = ("{title}\n\n"
+        "The {title} sets out how partner governments share evaluations of general-purpose AI models before "
+        "deployment, which laboratories take part, and how findings about dangerous capabilities are reported to "
+        "each national AI safety institute within thirty days of testing.\n\n"
+        "Under the {title}, joint testing teams publish a common methodology for red-teaming, agree shared "
+        "benchmarks for cyber and biological misuse, and exchange staff between institutes for periods of up to "
+        "one year, with a review of the arrangement by the signatories every two years.\n")
+
+
+def test_a_rebuild_rewrites_only_the_documents_that_changed(corpus_copy: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                          embedder, milvus_server: MilvusServer,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    building = make_settings(corpus_copy, tmp_path / "staging", store=milvus_server.store("updated"))
+    location = parse_location(building.store)
+    assert location is not None
+    client = connect(location)
+    (corpus_copy / "zz-going.txt").write_text(NOTE.format(title="Osprey Arrangement"), encoding="utf-8")
+    build_index(building, embedder=embedder)  # v1, written anew
+    first = served_collection(client, "updated")
+    declaration = corpus_copy / "us-uk-ai-rd-declaration-2020.txt"
+    declaration.write_text(declaration.read_text(encoding="utf-8").replace("artificial intelligence", "AI", 1),
+                           encoding="utf-8")
+    build_index(building, embedder=embedder)  # v2, written anew: v1 is still what servers may be reading
+    second = served_collection(client, "updated")
+    # v3: v1's collections are brought up to date. Since v1: the declaration (changed for v2), the alliance
+    # page, a note added, a note removed.
+    alliance = corpus_copy / "eu-international-alliance-human-centric-ai-project.txt"
+    alliance.write_text(alliance.read_text(encoding="utf-8").replace("2,497,100 EUR", "2,500,000 EUR"),
+                        encoding="utf-8")
+    (corpus_copy / "zz-going.txt").unlink()
+    (corpus_copy / "zz-coming.txt").write_text(NOTE.format(title="Heron Protocol"), encoding="utf-8")
+    inserted: dict[str, int] = {}
+    real_insert = publishing._insert
+
+    def counting_insert(client_, collection: str, rows, upsert: bool = False) -> None:  # type: ignore[no-untyped-def]
+        rows = list(rows)
+        inserted[collection] = inserted.get(collection, 0) + len(rows)
+        real_insert(client_, collection, rows, upsert)
+
+    monkeypatch.setattr(publishing, "_insert", counting_insert)
+    said: list[str] = []
+    build_index(building, embedder=embedder, progress=said.append)
+    monkeypatch.undo()
+    staged = index_store.load(building.index_dir)
+    third = served_collection(client, "updated")
+    assert third == f"updated__{staged.version.replace('-', '_')}"
+    assert {v.passages for v in versions_of("updated", client.list_collections())} == {second, third}
+    assert first not in client.list_collections()  # renamed, not copied
+    assert any("publishing by updating" in line and "3 documents to write" in line and "1 to remove" in line
+               for line in said), said
+    rewritten = staged.rows_of(["us-uk-ai-rd-declaration-2020", "eu-international-alliance-human-centric-ai-project",
+                                "zz-coming"])
+    assert inserted[str(first)] == len(rewritten) < staged.size  # the passages of the other documents stay
+
+    # What it serves is what writing it anew gives (BM25 normalised by v1's average length: scores
+    # within 1%), and it answers as the embedded index does.
+    fresh = parse_location(milvus_server.store("updated_fresh"))
+    assert fresh is not None
+    publish(staged, fresh)
+    updated, written = open_store(building), open_store(building.with_overrides(store=str(fresh)))
+    assert updated.size == written.size == staged.size
+    assert [e.doc_id for e in updated.entries.values()] == [e.doc_id for e in written.entries.values()]
+    assert "zz-going" not in updated.entries and updated.document("zz-coming") == staged.document("zz-coming")
+    for doc_id in staged.entries:
+        assert _ids(updated, updated.rows_of([doc_id])) == _ids(staged, staged.rows_of([doc_id]))
+        assert updated.document(doc_id) == written.document(doc_id)
+    for terms in (["ai"], ["heron", "protocol"], ["osprey"], ["contract", "eur"], ["red", "team", "benchmark"]):
+        assert updated.keyword.term_idf(terms[0]) == pytest.approx(written.keyword.term_idf(terms[0]))
+        mine, theirs = updated.keyword_ranking(terms, 10), written.keyword_ranking(terms, 10)
+        assert _ids(updated, [r for r, _ in mine]) == _ids(written, [r for r, _ in theirs]), terms
+        assert np.allclose([s for _, s in mine], [s for _, s in theirs], rtol=0.01)
+    assert not updated.keyword_ranking(["osprey"], 10)
+    embedded, served = Assistant(make_settings(corpus_copy, tmp_path / "staging"), embedder), Assistant(building,
+                                                                                                      embedder)
+    for question in (*QUESTIONS, "What does the Heron Protocol say about staff exchanges?"):
+        mine, theirs = served.ask(question), embedded.ask(question)
+        assert [(c.passage_id, c.excerpt) for c in mine.citations] == [(c.passage_id, c.excerpt)
+                                                                       for c in theirs.citations], question
+
+    # An update that fails part way leaves the alias where it was and drops the version it was updating;
+    # the next publish writes anew.
+    alliance.write_text(alliance.read_text(encoding="utf-8").replace("2,500,000 EUR", "2,600,000 EUR"),
+                        encoding="utf-8")
+    calls = {"n": 0}
+
+    def failing_insert(client_, collection: str, rows, upsert: bool = False) -> None:  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] > 2:
+            raise RuntimeError("connection lost")
+        real_insert(client_, collection, rows, upsert)
+
+    monkeypatch.setattr(publishing, "_insert", failing_insert)
+    with pytest.raises(RuntimeError, match="connection lost"):
+        build_index(building, embedder=embedder)
+    monkeypatch.undo()
+    assert served_collection(client, "updated") == third
+    assert {v.passages for v in versions_of("updated", client.list_collections())} == {third}
+    said.clear()
+    publish(index_store.load(building.index_dir), location, said.append)
+    assert any(line.startswith(f"publishing {staged.size} passages") for line in said), said
     client.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -16,6 +17,29 @@ NO_TERMS = 2**31 - 1  # sparse dimension of a passage without terms (Milvus refu
 PLACEHOLDER_DIM = 2  # Milvus wants a vector in every collection; the companion ones carry this unused one
 PLACEHOLDER = [0.0] * PLACEHOLDER_DIM
 LIMIT = 16_384  # Milvus' largest top-k and query window
+FORMAT = 2  # of the collections a publish writes; a version without it is refused with the command that rewrites it
+ROW_BITS = 20  # a document's passages are the rows key << ROW_BITS + n: numbered by document, stable across publishes
+WINDOW_BITS = 12  # a passage's excerpt windows are keyed row << WINDOW_BITS + n
+KEYS = 2 ** (63 - ROW_BITS - WINDOW_BITS)  # document keys that fit an INT64 excerpt key
+
+
+def passage_row(key: int, n: int) -> int:
+    """The row of the n-th passage of the document published under `key`."""
+    if not 0 <= n < 2**ROW_BITS or not 0 <= key < KEYS:
+        raise ValueError(f"passage {n} of document key {key} is beyond what the Milvus layout numbers")
+    return (key << ROW_BITS) + n
+
+
+def document_rows(key: int, field: str = "row") -> str:
+    """A filter on `field` (a passage row) keeping the passages of the document published under `key`."""
+    return f"{field} >= {passage_row(key, 0)} and {field} < {passage_row(key + 1, 0)}"
+
+
+def excerpt_key(row: int, n: int) -> int:
+    """The key of the n-th excerpt window of the passage at `row`."""
+    if not 0 <= n < 2**WINDOW_BITS:
+        raise ValueError(f"passage row {row} has more than {2**WINDOW_BITS} excerpt windows")
+    return (row << WINDOW_BITS) + n
 
 
 @dataclass(frozen=True)
@@ -47,6 +71,37 @@ class VersionCollections:
     @property
     def all(self) -> tuple[str, ...]:
         return (self.passages, self.excerpts, self.terms, self.docs, self.blobs)
+
+
+@dataclass(frozen=True)
+class Numbering:
+    """How a published version numbers what it holds, kept in its blobs as "layout": its BM25
+    parameters (every passage's weights were normalised by this average length) and the next
+    document key and term dimension to give out. A version without one was written in an older
+    format."""
+
+    k1: float
+    b: float
+    average_length: float
+    next_key: int
+    next_dimension: int
+    format: int = FORMAT
+
+    @classmethod
+    def read(cls, client: Any, names: VersionCollections) -> Numbering | None:
+        value = read_blob(client, names, "layout")
+        if not value:
+            return None
+        numbering = cls(**json.loads(value))
+        return numbering if numbering.format == FORMAT else None
+
+    def json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+
+def document_blob(doc_id: str) -> str:
+    """The blob name of a document's text, blocks and pages."""
+    return f"doc:{doc_id}"
 
 
 def encode_windows(vectors: np.ndarray) -> str:
@@ -145,6 +200,7 @@ def create(client: Any, names: VersionCollections, dimension: int, dense_index: 
     ), index_params=_indexes(client, "placeholder", metric="L2"))
     client.create_collection(names.docs, schema=_schema(
         ("doc_id", DataType.VARCHAR, {"max_length": 1024}), ("ordinal", DataType.INT64, {}),
+        ("key", DataType.INT64, {}), ("digest", DataType.VARCHAR, {"max_length": 64}),
         ("entry", DataType.VARCHAR, text), _placeholder(),
     ), index_params=_indexes(client, "placeholder", metric="L2"))
     client.create_collection(names.blobs, schema=_schema(

@@ -25,7 +25,7 @@ from ..store import (
     entry_from_row,
     stored_document,
 )
-from .layout import LIMIT, VersionCollections, decode_windows, query_all, read_blob
+from .layout import LIMIT, Numbering, VersionCollections, decode_windows, document_blob, query_all, read_blob
 from .location import MilvusLocation, connect
 from .publish import served_collection
 
@@ -58,6 +58,10 @@ def open_milvus(location: MilvusLocation, expected: IndexIdentity | None = None)
         client.close()
         raise IndexError_(f"{location}: the collections of {served} are unreadable "
                           f"({exc.__cause__ or exc!s}); {rebuild} --full") from exc
+    if store.numbering is None:
+        store.close()
+        raise IndexError_(f"{location}: {served} was published by an older version of the assistant; "
+                          f"{rebuild} --full")
     if expected is not None and store.identity != expected:
         raise IndexMismatchError(
             f"{location}: the index was built with {store.identity.describe()}, but the settings ask "
@@ -98,7 +102,8 @@ class MilvusStore:
         self.location = location
         self.names = names
         self.version = names.passages
-        self.manifest: dict[str, Any] = json.loads(self._blob("manifest"))
+        self.numbering = Numbering.read(self.client, names)  # None: written in an older format
+        self.manifest: dict[str, Any] = json.loads(self._blob("manifest") or "{}")
         self.size = int(self.manifest.get("counts", {}).get("chunks", 0))
         self.acronyms: dict[str, str] = json.loads(self._blob("acronyms"))
         self.corpus_words: list[str] = json.loads(self._blob("corpus_words"))
@@ -133,7 +138,7 @@ class MilvusStore:
         return self.documents[doc_id].document
 
     def _read_document(self, entry: DocumentEntry) -> StoredDocument:
-        text, blocks, pages = json.loads(self._blob(f"doc:{entry.ordinal}"))
+        text, blocks, pages = json.loads(self._blob(document_blob(entry.doc_id)))
         return stored_document(entry, text, blocks, pages)
 
     def rows_of(self, doc_ids: Iterable[str]) -> np.ndarray:
