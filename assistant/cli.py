@@ -268,7 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", parents=[common], help="build or update the index (incremental)",
                        description="Parse, chunk and embed the corpus. Unchanged documents are "
                                    "reused; the new index replaces the old one atomically.")
-    p.add_argument("--full", action="store_true", help="rebuild everything from scratch")
+    p.add_argument("--full", action="store_true", help="rebuild everything from scratch (with --store: the "
+                   "collections are written anew too, not updated document by document)")
     p.add_argument("--json", action="store_true", help="print the build report as JSON")
     p.add_argument("--ray", metavar="auto|ADDRESS",
                    help="parse, chunk and embed in a Ray cluster: auto (the one running on this machine, "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -149,7 +150,7 @@ def test_a_failed_publish_leaves_the_served_version(published, corpus_copy: Path
 
 
 def test_missing_unreachable_and_mismatched_indexes_are_one_clear_line(published, milvus_server: MilvusServer,  # type: ignore[no-untyped-def]
-                                                                      tmp_path: Path) -> None:
+                                                                      tmp_path: Path, embedder) -> None:
     with pytest.raises(IndexError_, match=r"no index published there yet; run `assistant index --store "
                                           r"milvus://127\.0\.0\.1:\d+/nothing_here`"):
         open_store(published.with_overrides(store=milvus_server.store("nothing_here")))
@@ -170,6 +171,11 @@ def test_missing_unreachable_and_mismatched_indexes_are_one_clear_line(published
     with pytest.raises(IndexError_, match=r"published by an older version of the assistant; run `assistant "
                                           r"index --store milvus://127\.0\.0\.1:\d+/older_format` --full"):
         open_milvus(older)
+    # The command it names (a rebuild, --full or not) publishes it again, though its content is unchanged.
+    staging = tmp_path / "staging"
+    shutil.copytree(published.index_dir, staging)
+    build_index(published.with_overrides(index_dir=staging, store=str(older)), embedder=embedder)
+    assert open_milvus(older).numbering is not None
     # From the command line: nothing listens on the port.
     nobody = f"milvus://127.0.0.1:{free_port()}/seed"
     done = subprocess.run([sys.executable, "-m", "assistant", "ask", "--store", nobody, "--index", str(tmp_path),

@@ -53,8 +53,9 @@ def publish(store: IndexStore, location: MilvusLocation, progress: Progress | No
             dense_index: str = "FLAT", kept: ArchiveFolder | None = None, full: bool = False) -> str:
     """Make `store` (an opened embedded version) the version the alias serves.
 
-    Returns the passages collection's name. Publishing what the alias already serves does nothing;
-    `full` writes every collection anew instead of updating the spare version; a failure leaves the
+    Returns the passages collection's name. Publishing what the alias already serves does nothing
+    (unless `full`, or the served version is in an older format); `full` writes every collection
+    anew instead of updating the spare version; a failure leaves the
     alias where it was (the collections it was writing are dropped). The document versions `kept`
     (the staging index's passage archive) are added to the archive beside the index first.
     """
@@ -68,8 +69,9 @@ def publish(store: IndexStore, location: MilvusLocation, progress: Progress | No
         names = VersionCollections.of(location.collection, store.version)
         served = served_collection(client, location.collection)
         fingerprint = content_fingerprint(store)
-        if served == names.passages or (served and read_blob(client, VersionCollections(served), "fingerprint")
-                                        == fingerprint):
+        current = VersionCollections(served) if served else None
+        if served == names.passages or (current and not full and _numbering(client, current)
+                                        and read_blob(client, current, "fingerprint") == fingerprint):
             say(f"{location}: already serves this index ({served}); nothing to publish")
             return str(served)
         existing = set(client.list_collections())
@@ -99,6 +101,17 @@ def served_collection(client: Any, alias: str) -> str | None:
     try:
         return str(client.describe_alias(alias)["collection_name"])
     except (MilvusException, IndexError_):  # no such alias; or the server is down: nothing new to follow
+        return None
+
+
+def _numbering(client: Any, names: VersionCollections) -> Numbering | None:
+    """The version's numbering; None when it was written in an older format (readers refuse it:
+    the next publish writes anew) or cannot be read."""
+    from pymilvus.exceptions import MilvusException
+
+    try:
+        return Numbering.read(client, names)
+    except (MilvusException, ValueError, TypeError):  # its blobs unreadable, or not JSON of today's fields
         return None
 
 
@@ -156,7 +169,7 @@ def _spare(client: Any, alias: str, served: str | None, staged: StagedVersion) -
     for version in versions_of(alias, sorted(collections)):
         if version.passages == served or not set(version.all) <= collections:
             continue
-        numbering = Numbering.read(client, version)
+        numbering = _numbering(client, version)
         if numbering is None or not read_blob(client, version, "fingerprint"):
             continue  # an older format, or left part way by a publish that was interrupted
         manifest = json.loads(read_blob(client, version, "manifest") or "{}")
