@@ -49,7 +49,10 @@ def publish_archive(client: Any, alias: str, kept: ArchiveFolder) -> int:
     have = {r["name"] for r in query_all(client, collection, "part == 0", ["name"])}
     added = 0
     rows: list[dict[str, Any]] = []
-    for text in kept.kept():
+    for named, path in kept.kept():
+        if named in have:  # published already: not read again (its id needed no making safe)
+            continue
+        text = path.read_text(encoding="utf-8")
         data = json.loads(text)
         name = f"{data['doc_id']}@{data['version']}"
         if name in have:
