@@ -78,6 +78,8 @@ def publish(store: IndexStore, location: MilvusLocation, progress: Progress | No
         if location.collection in existing:
             raise IndexError_(f"{location}: '{location.collection}' is a collection, not an alias; "
                               "choose another name for the index or drop that collection")
+        for name in set(names.all) & existing:  # left by a publish of this version that failed part way
+            client.drop_collection(name)
         staged = StagedVersion(store)
         documents = staged.documents()
         spare = None if full else _spare(client, location.collection, served, staged)
@@ -133,10 +135,6 @@ def _write(client: Any, names: VersionCollections, staged: StagedVersion, docume
     """Write every collection of the version anew: its documents keyed by their order."""
     store = staged.store
     say(f"publishing {store.size} passages, {len(documents)} documents")
-    existing = set(client.list_collections())
-    for name in names.all:  # left by a publish that failed part way
-        if name in existing:
-            client.drop_collection(name)
     create(client, names, int(store.manifest["identity"]["dimension"]), dense_index)
     try:
         # The vocabulary: a term's sparse dimension is its place in the staged terms table.
