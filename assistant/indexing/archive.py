@@ -106,13 +106,13 @@ class ArchiveFolder:
         except OSError as exc:
             raise PassageIdError(f"{path}: the archived version is unreadable ({exc})") from exc
 
-    def kept(self) -> Iterator[tuple[str, Path]]:
-        """Every version kept, oldest first, as ("doc_id@version", its file): what a publish
-        copies beside a Milvus index. The name is read from the file's place (the document's
-        folder is its id made safe for a file name: the file's JSON has the id itself)."""
+    def kept(self) -> Iterator[tuple[str, str, Path]]:
+        """Every version kept, oldest first, as (document folder, version, its file): what a
+        publish copies beside a Milvus index. The folder is the document's id made safe for a
+        file name (the file's JSON has the id itself)."""
         paths = sorted(self.folder.glob("*/*.json"), key=lambda p: p.stat().st_mtime) if self.folder.is_dir() else []
         for path in paths:
-            yield f"{path.parent.name}@{path.stem}", path
+            yield path.parent.name, path.stem, path
 
 
 def record_versions(index_dir: Path, documents: list[Document]) -> int:

@@ -20,6 +20,11 @@ def archive_name(alias: str) -> str:
     return f"{alias}__archive"
 
 
+def version_name(doc_id: str, version: str) -> str:
+    """A kept version's name in the archive."""
+    return f"{doc_id}@{version}"
+
+
 class MilvusArchive:
     """The versions kept beside the index `alias` names (archive.ArchivedVersions)."""
 
@@ -37,7 +42,7 @@ class MilvusArchive:
                 return None
             name = max(firsts, key=lambda r: r["indexed_at"])["name"]
         else:
-            name = f"{doc_id}@{version}"
+            name = version_name(doc_id, version)
         return read_parts(self.client, self.collection, name)
 
 
@@ -49,12 +54,12 @@ def publish_archive(client: Any, alias: str, kept: ArchiveFolder) -> int:
     have = {r["name"] for r in query_all(client, collection, "part == 0", ["name"])}
     added = 0
     rows: list[dict[str, Any]] = []
-    for named, path in kept.kept():
-        if named in have:  # published already: not read again (its id needed no making safe)
+    for folder, version, path in kept.kept():
+        if version_name(folder, version) in have:  # published already: not read again (its id needed no making safe)
             continue
         text = path.read_text(encoding="utf-8")
         data = json.loads(text)
-        name = f"{data['doc_id']}@{data['version']}"
+        name = version_name(data["doc_id"], data["version"])
         if name in have:
             continue
         have.add(name)

@@ -31,7 +31,7 @@ from .layout import (
     versions_of,
 )
 from .location import MilvusLocation, connect
-from .staged import StagedDocument, StagedVersion
+from .staged import TERMS_ASKED, StagedDocument, StagedVersion
 
 BATCH = 512  # rows per insert request (a passage row is a few kB: well under gRPC's 64 MB)
 AVERAGE_DRIFT = 0.01  # a version is brought up to date while the average passage length moved less than this
@@ -245,10 +245,10 @@ def _update_terms(client: Any, names: VersionCollections, staged: StagedVersion,
     frequencies = staged.frequencies(touched)
     known: dict[str, int] = {}
     wanted = sorted(touched)
-    for n in range(0, len(wanted), 1000):
+    for n in range(0, len(wanted), TERMS_ASKED):
         known.update((r["term"], int(r["dimension"])) for r in client.query(
-            names.terms, filter=f"term in {json.dumps(wanted[n:n + 1000])}", output_fields=["term", "dimension"],
-            limit=1000, consistency_level="Strong"))
+            names.terms, filter=f"term in {json.dumps(wanted[n:n + TERMS_ASKED])}",
+            output_fields=["term", "dimension"], limit=TERMS_ASKED, consistency_level="Strong"))
     dimensions, rows, gone = {}, [], []
     for term in wanted:
         if not frequencies[term]:
