@@ -37,8 +37,10 @@ from .indexing import store as index_store
 from .indexing import vectors as vector_index
 from .indexing.archive import record_versions
 from .indexing.embedding import Embedder, SentenceTransformerEmbedder
+from .indexing.layered import AVERAGE_DRIFT, LayeredStore, overlay_over
+from .indexing.layered import load as load_served
 from .indexing.opening import publish_if_asked
-from .indexing.store import DocumentEntry, IndexIdentity, IndexStore, StoredDocument, VersionWriter, embed_key
+from .indexing.store import DocumentEntry, IndexIdentity, IndexStore, Overlay, StoredDocument, VersionWriter, embed_key
 from .ingest.chunking import CHUNKING_VERSION, ChunkingParams, TokenCounter
 from .ingest.documents import discover
 from .ingest.textnorm import GlueSplitter, words
@@ -99,16 +101,92 @@ def make_splitter(embedder: Embedder, texts: Sequence[str] = (), known: Iterable
 class Previous:
     """The served version a build reuses: documents by path when its settings match, vectors always."""
 
-    store: IndexStore
+    store: IndexStore | LayeredStore
     reuse_documents: bool
+
+    def layer(self, doc_id: str) -> tuple[IndexStore, DocumentEntry] | None:
+        """The version folder that holds a served document, and its entry there."""
+        if isinstance(self.store, LayeredStore):
+            return self.store.layer(doc_id)
+        entry = self.store.entries.get(doc_id)
+        return (self.store, entry) if entry is not None else None
 
 
 @dataclass(frozen=True)
 class Planned:
-    """A document of the version being written: parsed now, or `kept` from the served one."""
+    """A document of the version being written: parsed now, or `kept` from the served one (its
+    entry in `source`, the version folder that holds it)."""
 
     doc_id: str
     kept: DocumentEntry | None = None
+    source: IndexStore | None = None
+
+
+class _WriteWhole(Exception):
+    """An overlay cannot be written (the corpus defines new acronyms: every passage's terms change)."""
+
+
+@dataclass
+class Layering:
+    """What a build writes: a whole version (unchanged documents' rows copied from `source`), or
+    an overlay over `base` holding only what changed (documents the base still serves unchanged,
+    `in_base`, are not written)."""
+
+    source: IndexStore | None
+    base: IndexStore | None = None
+    in_base: set[str] = dataclasses.field(default_factory=set)
+    base_rows: int = 0  # passages the base still serves
+
+    def keep(self, writer: VersionWriter, previous: Previous, entry: DocumentEntry, planned: list[Planned]) -> None:
+        """An unchanged document: left in the base, copied from the source, or re-written from the
+        layer that holds it (its vectors and terms reused)."""
+        found = previous.layer(entry.doc_id)
+        assert found is not None
+        layer, local = found
+        if layer is self.base:
+            self.in_base.add(entry.doc_id)
+            self.base_rows += local.end_row - local.first_row
+            return
+        if layer is self.source:
+            writer.copy_document(layer, local)
+        else:
+            writer.add_document(layer.documents[local.doc_id])
+        planned.append(Planned(local.doc_id, local, layer))
+
+    def overlay(self, stale_terms: bool = False) -> Overlay | None:
+        """What the overlay records (None: a whole version); `stale_terms`: the base's passages kept
+        terms made before the corpus defined new acronyms (the next build writes whole)."""
+        if self.base is None:
+            return None
+        return overlay_over(self.base, (d for d in self.base.entries if d not in self.in_base), stale_terms)
+
+
+def layering_for(settings: Settings, previous: Previous | None, kept: Iterable[str] | None = None,
+                 changed: int = 0, overlays: bool = True) -> Layering:
+    """Whether this build writes an overlay: the served index is large (settings.overlay_above),
+    the build keeps its settings, and what changed (the `kept` documents known, `changed` files to
+    read) plus any earlier overlay stays within settings.overlay_share of the base."""
+    if previous is None:
+        return Layering(None)
+    store = previous.store
+    base = store.base if isinstance(store, LayeredStore) else store
+    whole = Layering(base)
+    if not overlays or not previous.reuse_documents or settings.store or settings.overlay_share <= 0 \
+            or base.size <= settings.overlay_above:
+        return whole
+    if isinstance(store, LayeredStore) and (store.drift >= AVERAGE_DRIFT or store.stale_terms or int(
+            store.hidden.sum()) + store.overlay.size > settings.overlay_share * base.size):
+        return whole
+    source = store.overlay if isinstance(store, LayeredStore) else None
+    if kept is not None:
+        kept = set(kept)
+        staying = {d for d in kept if (found := previous.layer(d)) and found[0] is base}
+        replaced = sum(e.end_row - e.first_row for d, e in base.entries.items() if d not in staying)
+        copied = sum(e.end_row - e.first_row for d, e in store.entries.items() if d in kept and d not in staying)
+        if replaced + copied > settings.overlay_share * base.size \
+                or changed > settings.overlay_share * len(base.entries):
+            return whole
+    return Layering(source, base)
 
 
 @dataclass
@@ -141,56 +219,70 @@ def _build_index(settings: Settings, full: bool, embedder: Embedder, progress: P
     identity = identity_for(settings, embedder)
     with index_store.build_lock(settings.index_dir):
         previous = previous_version(settings, identity, full, say)
-        files, skipped = discover(settings.corpus_dir)
-        failures = [FileFailure(path, reason) for path, reason in skipped]
-        was_indexed = {e.path for e in previous.store.entries.values()} if previous else set()
-        old_by_path = {e.path: e for e in previous.store.entries.values()} \
-            if previous and previous.reuse_documents else {}
-        added: list[str] = []
-        changed: list[str] = []
-        unchanged: list[str] = []
-        with VersionWriter(settings.index_dir, identity.dimension) as writer:
-            gathered = _start_gathering(previous)
-            planned: list[Planned] = []
-            kept_by_path: dict[str, DocumentEntry] = {}
-            for source in files:
-                old = old_by_path.get(source.relpath)
-                if old and old.file_sha256 == source.sha256 and old.meta_entry == source.meta \
-                        and old.doc_id == source.doc_id:
-                    kept_by_path[source.relpath] = old
-            workers = workers_for(settings, embedder, len(files) - len(kept_by_path))
-            # PDFs to read may hold scans: OCR takes seconds a page, so its progress is shown.
-            shown = settings.progress and (len(files) > 20 or any(
-                s.path.suffix.lower() == ".pdf" and s.relpath not in kept_by_path for s in files))
-            ocr_rate = OcrRate()
-            with closing_pool(workers.pool()) as executor:
-                reading = tqdm(in_order(files, functools.partial(parse, ocr=settings.ocr), executor,
-                                        ready=lambda s: kept_by_path.get(s.relpath)),
-                               total=len(files), desc="reading", unit="file", disable=not shown, file=sys.stderr)
-                for source, result in reading:
-                    if isinstance(result, Document) and ocr_rate.add(result):
-                        reading.set_postfix_str(ocr_rate.describe(), refresh=False)
-                    if isinstance(result, DocumentEntry) and previous is not None:
-                        writer.copy_document(previous.store, result)
-                        planned.append(Planned(result.doc_id, result))
-                        unchanged.append(source.relpath)
-                    elif isinstance(result, str):
-                        failures.append(FileFailure(source.relpath, result))
-                    elif isinstance(result, Document):
-                        writer.add_document(StoredDocument(result, source.sha256, dict(source.meta)))
-                        # Passage ids of this version must resolve forever, even after the document changes.
-                        record_versions(settings.index_dir, [result])
-                        gathered.add(result)
-                        planned.append(Planned(result.doc_id))
-                        (changed if source.relpath in was_indexed else added).append(source.relpath)
-            present = {f.relpath for f in files}
-            removed = sorted(p for p in was_indexed if p not in present)
-            if not planned:
-                reasons = "; ".join(f"{f.path}: {f.reason}" for f in failures) or "the folder is empty"
-                raise CorpusError(f"{settings.corpus_dir}: nothing could be indexed ({reasons})")
-            written = _write_chunks(settings, embedder, identity, writer, previous, planned, gathered, failures,
-                                    started, say)
+        try:
+            report = _write_corpus(settings, embedder, identity, previous, started, say, overlays=True)
+        except _WriteWhole:
+            say("the corpus defines new acronyms: every passage's keyword terms are made again")
+            report = _write_corpus(settings, embedder, identity, previous, started, say, overlays=False)
         publish_if_asked(settings, say, full)
+    return report
+
+
+def _write_corpus(settings: Settings, embedder: Embedder, identity: IndexIdentity, previous: Previous | None,
+                  started: float, say: Progress, overlays: bool) -> BuildReport:
+    """Read the corpus folder and write a version: whole, or an overlay over the served one."""
+    files, skipped = discover(settings.corpus_dir)
+    failures = [FileFailure(path, reason) for path, reason in skipped]
+    was_indexed = {e.path for e in previous.store.entries.values()} if previous else set()
+    old_by_path = {e.path: e for e in previous.store.entries.values()} \
+        if previous and previous.reuse_documents else {}
+    added: list[str] = []
+    changed: list[str] = []
+    unchanged: list[str] = []
+    kept_by_path: dict[str, DocumentEntry] = {}
+    for source in files:
+        old = old_by_path.get(source.relpath)
+        if old and old.file_sha256 == source.sha256 and old.meta_entry == source.meta \
+                and old.doc_id == source.doc_id:
+            kept_by_path[source.relpath] = old
+    layering = layering_for(settings, previous, {e.doc_id for e in kept_by_path.values()},
+                            len(files) - len(kept_by_path), overlays)
+    with VersionWriter(settings.index_dir, identity.dimension) as writer:
+        gathered = _start_gathering(previous)
+        planned: list[Planned] = []
+        workers = workers_for(settings, embedder, len(files) - len(kept_by_path))
+        # PDFs to read may hold scans: OCR takes seconds a page, so its progress is shown.
+        shown = settings.progress and (len(files) > 20 or any(
+            s.path.suffix.lower() == ".pdf" and s.relpath not in kept_by_path for s in files))
+        ocr_rate = OcrRate()
+        with closing_pool(workers.pool()) as executor:
+            reading = tqdm(in_order(files, functools.partial(parse, ocr=settings.ocr), executor,
+                                    ready=lambda s: kept_by_path.get(s.relpath)),
+                           total=len(files), desc="reading", unit="file", disable=not shown, file=sys.stderr)
+            for source, result in reading:
+                if isinstance(result, Document) and ocr_rate.add(result):
+                    reading.set_postfix_str(ocr_rate.describe(), refresh=False)
+                if isinstance(result, DocumentEntry) and previous is not None:
+                    layering.keep(writer, previous, result, planned)
+                    unchanged.append(source.relpath)
+                elif isinstance(result, str):
+                    failures.append(FileFailure(source.relpath, result))
+                elif isinstance(result, Document):
+                    writer.add_document(StoredDocument(result, source.sha256, dict(source.meta)))
+                    # Passage ids of this version must resolve forever, even after the document changes.
+                    record_versions(settings.index_dir, [result])
+                    gathered.add(result)
+                    planned.append(Planned(result.doc_id))
+                    (changed if source.relpath in was_indexed else added).append(source.relpath)
+        present = {f.relpath for f in files}
+        removed = sorted(p for p in was_indexed if p not in present)
+        if not planned and not layering.in_base:
+            reasons = "; ".join(f"{f.path}: {f.reason}" for f in failures) or "the folder is empty"
+            raise CorpusError(f"{settings.corpus_dir}: nothing could be indexed ({reasons})")
+        if layering.base is not None and previous is not None and gathered.acronyms != previous.store.acronyms:
+            raise _WriteWhole()
+        written = _write_chunks(settings, embedder, identity, writer, previous, layering, planned, gathered,
+                                failures, started, say)
     return BuildReport(
         added=tuple(added), changed=tuple(changed), removed=tuple(removed),
         unchanged=tuple(unchanged), failed=tuple(failures), embedded_chunks=written.embedded_chunks,
@@ -220,24 +312,26 @@ def _build_from_documents(settings: Settings, documents: Iterable[Document], emb
     with index_store.build_lock(settings.index_dir):
         previous = previous_version(settings, identity, False, say)
         old = previous.store.entries if previous and previous.reuse_documents else {}
+        # The documents are read once, as they come: an overlay is written when the served index
+        # is large, however much turns out to have changed (the next build writes whole if too much).
+        layering = layering_for(settings, previous)
         kept_paths = []
         with VersionWriter(settings.index_dir, identity.dimension) as writer:
             gathered = _start_gathering(previous)
-            planned = []
+            planned: list[Planned] = []
             for doc in documents:
                 meta_json = json.dumps(dataclasses.asdict(doc.meta), sort_keys=True)
                 key = hashlib.sha256(f"{doc.content_hash}:{meta_json}".encode()).hexdigest()
                 prior = old.get(doc.doc_id)
                 if prior is not None and prior.file_sha256 == key and previous is not None:
-                    writer.copy_document(previous.store, prior)
-                    planned.append(Planned(doc.doc_id, prior))
+                    layering.keep(writer, previous, prior, planned)
                     kept_paths.append(doc.path)
                 else:
                     writer.add_document(StoredDocument(doc, key, {}))
                     gathered.add(doc)
                     planned.append(Planned(doc.doc_id))
-            written = _write_chunks(settings, embedder, identity, writer, previous, planned, gathered, [],
-                                    started, say, with_excerpts=with_excerpts)
+            written = _write_chunks(settings, embedder, identity, writer, previous, layering, planned, gathered,
+                                    [], started, say, with_excerpts=with_excerpts)
         publish_if_asked(settings, say)
     return BuildReport(unchanged=tuple(sorted(kept_paths)), embedded_chunks=written.embedded_chunks,
                        reused_chunks=written.total_chunks - written.embedded_chunks,
@@ -271,13 +365,14 @@ class _Queued:
 
 
 def _write_chunks(settings: Settings, embedder: Embedder, identity: IndexIdentity, writer: VersionWriter,
-                  previous: Previous | None, planned: list[Planned], gathered: _Gathered,
+                  previous: Previous | None, layering: Layering, planned: list[Planned], gathered: _Gathered,
                   failures: list[FileFailure], started: float, say: Progress,
                   with_excerpts: bool = True) -> _Written:
     """Pass 2: chunk, embed (reusing what was embedded before) and write, document by document."""
     splitter = GlueSplitter(list(embedder.vocabulary()) + sorted(gathered.words))
     params = ChunkingParams(max_tokens=settings.max_chunk_tokens)
     old = previous.store if previous else None
+    source = layering.source  # unchanged documents' rows are copied from here
     # Kept chunks keep their terms unless the corpus now defines acronyms it did not.
     retokenise = old is None or gathered.acronyms != old.acronyms
     queue: list[_Queued] = []
@@ -291,13 +386,13 @@ def _write_chunks(settings: Settings, embedder: Embedder, identity: IndexIdentit
     with closing_pool(workers.pool(start_chunker, (state,))) as executor:
         job = chunker if executor is None else chunk_in_worker
         bar = tqdm(in_order(planned, job, executor, argument=lambda p: writer.document(p.doc_id), inline=chunker,
-                            ready=lambda p: _kept_chunks(p, old, retokenise, gathered, splitter)),
+                            ready=lambda p: _kept_chunks(p, source, retokenise, gathered, splitter)),
                    total=len(planned), desc="indexing", unit="doc", disable=not shown, file=sys.stderr)
         for item, result in bar:
-            if isinstance(result, DocumentEntry) and old is not None:
+            if isinstance(result, DocumentEntry) and source is not None:
                 _flush(queue, embedder, old, writer, settings, with_excerpts, counts)  # rows stay in order
                 queued_texts = 0
-                writer.copy_chunks(old, result)
+                writer.copy_chunks(source, result)
             elif isinstance(result, _Queued):
                 queue.append(result)
             else:
@@ -330,22 +425,29 @@ def _write_chunks(settings: Settings, embedder: Embedder, identity: IndexIdentit
                                settings.ivf_probe)
     if spec["kind"] != "flat":
         say(f"writing an approximate vector index ({spec['kind']}, {spec['lists']} lists) for {writer.rows} passages")
-    version = writer.commit(manifest, {"acronyms": gathered.acronyms, "corpus_words": sorted(gathered.words)}, spec)
-    return _Written(version, counts["embedded_chunks"], writer.rows)
+    overlay = layering.overlay(stale_terms=retokenise and old is not None)
+    if overlay is not None:
+        say(f"writing {writer.rows} passages over the {overlay.live_rows} the served version keeps "
+            f"({len(overlay.hidden)} of its documents replaced or removed)")
+    version = writer.commit(manifest, {"acronyms": gathered.acronyms, "corpus_words": sorted(gathered.words)}, spec,
+                            overlay)
+    return _Written(version, counts["embedded_chunks"], writer.rows + (overlay.live_rows if overlay else 0))
 
 
-def _kept_chunks(item: Planned, old: IndexStore | None, retokenise: bool, gathered: _Gathered,
+def _kept_chunks(item: Planned, source: IndexStore | None, retokenise: bool, gathered: _Gathered,
                  splitter: GlueSplitter) -> DocumentEntry | _Queued | None:
-    """An unchanged document's rows, to copy from the served version as they are, or (when the
-    corpus defines new acronyms) its chunks and vectors with terms made again; None: not kept."""
-    if item.kept is None or old is None:
+    """An unchanged document's rows, to copy as they are from `source`, or its chunks and vectors
+    read from the version that holds it (terms made again when the corpus defines new acronyms);
+    None: not kept."""
+    if item.kept is None or item.source is None:
         return None
-    entry = item.kept
-    if not retokenise:
+    entry, old = item.kept, item.source
+    if old is source and not retokenise:
         return entry
     chunks = old.chunks.of_document(entry)
     first, end = entry.first_row, entry.end_row
-    terms = [chunk_keyword_terms(c, entry.meta.title, gathered.acronyms, splitter) for c in chunks]
+    terms = [chunk_keyword_terms(c, entry.meta.title, gathered.acronyms, splitter) for c in chunks] if retokenise \
+        else [list(old.chunk_terms(row)) for row in range(first, end)]
     excerpts = old.excerpt_vectors[int(old.excerpt_starts[first]):int(old.excerpt_starts[end])] \
         if len(old.excerpt_vectors) else None
     return _Queued(item.doc_id, chunks, terms, np.asarray(old.vectors[first:end]),
@@ -410,7 +512,7 @@ def closing_pool(executor: Executor | None) -> Iterator[Executor | None]:
         executor.shutdown(wait=True)
 
 
-def _flush(queue: list[_Queued], embedder: Embedder, old: IndexStore | None, writer: VersionWriter,
+def _flush(queue: list[_Queued], embedder: Embedder, old: IndexStore | LayeredStore | None, writer: VersionWriter,
            settings: Settings, with_excerpts: bool, counts: dict[str, int]) -> None:
     """Embed what the queued documents still need, in one batch, and write them in order."""
     todo = [q for q in queue if q.vectors is None]
@@ -445,11 +547,11 @@ def previous_version(settings: Settings, identity: IndexIdentity, full: bool, sa
     if full or index_store.current_version(settings.index_dir) is None:
         return None
     try:
-        return Previous(index_store.load(settings.index_dir, identity, exact=True), True)
+        return Previous(load_served(settings.index_dir, identity, exact=True), True)
     except IndexMismatchError as exc:
         say(f"rebuilding everything: {exc}".split("; run")[0])
         try:
-            old = index_store.load(settings.index_dir, exact=True)
+            old = load_served(settings.index_dir, exact=True)
         except IndexError_:
             return None
         if (old.identity.model, old.identity.dimension) != (identity.model, identity.dimension):

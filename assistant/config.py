@@ -74,6 +74,12 @@ class Settings:
     whatever the build wrote."""
     ann_above: int = 50_000
     """Passages above which "auto" builds the approximate index (benchmarks/bench_scale.py)."""
+    overlay_above: int = 50_000
+    """Above this many passages an incremental build writes only the documents that changed, as an
+    overlay over the served version (see README, Large libraries), instead of a whole new version."""
+    overlay_share: float = 0.1
+    """Largest share of the base version's passages an overlay may replace (hidden and rewritten)
+    before a build writes a whole version again; 0: never write overlays."""
     ivf_lists: int = 0
     """Inverted lists of the approximate index; 0: about 4 x sqrt(passages)."""
     ivf_probe: int = 0

@@ -29,6 +29,7 @@ from .errors import PassageIdError
 from .indexing.archive import PassageView, resolve
 from .indexing.corpus_status import CorpusChanges, IndexedFile, compare
 from .indexing.embedding import Embedder
+from .indexing.layered import LayeredStore
 from .indexing.opening import archive_for, open_store, served_version
 from .indexing.passage_store import PassageStore
 from .indexing.store import IndexStore
@@ -135,7 +136,8 @@ class Assistant:
                           for e in sorted(store.entries.values(), key=lambda e: e.path))
         failed = tuple(FileFailure(f["path"], f["reason"]) for f in manifest.get("failed", []))
         return IndexSummary(store.version, str(manifest.get("built_at", "")),
-                            float(manifest.get("build_seconds", 0.0)), documents, store.size, failed)
+                            float(manifest.get("build_seconds", 0.0)), documents, sum(d.chunks for d in documents),
+                            failed)
 
     def corpus_changes(self) -> CorpusChanges:
         """Files added, changed or removed in the corpus folder since the served build."""
@@ -150,7 +152,7 @@ class Assistant:
 
 def _built_at(store: PassageStore) -> float:
     """When the served version was finished (seconds since the epoch)."""
-    if isinstance(store, IndexStore):
+    if isinstance(store, IndexStore | LayeredStore):
         return (store.path / "manifest.json").stat().st_mtime
     return datetime.fromisoformat(str(store.manifest["built_at"])).timestamp() + \
         float(store.manifest.get("build_seconds", 0.0))

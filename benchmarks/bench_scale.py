@@ -68,7 +68,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="Settings.workers for the build: processes that chunk beside the one that "
                              "embeds (default: %(default)s, one per spare core)")
     parser.add_argument("--incremental", action="store_true",
-                        help="after the build, rebuild with one document edited and print how long that took")
+                        help="after the build, rebuild with one document edited and print how long that took "
+                             "and how many passages it wrote (the serve phase then serves that version)")
+    parser.add_argument("--overlay-above", type=int, default=None, metavar="N",
+                        help="Settings.overlay_above: above N passages the incremental build writes only the "
+                             "edited document, over the served version (default: the setting's, 50,000)")
     parser.add_argument("--index", type=Path, metavar="DIR",
                         help="index folder to build into and keep (default: a temp folder, removed)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
@@ -179,8 +183,9 @@ def peak_rss_mb() -> float:
 def settings_for(args: argparse.Namespace) -> Any:
     from assistant.config import Settings
 
+    overlay = {} if args.overlay_above is None else {"overlay_above": args.overlay_above}
     return Settings().with_overrides(index_dir=args.index, corpus_dir=args.index / "no-corpus", progress=False,
-                                     vector_index=args.vector_index, workers=args.workers)
+                                     vector_index=args.vector_index, workers=args.workers, **overlay)
 
 
 def pool_texts(bases: list[tuple[str, str]], size: int) -> list[str]:
@@ -227,14 +232,19 @@ def phase_build(args: argparse.Namespace) -> dict[str, Any]:
         started = time.perf_counter()
         again = build_index_from_documents(settings, documents(bases, count, changed=count // 2),
                                            embedder=embedder, with_excerpts=True)
+        written = current_version(args.index)
+        written_manifest = json.loads((written / "manifest.json").read_text(encoding="utf-8"))
         figures.update({"incremental_s": round(time.perf_counter() - started, 2),
                         "incremental_embedded_chunks": again.embedded_chunks,
+                        "incremental_written_passages": written_manifest["counts"]["chunks"],
+                        "incremental_written_mb": round(disk_mb(written), 1),
+                        "incremental_overlay": "overlay" in written_manifest,
                         "incremental_peak_rss_mb": round(peak_rss_mb(), 1)})
     return figures
 
 
 def phase_serve(args: argparse.Namespace) -> dict[str, Any]:
-    from assistant.indexing.store import load
+    from assistant.indexing.layered import load
     from assistant.pipeline import Assistant, get_embedder
 
     settings = settings_for(args)
@@ -291,6 +301,7 @@ def run_phase(phase: str, args: argparse.Namespace, index: Path) -> dict[str, An
                "--vectors", args.vectors, "--asks", str(args.asks), "--recall-queries", str(args.recall_queries),
                "--pool", str(args.pool), "--vector-index", args.vector_index, "--workers", str(args.workers),
                *(["--incremental"] if args.incremental else []),
+               *(["--overlay-above", str(args.overlay_above)] if args.overlay_above is not None else []),
                "--scifact", str(args.scifact), "--extra", str(args.extra)]
     done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False,
                           env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
@@ -313,10 +324,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         index = (args.index or Path(tmp) / "index").resolve()
         built = run_phase("build", args, index)
-        from assistant.indexing.store import current_version
+        from assistant.indexing.store import base_of, current_version
 
         version = current_version(index)
-        disk = disk_mb(version) if version else float("nan")
+        base = base_of(version) if version else None  # an overlay is served over its base
+        disk = disk_mb(version) + (disk_mb(index / base) if base else 0) if version else float("nan")
         served = run_phase("serve", args, index)
     figures = {"passages": built["passages"], "build_s": built["build_s"],
                "build_peak_rss_mb": built["build_peak_rss_mb"],
@@ -326,7 +338,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                "encode_passages_per_s": served["encode_passages_per_s"],
                "vectors": args.vectors, "documents": built["documents"], "vector_index": served["vector_index"],
                "first_ask_ms": served["first_ask_ms"], "recall_queries": served["recall_queries"]}
-    for key in ("incremental_s", "incremental_embedded_chunks"):
+    incremental = ("incremental_s", "incremental_embedded_chunks", "incremental_written_passages",
+                   "incremental_written_mb")
+    for key in (*incremental, "incremental_overlay"):
         if key in built:
             figures[key] = built[key]
     if args.vectors == "model":  # texts: the passages and their excerpt windows
@@ -336,7 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = [[key, figures[key], f"<= {TARGETS[key][big]}" if key in TARGETS else ""]
             for key in ("passages", "build_s", "build_peak_rss_mb", "disk_mb", "open_s", "ask_p50_ms",
                         "ask_p95_ms", "serve_rss_mb", "ann_recall_at_10", "encode_passages_per_s",
-                        *(k for k in ("incremental_s", "incremental_embedded_chunks") if k in figures))]
+                        *(k for k in incremental if k in figures))]
     print_table(["measure", "value", "target"], rows)
     print(f"vector index: {figures['vector_index']}; vectors: {args.vectors}; workers: {args.workers}")
     write_json(args.json, figures)

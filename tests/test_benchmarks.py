@@ -88,6 +88,17 @@ def test_bench_scale_with_an_approximate_index(tmp_path: Path) -> None:
     assert 0 < figures["incremental_embedded_chunks"] <= 3  # the edited document's own passages
 
 
+@pytest.mark.skipif(not (SHARED / "eval" / "scifact").exists(), reason="shared SciFact set not present")
+def test_bench_scale_serves_an_overlay(tmp_path: Path) -> None:
+    out = run_script(BENCHMARKS / "bench_scale.py", "--passages", "200", "--vectors", "synthetic", "--asks", "3",
+                     "--recall-queries", "5", "--pool", "40", "--incremental", "--overlay-above", "0",
+                     "--json", str(tmp_path / "scale.json"))
+    assert "incremental_written_passages" in out
+    figures = json.loads((tmp_path / "scale.json").read_text(encoding="utf-8"))
+    assert figures["incremental_overlay"] is True and 0 < figures["incremental_written_passages"] <= 3
+    assert figures["ann_recall_at_10"] == 1.0  # exact search, through the base and the overlay
+
+
 def test_bench_ask() -> None:
     out = run_script(BENCHMARKS / "bench_ask.py", "-n", "2", "--no-cold", "--profile", "never")
     assert "first pass" in out and "repeat" in out

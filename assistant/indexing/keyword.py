@@ -143,8 +143,10 @@ class KeywordWriter:
             np.array(self._pending, dtype=_POSTING).tofile(self._postings)
             self._pending = []
 
-    def finish(self, db: sqlite3.Connection) -> dict[str, float]:
-        """Sort the postings by term, weigh them, write the arrays and the terms table.
+    def finish(self, db: sqlite3.Connection, average: float | None = None) -> dict[str, float]:
+        """Sort the postings by term, weigh them, write the arrays and the terms table; weights are
+        normalised by `average` passage length when given (an overlay takes its base's), else by these
+        passages' own.
 
         The postings file is read in blocks (never mapped whole) and the arrays are written in
         order, a range of terms at a time: memory stays near `_BLOCK` postings at any corpus size.
@@ -156,7 +158,7 @@ class KeywordWriter:
         total = tmp.stat().st_size // _POSTING.itemsize
         lengths = np.frombuffer(self._lengths, dtype=np.int32).astype(np.float32) if len(self._lengths) else \
             np.zeros(0, dtype=np.float32)
-        norm = length_norms(lengths, self.k1, self.b)
+        norm = length_norms(lengths, self.k1, self.b, average)
         counts = np.zeros(len(self._vocabulary), dtype=np.int64)
         for block in _blocks(tmp, total):
             counts += np.bincount(block["term"], minlength=len(counts))
@@ -186,7 +188,8 @@ class KeywordWriter:
                        ((term, int(starts[i]), int(starts[i + 1])) for term, i in self._vocabulary.items()
                         if starts[i + 1] > starts[i]))
         return {"passages": len(self._lengths), "terms": int(np.count_nonzero(counts)), "postings": int(starts[-1]),
-                "k1": self.k1, "b": self.b, "average_length": round(average_length(lengths), 3)}
+                "k1": self.k1, "b": self.b, "average_length": round(average_length(lengths), 3),
+                **({"weighed_with_average_length": average} if average is not None else {})}
 
     def abandon(self) -> None:
         self._postings.close()
@@ -243,6 +246,14 @@ class KeywordIndex:
             found = np.asarray(held[at]) == rows
             scores[found] += idf(self.size, stop - start) * self._weights[start + at[found]]
         return scores
+
+    def postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """The passages holding a term (rows, ascending) and each posting's BM25 weight (none: empty)."""
+        found = self._slice([term]).get(term)
+        if found is None:
+            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
+        start, stop = found
+        return self._rows[start:stop], self._weights[start:stop]
 
     def term_idf(self, term: str) -> float:
         """idf of a term; unseen terms get the idf of a term seen once less (rarest)."""

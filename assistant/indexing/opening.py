@@ -7,6 +7,7 @@ from collections.abc import Callable
 from ..config import Settings
 from . import store as index_store
 from .archive import ArchivedVersions, ArchiveFolder
+from .layered import load as load_served
 from .milvus.location import parse_location
 from .passage_store import PassageStore
 from .store import IndexIdentity
@@ -16,8 +17,8 @@ def open_store(settings: Settings, expected: IndexIdentity | None = None) -> Pas
     """The served version: the embedded index in settings.index_dir, or the Milvus one settings.store names."""
     location = parse_location(settings.store)
     if location is None:
-        return index_store.load(settings.index_dir, expected, exact=settings.vector_index == "flat",
-                                probe=settings.ivf_probe)
+        return load_served(settings.index_dir, expected, exact=settings.vector_index == "flat",
+                           probe=settings.ivf_probe)
     from .milvus.reader import open_milvus
 
     return open_milvus(location, expected)

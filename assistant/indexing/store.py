@@ -48,7 +48,8 @@ from ..types import Block, Chunk, Document, DocumentMeta, FileFailure, PageSpan,
 from .keyword import KeywordIndex, KeywordWriter
 from .vectors import RowFile, VectorSearch, write_ann
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 2  # a whole version
+OVERLAY_FORMAT = 3  # an overlay: the documents a build changed, layered over a base version (layered.py)
 CURRENT_FILE = "CURRENT"
 DATABASE = "store.sqlite"
 VECTORS_FILE = "vectors.f32"
@@ -66,6 +67,7 @@ CREATE TABLE chunks (row INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL, doc INTEGE
     data TEXT NOT NULL, terms TEXT NOT NULL, role TEXT NOT NULL);
 CREATE TABLE embedded (key BLOB PRIMARY KEY, kind INTEGER NOT NULL, row INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE tables (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE hidden (doc_id TEXT PRIMARY KEY) WITHOUT ROWID;
 """
 _INDEXES = "CREATE UNIQUE INDEX chunk_ids ON chunks (chunk_id); CREATE INDEX chunk_roles ON chunks (role);"
 _CHUNK_VECTOR, _EXCERPT_VECTOR = 0, 1
@@ -128,6 +130,19 @@ def stored_document(entry: DocumentEntry, text: str, blocks: str, pages: str) ->
                         content_hash=entry.content_hash, blocks=tuple(Block(*b) for b in json.loads(blocks)),
                         pages=tuple(PageSpan(*p) for p in json.loads(pages)), kind=entry.kind)
     return StoredDocument(document, entry.file_sha256, entry.meta_entry)
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """What an overlay version is layered on: the base version, and the base's documents it hides
+    (changed, removed, or held by the overlay now). Its BM25 weights use the base's average length."""
+
+    base: str  # the base version's folder name
+    hidden: tuple[str, ...]
+    average_length: float  # the base's average passage length in terms
+    live_rows: int  # the base's passages not hidden, and their total length in terms
+    live_length: float
+    stale_terms: bool = False  # the base's passages kept terms made before new acronyms were defined
 
 
 def embed_key(text: str) -> bytes:
@@ -237,15 +252,7 @@ class IndexStore:
                         with_bylines: bool = False) -> list[tuple[int, float]]:
         """The n best chunks by BM25 that hold a term: (row, score), best first; among `rows`
         when given; author blurbs only `with_bylines`."""
-        scores = self.keyword.scores(terms)
-        allowed = scores > 0
-        if rows is not None:
-            in_scope = np.zeros(self.size, dtype=bool)
-            in_scope[rows] = True
-            allowed &= in_scope
-        if not with_bylines and len(self.byline_rows):
-            allowed[self.byline_rows] = False
-        return [(row, float(scores[row])) for row in _best(scores, allowed, n)]
+        return keyword_best(self.keyword.scores(terms), n, rows, None if with_bylines else self.byline_rows)
 
     def keyword_scores(self, terms: Sequence[str], rows: Sequence[int]) -> np.ndarray:
         """The BM25 score of each of these chunks."""
@@ -386,7 +393,21 @@ class ChunkTable(Sequence[Chunk]):
         return tuple(found[0].split()) if found and found[0] else ()
 
 
-def _best(scores: np.ndarray, allowed: np.ndarray, n: int) -> list[int]:
+def keyword_best(scores: np.ndarray, n: int, rows: np.ndarray | None,
+                 excluded: np.ndarray | None) -> list[tuple[int, float]]:
+    """The n best rows by BM25 score that hold a term: (row, score), best first; among `rows` when
+    given, never the `excluded` ones (author blurbs)."""
+    allowed = scores > 0
+    if rows is not None:
+        in_scope = np.zeros(len(scores), dtype=bool)
+        in_scope[rows] = True
+        allowed &= in_scope
+    if excluded is not None and len(excluded):
+        allowed[excluded] = False
+    return [(row, float(scores[row])) for row in best_rows(scores, allowed, n)]
+
+
+def best_rows(scores: np.ndarray, allowed: np.ndarray, n: int) -> list[int]:
     """The n allowed rows with the highest scores, best first (ties: lower row first)."""
     candidates = np.flatnonzero(allowed)
     if not len(candidates):
@@ -417,7 +438,8 @@ def current_version(index_dir: Path) -> Path | None:
 
 def load(index_dir: Path, expected: IndexIdentity | None = None, exact: bool = False,
          probe: int = 0) -> IndexStore:
-    """Open the version CURRENT names; refuse one built with other settings.
+    """Open the version CURRENT names (a whole version; layered.load opens overlays too); refuse
+    one built with other settings.
 
     `exact` searches every vector even where the build wrote an approximate index; `probe`
     overrides how many of its lists a query reads.
@@ -425,19 +447,34 @@ def load(index_dir: Path, expected: IndexIdentity | None = None, exact: bool = F
     version = current_version(index_dir)
     if version is None:
         raise IndexError_(f"{index_dir}: no index built yet; run `assistant index`")
+    return open_version(version, expected, exact, probe)
+
+
+def read_manifest(version: Path, expected: IndexIdentity | None = None,
+                  formats: tuple[int, ...] = (FORMAT_VERSION,)) -> dict[str, Any]:
+    """A version's manifest; IndexMismatchError when its format or identity is not the one wanted."""
     try:
-        manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
-        if manifest.get("format") != FORMAT_VERSION:
-            raise IndexMismatchError(f"{version}: index format {manifest.get('format')} is not "
-                                     f"{FORMAT_VERSION}; run `assistant index --full`")
+        manifest: dict[str, Any] = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
         found = IndexIdentity(**manifest["identity"])
-        if expected is not None and found != expected:
-            raise IndexMismatchError(
-                f"{index_dir}: the index was built with {found.describe()}, but the settings ask "
-                f"for {expected.describe()}; run `assistant index --full` to rebuild it")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexError_(f"{version}: index files are unreadable ({exc}); "
+                          "run `assistant index --full`") from exc
+    if manifest.get("format") not in formats:
+        raise IndexMismatchError(f"{version}: index format {manifest.get('format')} is not "
+                                 f"{' or '.join(map(str, formats))}; run `assistant index --full`")
+    if expected is not None and found != expected:
+        raise IndexMismatchError(
+            f"{version.parent}: the index was built with {found.describe()}, but the settings ask "
+            f"for {expected.describe()}; run `assistant index --full` to rebuild it")
+    return manifest
+
+
+def open_version(version: Path, expected: IndexIdentity | None = None, exact: bool = False, probe: int = 0,
+                 manifest: dict[str, Any] | None = None) -> IndexStore:
+    """Open one version folder's own files (an overlay's without its base)."""
+    manifest = read_manifest(version, expected) if manifest is None else manifest
+    try:
         store = IndexStore(version, manifest, exact=exact, probe=probe)
-    except IndexMismatchError:
-        raise
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, sqlite3.Error) as exc:
         raise IndexError_(f"{version}: index files are unreadable ({exc}); "
                           "run `assistant index --full`") from exc
@@ -651,15 +688,19 @@ class VersionWriter:
                         (first, self._rows, ordinal))
 
     def commit(self, manifest: dict[str, Any], tables: Mapping[str, Any],
-               vector_index: dict[str, Any]) -> Path:
+               vector_index: dict[str, Any], overlay: Overlay | None = None) -> Path:
         """Finish the files, write the manifest last, and make this the served version (an
-        approximate index reuses the served version's trained centroids when it has the same shape)."""
+        approximate index reuses the served version's trained centroids when it has the same shape).
+        With `overlay` this version holds only the documents written to it, layered over its base."""
         self._flush_copies()
         self._close_files()
         manifest = {**manifest, "format": FORMAT_VERSION, "vector_index": vector_index,
                     "counts": {**manifest.get("counts", {}), "chunks": self.rows, "excerpts": self.excerpts}}
         self._copy_vector_keys()
-        manifest["keyword"] = self._keyword.finish(self.db)
+        manifest["keyword"] = self._keyword.finish(self.db, overlay.average_length if overlay else None)
+        if overlay is not None:
+            manifest["format"] = OVERLAY_FORMAT
+            manifest["overlay"] = self._overlay_record(overlay, manifest["keyword"])
         self.db.executemany("INSERT INTO tables VALUES (?, ?)",
                             ((name, json.dumps(value, ensure_ascii=False)) for name, value in tables.items()))
         self.db.executescript(_INDEXES)
@@ -680,6 +721,16 @@ class VersionWriter:
         _fsync_dir(self.index_dir)
         _remove_old_versions(self.index_dir, keep={version.name})
         return version
+
+    def _overlay_record(self, overlay: Overlay, keyword: dict[str, float]) -> dict[str, Any]:
+        """The hidden documents (a table) and, for the manifest, the base and how far the average
+        passage length of what is served has moved from the base's, by which its weights were made."""
+        self.db.executemany("INSERT INTO hidden VALUES (?)", ((doc_id,) for doc_id in overlay.hidden))
+        rows = overlay.live_rows + self.rows
+        served = (overlay.live_length + keyword["average_length"] * self.rows) / max(rows, 1)
+        drift = abs(served - overlay.average_length) / max(overlay.average_length, 1e-9)
+        return {"base": overlay.base, "hidden_documents": len(overlay.hidden), "live_base_passages": overlay.live_rows,
+                "average_length_drift": round(drift, 6), **({"stale_terms": True} if overlay.stale_terms else {})}
 
     def _close_files(self) -> None:
         for handle in (self._vectors, self._excerpts):
@@ -708,11 +759,34 @@ def _remove_abandoned_builds(index_dir: Path) -> None:
 
 
 def _remove_old_versions(index_dir: Path, keep: set[str], keep_previous: int = 1) -> None:
-    """Keep the new version and the one before it (a reader may still be using it)."""
-    versions = sorted((p for p in index_dir.glob("v-*") if p.is_dir()), key=lambda p: p.name)
+    """Keep the new version and the one before it (a reader may still be using it), and the base
+    versions either is layered over."""
+    versions = sorted((p for p in index_dir.glob("v-*") if p.is_dir()), key=_finished)
     older = [p for p in versions if p.name not in keep]
-    for path in older[: max(0, len(older) - keep_previous)]:
-        shutil.rmtree(path, ignore_errors=True)
+    kept = {p.name for p in versions} - {p.name for p in older[: max(0, len(older) - keep_previous)]}
+    kept |= {base for name in kept if (base := base_of(index_dir / name))}
+    for path in versions:
+        if path.name not in kept:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _finished(version: Path) -> tuple[float, str]:
+    """When a version was finished (its manifest is written last): names alone do not order two
+    builds made within the same second."""
+    try:
+        return (version / "manifest.json").stat().st_mtime, version.name
+    except OSError:
+        return 0.0, version.name
+
+
+def base_of(version: Path) -> str | None:
+    """The version an overlay version is layered over (None: a whole version, or unreadable)."""
+    try:
+        manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    overlay = manifest.get("overlay")
+    return str(overlay["base"]) if isinstance(overlay, dict) and overlay.get("base") else None
 
 
 def _write(path: Path, text: str) -> None:

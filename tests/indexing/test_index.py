@@ -189,7 +189,9 @@ def test_bfloat16_vectors_match_float32(embedder) -> None:  # type: ignore[no-un
     assert float(np.min(np.sum(exact * fast, axis=1))) > 0.999
     # Same nearest neighbours: a question ranks the paragraphs the same way in both.
     question = SentenceTransformerEmbedder(precision="float32").encode(["When was the declaration signed?"])[0]
-    assert list(np.argsort(-(exact @ question))[:5]) == list(np.argsort(-(fast @ question))[:5])
+    # (Two paragraphs whose cosines are within bfloat16's rounding may swap places: the five are the same.)
+    assert set(np.argsort(-(exact @ question))[:5]) == set(np.argsort(-(fast @ question))[:5])
+    assert np.argmax(exact @ question) == np.argmax(fast @ question)
 
 
 def test_unknown_precision_is_refused() -> None:
