@@ -55,16 +55,13 @@ def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: Doc
                    for n, h in enumerate(hits[:3], start=1)]
         return Answer(query.text, NOT_COVERED, True, (), tuple(_verified(closest, document)), searched)
 
-    chosen = _choose(scored, settings.max_citations, settings.cite_within, query.comparison)
+    chosen = _joined(_choose(scored, settings.max_citations, settings.cite_within, query.comparison), document)
     if query.comparison:
         # Group by source, sources in order of their best excerpt.
         order = list(dict.fromkeys(hit.chunk.doc_id for hit, _, _, _ in chosen))
         chosen.sort(key=lambda c: order.index(c[0].chunk.doc_id))
-    citations = [
-        _citation(n, hit, hit.chunk.sentences[first], hit.chunk.sentences[last],
-                  document(hit.chunk.doc_id), score)
-        for n, (hit, first, last, score) in enumerate(chosen, start=1)
-    ]
+    citations = [_citation(n, hit, first, last, document(hit.chunk.doc_id), score)
+                 for n, (hit, first, last, score) in enumerate(chosen, start=1)]
     citations = _verified(citations, document)
     if not citations:
         return Answer(query.text, NOT_COVERED, True, (), (), searched)
@@ -174,6 +171,29 @@ def _choose(scored: list[tuple[float, Candidate]], limit: int, within: float,
         per_chunk[chunk_id] = per_chunk.get(chunk_id, 0) + 1
         per_doc[doc_id] = per_doc.get(doc_id, 0) + 1
     return chosen
+
+
+def _joined(chosen: list[tuple[Hit, int, int, float]],
+            document: DocumentLookup) -> list[tuple[Hit, Sentence, Sentence, float]]:
+    """The chosen excerpts as (hit, first sentence, last sentence, score), those that follow each
+    other in their document (nothing but space between them) quoted as one in the place of the
+    better: one quote reads as the source does, where two would cut it in the middle."""
+    out: list[tuple[Hit, Sentence, Sentence, float]] = []
+    for hit, first_at, last_at, score in chosen:
+        first, last = hit.chunk.sentences[first_at], hit.chunk.sentences[last_at]
+        text = document(hit.chunk.doc_id).text
+        for i, (other, o_first, o_last, o_score) in enumerate(out):
+            if other.chunk.doc_id != hit.chunk.doc_id:
+                continue
+            if o_last.end <= first.start and not text[o_last.end:first.start].strip():
+                out[i] = (other, o_first, last, o_score)
+                break
+            if last.end <= o_first.start and not text[last.end:o_first.start].strip():
+                out[i] = (other, first, o_last, o_score)
+                break
+        else:
+            out.append((hit, first, last, score))
+    return out
 
 
 def _bigram_cover(query_terms: Sequence[str], excerpt_terms: Sequence[str]) -> float:

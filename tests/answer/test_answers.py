@@ -111,6 +111,21 @@ def test_every_excerpt_is_verbatim_for_any_question(assistant: Assistant, questi
     assert_citations_verbatim(answer, assistant)
 
 
+def test_sentences_that_follow_each_other_are_one_quote(assistant: Assistant) -> None:
+    questions = [json.loads(line)["question"] for line in (REPO / "eval" / "extra_qa.jsonl").read_text(
+        encoding="utf-8").splitlines() if line.strip()]
+    joined = 0
+    for question in questions:
+        answer = assistant.ask(question)
+        for a in answer.citations:
+            for b in answer.citations:
+                if a.doc_id == b.doc_id and a.end <= b.start:
+                    text = assistant.document(a.doc_id).text
+                    assert text[a.end:b.start].strip(), (question, a.excerpt, b.excerpt)
+        joined += sum(len(c.excerpt.split(". ")) > 1 for c in answer.citations)
+    assert joined  # some quotes hold more than one sentence
+
+
 def test_scope_restricts_to_chosen_documents(assistant: Assistant) -> None:
     answer = assistant.ask("What is the purpose of the contract?", doc_ids={"us-uk-ai-rd-declaration-2020"})
     assert all(c.doc_id == "us-uk-ai-rd-declaration-2020" for c in answer.citations + answer.closest)
