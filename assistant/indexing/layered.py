@@ -89,35 +89,33 @@ class LayeredKeyword:
 
     def __init__(self, store: LayeredStore) -> None:
         self._base, self._overlay = store.base.keyword, store.overlay.keyword
-        self._hidden, self._offset = store.hidden, store.base.size
+        self._hidden = store.hidden_ranges  # few ranges of rows: a term's postings there are counted out
+        self._offset = store.base.size
         self.size = store.size
         self.live = store.live
         self._served: dict[str, int] = {}  # a term's passages served (its document frequency), once counted
 
-    def _postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
-        """The served passages holding a term (layered rows) and their postings' weights."""
-        rows, weights = self._base.postings(term)
-        rows = np.asarray(rows, dtype=np.int64)
-        keep = ~self._hidden[rows]
-        extra_rows, extra_weights = self._overlay.postings(term)
-        return (np.concatenate([rows[keep], np.asarray(extra_rows, dtype=np.int64) + self._offset]),
-                np.concatenate([np.asarray(weights)[keep], np.asarray(extra_weights)]))
+    def _frequency(self, term: str) -> int:
+        if term not in self._served:
+            rows = self._base.postings(term)[0]  # ascending: the postings in a hidden range are a slice
+            hidden = sum(int(np.searchsorted(rows, end) - np.searchsorted(rows, first)) for first, end in self._hidden)
+            if len(self._served) > 200_000:
+                self._served.clear()
+            self._served[term] = len(rows) - hidden + len(self._overlay.postings(term)[0])
+        return self._served[term]
 
     def scores(self, query_terms: Sequence[str]) -> np.ndarray:
         """A BM25 score for every row (zeros where no term matches, and for hidden rows)."""
         scores = np.zeros(self.size, dtype=np.float32)
         for term in set(query_terms):
-            rows, weights = self._postings(term)
-            if len(rows):
-                scores[rows] += idf(self.live, len(rows)) * weights
+            weight = idf(self.live, self._frequency(term))
+            rows, weights = self._base.postings(term)
+            scores[rows] += weight * weights
+            rows, weights = self._overlay.postings(term)
+            scores[np.asarray(rows, dtype=np.int64) + self._offset] += weight * weights
+        for first, end in self._hidden:
+            scores[first:end] = 0
         return scores
-
-    def _frequency(self, term: str) -> int:
-        if term not in self._served:
-            if len(self._served) > 200_000:
-                self._served.clear()
-            self._served[term] = len(self._postings(term)[0])
-        return self._served[term]
 
     def term_idf(self, term: str) -> float:
         return idf(self.live, self._frequency(term))
@@ -135,9 +133,11 @@ class LayeredStore:
         self.version = overlay.version
         self.hidden_ids = frozenset(d for (d,) in overlay._db().execute("SELECT doc_id FROM hidden"))
         self.hidden = hidden_rows(base, self.hidden_ids)
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], self.hidden.view(np.int8), [0]])))
+        self.hidden_ranges = [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
         self.size = base.size + overlay.size  # rows; the overlay's start at base.size
         self.live = self.size - int(self.hidden.sum())
-        self.manifest: dict[str, Any] = {**overlay.manifest,
+        self.manifest: dict[str, Any] = {**overlay.manifest, "vector_index": base.manifest.get("vector_index"),
                                          "counts": {**overlay.manifest.get("counts", {}), "chunks": self.live}}
         self.acronyms = overlay.acronyms  # the tables of the whole corpus, as the overlay's build saw it
         self.corpus_words = overlay.corpus_words
