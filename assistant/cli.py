@@ -36,8 +36,10 @@ def _ensure_index(settings: Settings) -> None:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    from .indexing.embedding import limit_kernel_cache
     from .pipeline import build_index
 
+    limit_kernel_cache()
     settings = _settings(args)
     report = build_index(settings, full=args.full,
                          progress=None if args.json else (lambda m: print(m, file=sys.stderr)))
@@ -50,10 +52,12 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def cmd_add(args: argparse.Namespace) -> int:
     from .errors import CorpusError
+    from .indexing.embedding import limit_kernel_cache
     from .ingest.fetch import is_url
     from .ingest.uploads import save_page, save_upload
     from .pipeline import build_index
 
+    limit_kernel_cache()
     settings = _settings(args)
     changed = failed = 0
     for item in args.sources:

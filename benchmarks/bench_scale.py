@@ -195,6 +195,9 @@ def pool_texts(bases: list[tuple[str, str]], size: int) -> list[str]:
 
 def phase_build(args: argparse.Namespace) -> dict[str, Any]:
     from assistant.building import build_index_from_documents, get_embedder
+    from assistant.indexing.embedding import limit_kernel_cache
+
+    limit_kernel_cache()  # as `assistant index` does: this process builds and answers nothing
 
     settings = settings_for(args)
     bases = base_texts(args.scifact, args.extra)
