@@ -37,7 +37,8 @@ from .indexing import store as index_store
 from .indexing import vectors as vector_index
 from .indexing.archive import record_versions
 from .indexing.embedding import Embedder, SentenceTransformerEmbedder
-from .indexing.layered import AVERAGE_DRIFT, LayeredStore, overlay_over
+from .indexing.keyword import AVERAGE_DRIFT
+from .indexing.layered import LayeredStore, overlay_over
 from .indexing.layered import load as load_served
 from .indexing.opening import publish_if_asked
 from .indexing.store import DocumentEntry, IndexIdentity, IndexStore, Overlay, StoredDocument, VersionWriter, embed_key
@@ -135,7 +136,6 @@ class Layering:
     source: IndexStore | None
     base: IndexStore | None = None
     in_base: set[str] = dataclasses.field(default_factory=set)
-    base_rows: int = 0  # passages the base still serves
 
     def keep(self, writer: VersionWriter, previous: Previous, entry: DocumentEntry, planned: list[Planned]) -> None:
         """An unchanged document: left in the base, copied from the source, or re-written from the
@@ -145,7 +145,6 @@ class Layering:
         layer, local = found
         if layer is self.base:
             self.in_base.add(entry.doc_id)
-            self.base_rows += local.end_row - local.first_row
             return
         if layer is self.source:
             writer.copy_document(layer, local)

@@ -38,6 +38,11 @@ _POSTING = np.dtype([("term", "<i4"), ("row", "<i4"), ("tf", "<u2")])
 _BLOCK = 4_000_000  # postings read or sorted at a time when finishing: bounds the build's memory (~150 MB)
 
 
+AVERAGE_DRIFT = 0.01
+"""How far the average passage length may move from the one stored BM25 weights were normalised by
+before an index is written anew (an overlay here, a Milvus version brought up to date there)."""
+
+
 def idf(size: int, df: int) -> float:
     """Lucene's BM25 idf: log(1 + (N - df + 0.5) / (df + 0.5)); an unseen term counts as the rarest."""
     return math.log(1 + (size - df + 0.5) / (df + 0.5))

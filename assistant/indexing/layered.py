@@ -12,7 +12,7 @@ one index:
 A term's document frequency counts only the passages served (the base's postings in hidden
 rows are skipped), so BM25 matches a version written anew except for the drift of the average
 passage length, which the manifest records (a build writes anew once it reaches
-AVERAGE_DRIFT, or the overlay grows past Settings.overlay_share of the base).
+keyword.AVERAGE_DRIFT, or the overlay grows past Settings.overlay_share of the base).
 """
 
 from __future__ import annotations
@@ -38,13 +38,11 @@ from .store import (
     Overlay,
     StoredDocument,
     current_version,
+    embed_key,
     keyword_best,
     open_version,
     read_manifest,
 )
-
-AVERAGE_DRIFT = 0.01
-"""How far the average passage length may move from the one an overlay's weights were made with."""
 
 
 def load(index_dir: Path, expected: IndexIdentity | None = None, exact: bool = False,
@@ -179,18 +177,17 @@ class LayeredStore:
         return None if doc_id in self.hidden_ids else self.base.entry(doc_id)
 
     def layer(self, doc_id: str) -> tuple[IndexStore, DocumentEntry] | None:
-        """The layer that serves a document, and its entry there (rows of that layer)."""
-        found = self.overlay.entry(doc_id)
+        """The layer that serves a document, and its entry there (rows of that layer). From both
+        layers' entry tables, read once: a build asks this of every document it keeps."""
+        found = self.overlay.entries.get(doc_id)
         if found is not None:
             return self.overlay, found
-        base = None if doc_id in self.hidden_ids else self.base.entry(doc_id)
+        base = None if doc_id in self.hidden_ids else self.base.entries.get(doc_id)
         return (self.base, base) if base is not None else None
 
     def _read_document(self, entry: DocumentEntry) -> StoredDocument:
-        found = self.layer(entry.doc_id)
-        if found is None:
-            raise KeyError(entry.doc_id)
-        return found[0].documents[entry.doc_id]
+        layer = self.overlay if self.overlay.entry(entry.doc_id) is not None else self.base
+        return layer.documents[entry.doc_id]
 
     def document(self, doc_id: str) -> Document:
         return self.documents[doc_id].document
@@ -260,7 +257,9 @@ class LayeredStore:
     def stored_vectors(self, texts: Sequence[str]) -> dict[bytes, np.ndarray]:
         """Vectors either layer holds for any of these exact texts."""
         found = self.overlay.stored_vectors(texts)
-        found.update((k, v) for k, v in self.base.stored_vectors(texts).items() if k not in found)
+        missing = [t for t in texts if embed_key(t) not in found]
+        if missing:
+            found.update(self.base.stored_vectors(missing))
         return found
 
     def close(self) -> None:

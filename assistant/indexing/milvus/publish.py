@@ -16,6 +16,7 @@ from typing import Any
 
 from ...errors import IndexError_
 from ..archive import ArchiveFolder
+from ..keyword import AVERAGE_DRIFT
 from ..store import IndexStore
 from .archive import publish_archive
 from .layout import (
@@ -34,7 +35,6 @@ from .location import MilvusLocation, connect
 from .staged import TERMS_ASKED, StagedDocument, StagedVersion
 
 BATCH = 512  # rows per insert request (a passage row is a few kB: well under gRPC's 64 MB)
-AVERAGE_DRIFT = 0.01  # a version is brought up to date while the average passage length moved less than this
 REWRITE_SHARE = 0.5  # ... and while fewer than this share of the passages changed; else it is written anew
 TABLES = ("manifest", "acronyms", "corpus_words", "layout")  # the blobs every publish writes again
 
