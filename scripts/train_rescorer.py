@@ -43,8 +43,9 @@ from assistant.pipeline import Assistant, build_index, get_embedder
 
 # Features no public set exercises, with the weight (in log-odds) they keep when training sees
 # them at 0 throughout: no SQuAD or PolicyQA question asks who wrote a page, and an
-# authorship question is answered by the page's byline (answering.candidates).
-HAND_SET = {"byline": 3.0}
+# authorship question is answered by the page's byline (answering.candidates); none asks who
+# signed a text, answered by its signature block (features.signature_windows).
+HAND_SET = {"byline": 3.0, "signatory": 3.0}
 
 
 def held_out(doc_id: str) -> bool:

@@ -47,6 +47,31 @@ def _match_words(words: list[str], letters: str) -> str | None:
     return None
 
 
+def spelled_out(acronym: str, texts: Iterable[str]) -> bool:
+    """Whether a text writes the acronym out as the initials of consecutive words ("North
+    Atlantic Treaty Organization" for NATO), linking words aside, without defining it."""
+    letters = _letters(acronym)
+    if len(letters) < 2:
+        return False
+    for text in texts:
+        words = re.findall(r"[A-Za-z][A-Za-z']*", text)
+        for start, word in enumerate(words):
+            if not word[0].isupper() or word[0] != letters[0]:
+                continue
+            initials = ""
+            for w in words[start:start + 2 * len(letters)]:
+                if w.lower() in _LINKING:
+                    continue
+                if not w[0].isupper():
+                    break
+                initials += _contribution(w)
+                if not letters.startswith(initials) or initials == letters:
+                    break
+            if initials == letters:
+                return True
+    return False
+
+
 def expand(text: str, acronyms: dict[str, str]) -> str:
     """The text with each known acronym followed by its expansion in brackets."""
     if not acronyms:

@@ -13,7 +13,7 @@ from ..config import Settings
 from ..ingest.passages import passage_id
 from ..ingest.textnorm import keyword_terms
 from ..types import Answer, Chunk, Citation, Document, Hit, Sentence
-from .features import answer_types, excerpt_features
+from .features import answer_types, excerpt_features, signature_windows
 from .rescorer import Rescorer, default_rescorer
 from .retrieval import Query
 
@@ -90,7 +90,8 @@ class Candidate:
 def candidates(query: Query, pool: Sequence[Hit], document: DocumentLookup, excerpt_vectors: ExcerptVectors,
                coverage: Coverage) -> list[Candidate]:
     """Every excerpt window of the pooled passages (see chunking.excerpt_windows), with its features."""
-    owners: list[tuple[Hit, int, int, str, list[str]]] = []
+    types = answer_types(query.text)
+    owners: list[tuple[Hit, int, int, str, list[str], bool]] = []
     rows: list[np.ndarray] = []
     for hit, windows in zip(pool, excerpt_vectors([hit.chunk for hit in pool])):
         doc = document(hit.chunk.doc_id)
@@ -98,9 +99,11 @@ def candidates(query: Query, pool: Sequence[Hit], document: DocumentLookup, exce
         # The title counts: "the US-UK declaration" is named by the document, not each sentence.
         # (Terms never span lines, so the title's and heading's are the same for every excerpt.)
         context = keyword_terms(f"{doc.meta.title}\n{hit.chunk.heading}")
-        for (first, last), vector in zip(hit.chunk.excerpts, windows):
+        signed = (signature_windows([doc.text[s.start:s.end] for s in sentences], list(hit.chunk.excerpts))
+                  if types.signing else [False] * len(hit.chunk.excerpts))
+        for (first, last), vector, signature in zip(hit.chunk.excerpts, windows, signed):
             body = doc.text[sentences[first].start:sentences[last].end]
-            owners.append((hit, first, last, body, context))
+            owners.append((hit, first, last, body, context, signature))
             rows.append(vector)
     if not rows:
         return []
@@ -109,10 +112,9 @@ def candidates(query: Query, pool: Sequence[Hit], document: DocumentLookup, exce
     # The passage's standing among the pooled ones, 1 for the best and 0 for the last, whatever the fusion's scale.
     low, high = min(h.score for h in pool), max(h.score for h in pool)
     top_keyword = max(h.keyword for h in pool)
-    types = answer_types(query.text)
     question_terms = set(query.terms)
     out = []
-    for (hit, first, last, body, context), sim in zip(owners, sims):
+    for (hit, first, last, body, context, signature), sim in zip(owners, sims):
         body_terms = keyword_terms(body)
         excerpt_terms = context + body_terms
         standing = (hit.score - low) / (high - low) if high > low else 1.0
@@ -122,7 +124,7 @@ def candidates(query: Query, pool: Sequence[Hit], document: DocumentLookup, exce
             terms=coverage(query, set(excerpt_terms)),
             phrase=_bigram_cover(query.terms, excerpt_terms), excerpt_terms=set(body_terms),
             question_terms=question_terms, text=body, first=first == 0, types=types,
-            byline=query.about_authorship and hit.chunk.role == "byline")))
+            byline=query.about_authorship and hit.chunk.role == "byline", signature=signature)))
     return out
 
 

@@ -22,9 +22,14 @@ _WHO = re.compile(r"\bwho(?:m|se)?\b", re.I)
 _AUXILIARY = r"(?:is|are|was|were|does|do|did|has|have|had|can|could|will|would|should|shall|may|might|must)\b"
 _WHICH = re.compile(rf"\b(?:which|what)\s+(?!{_AUXILIARY})(?:(?!of\b)[\w-]+\s+){{0,2}}?"
                     rf"(?!{_AUXILIARY})[a-z][\w-]*[^s\W]s\b", re.I)
+# "Who signed…?", "Which ministers signed…?", "…the signatories?": asks who signed a text.
+_SIGNING = re.compile(rf"\bwho(?:m)?\b[^?]*\bsign(?:ed|ing)?\b|"
+                      rf"\bwhich\s+(?:(?!{_AUXILIARY})[\w-]+\s+){{1,3}}sign(?:ed|ing)?\b|\bsignator(?:y|ies)\b", re.I)
 _QUANTITY = re.compile(r"\bhow\s+(?:many|much|long|far|old|large|big|often|high|tall)\b|"
                        r"\bwhat\s+(?:percentage|percent|proportion|share|number|amount|size|fraction)\b", re.I)
 _WHERE = re.compile(r"\bwhere\b|\bin\s+(?:what|which)\s+(?:country|city|region|state|place|area|continent)\b", re.I)
+# A signature block's party line: "For the United States:", "On behalf of the Government of X:"
+_PARTY_LINE = re.compile(r"^(?i:for|on behalf of)\s+(?:(?i:the)\s+)?[A-Z][^\n:]{0,120}:$")
 _YESNO = re.compile(r"^\s*(?:do|does|did|is|are|was|were|can|could|will|would|should|shall|has|have|had|may|"
                     r"might|must)\b", re.I)
 
@@ -49,14 +54,29 @@ class AnswerTypes:
     quantity: bool = False
     where: bool = False
     yesno: bool = False
+    signing: bool = False  # asks who signed (answered by a signature block's names)
 
 
 def answer_types(question: str) -> AnswerTypes:
     return AnswerTypes(
         when=bool(_WHEN.search(question)), who=bool(_WHO.search(question)), which=bool(_WHICH.search(question)),
         quantity=bool(_QUANTITY.search(question)), where=bool(_WHERE.search(question)),
-        yesno=bool(_YESNO.match(question)),
+        yesno=bool(_YESNO.match(question)), signing=bool(_SIGNING.search(question)),
     )
+
+
+def signature_windows(sentences: list[str], windows: list[tuple[int, int]]) -> list[bool]:
+    """Which excerpt windows (first, last sentence) of a passage hold a signature block's names:
+    a line after a party line ("For the United Kingdom:") and before the next one. A genre of
+    policy text (declarations, agreements), not any corpus's wording."""
+    party = [i for i, text in enumerate(sentences) if _PARTY_LINE.match(text.strip())]
+    if not party:
+        return [False] * len(windows)
+    names: set[int] = set()
+    for n, start in enumerate(party):
+        end = party[n + 1] if n + 1 < len(party) else len(sentences)
+        names.update(range(start + 1, end))
+    return [any(i in names for i in range(first, last + 1)) for first, last in windows]
 
 
 def excerpt_types(text: str) -> tuple[float, float, float]:
@@ -85,12 +105,14 @@ FEATURES = (
     "quantity_number",  # "how many / how much" and an excerpt holding a number
     "where_name",   # "where" and an excerpt naming a place (a capitalised name)
     "byline",       # an authorship question and a byline
+    "signatory",    # a question about who signed and an excerpt holding a signature block's names
 )
 
 
 def excerpt_features(*, sim: float, best_sim: float, passage: float, passage_rank: int, dense: float,
                      keyword: float, terms: float, phrase: float, excerpt_terms: set[str], question_terms: set[str],
-                     text: str, first: bool, types: AnswerTypes, byline: bool) -> tuple[float, ...]:
+                     text: str, first: bool, types: AnswerTypes, byline: bool,
+                     signature: bool = False) -> tuple[float, ...]:
     """One candidate excerpt's feature values, in the order of FEATURES."""
     novelty = len(excerpt_terms - question_terms) / len(excerpt_terms) if excerpt_terms else 0.0
     has_date, has_number, names = excerpt_types(text)
@@ -98,7 +120,7 @@ def excerpt_features(*, sim: float, best_sim: float, passage: float, passage_ran
         sim, sim - best_sim, passage, 1.0 / passage_rank, dense, keyword, terms, phrase, novelty,
         math.log1p(len(text.split())), 1.0 if first else 0.0,
         has_date * types.when, names * types.who, names * types.which, has_number * types.quantity, names * types.where,
-        1.0 if byline else 0.0,
+        1.0 if byline else 0.0, 1.0 if signature and types.signing else 0.0,
     )
 
 

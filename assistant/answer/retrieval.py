@@ -13,9 +13,9 @@ import numpy as np
 from ..config import Settings
 from ..indexing.embedding import Embedder
 from ..indexing.passage_store import PassageStore
-from ..ingest.textnorm import QUESTION_WORDS, GlueSplitter, keyword_terms
+from ..ingest.textnorm import QUESTION_WORDS, GlueSplitter, canonical_names, keyword_terms
 from ..types import Chunk, Hit
-from .acronyms import expand
+from .acronyms import expand, spelled_out
 
 SEARCH_MODES = ("hybrid", "dense", "keyword")
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
@@ -26,6 +26,7 @@ _COMPARISON_TERMS = frozenset(keyword_terms(
     "differ differs differ differed difference differences different compare compared comparison "
     "comparisons contrast contrasts versus vs similar similarity similarities common both"))
 _NAME = re.compile(r"(?<=\w)[\s,]+([A-Z][\w-]*[a-z][\w-]*)")  # "…the Bletchley Declaration": not the first word
+_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]*[A-Z0-9]\b")  # "COP28", "GDPR": capitals (and digits), anywhere
 _AUTHORSHIP = re.compile(r"\b(?:author|authors|wrote|written|writer|byline|who (?:is|was) behind)\b", re.I)
 
 
@@ -41,7 +42,7 @@ class Query:
     comparison: bool = False  # "How do the US and EU approaches differ?": answer from each source
     unknown: float = 0.0  # idf-weighted share of the question's terms that no indexed passage holds
     spread: float = 0.0  # best cosine minus the fifth best among the passages searched: does one stand out?
-    unknown_name: bool = False  # a name in the question (a capitalised word inside it) that no passage holds
+    unknown_name: bool = False  # a name in the question (a capitalised word inside it, an acronym) no passage holds
     scope: np.ndarray | None = None  # the chunk rows of the documents asked about; None: all
 
 
@@ -79,13 +80,25 @@ class Retriever:
         weights = self._weights(terms)
         total = sum(weights.values())
         unknown = sum(w for t, w in weights.items() if not self.bm25.knows(t)) / total if total else 0.0
-        names = {t for name in _NAME.findall(question) for t in keyword_terms(name, self.splitter)}
+        # Read from the question as the index reads text: "United Kingdom" is the one term "uk".
+        names = {t for name in _NAME.findall(canonical_names(question)) for t in keyword_terms(name, self.splitter)}
         scope = None if doc_ids is None else self.store.rows_of(doc_ids)
         # Bylines are left out of dense ranking below: ask for enough to fill it without them.
         depth = self.settings.candidates + len(self.store.byline_rows)
         nearest = tuple(self.store.search(vector, max(depth, 5), scope))
+        unknown_name = any(not self.bm25.knows(t) for t in names) or self._unknown_acronym(question, nearest)
         return Query(question, vector, terms, nearest, bool(_AUTHORSHIP.search(question)), comparison, unknown,
-                     _spread(nearest), any(not self.bm25.knows(t) for t in names), scope)
+                     _spread(nearest), unknown_name, scope)
+
+    def _unknown_acronym(self, question: str, nearest: tuple[tuple[int, float], ...]) -> bool:
+        """An acronym in the question ("COP28") that no passage holds, nor the passages nearest
+        the question write out ("North Atlantic Treaty Organization" for NATO)."""
+        unknown = [a for a in _ACRONYM.findall(question)
+                   if (terms := keyword_terms(a, self.splitter)) and not any(self.bm25.knows(t) for t in terms)]
+        if not unknown:
+            return False
+        texts = [chunk.text for chunk, _ in self.store.passages([row for row, _ in nearest[:10]])]
+        return any(not spelled_out(a, texts) for a in unknown)
 
     def coverage(self, query: Query, terms: Collection[str]) -> float:
         """idf-weighted share of the question's content terms found in `terms`."""

@@ -61,6 +61,28 @@ def test_citation_carries_document_metadata(assistant: Assistant) -> None:
     assert c.paragraph is not None and c.page is None
 
 
+@pytest.mark.parametrize("question, party, names", [
+    ("Who signed the declaration on behalf of the United Kingdom?", "For the United Kingdom", ("Alok Sharma",)),
+    ("Who signed the US-UK declaration on AI research for the United States?", "For the United States",
+     ("Michael J.K. Kratsios",)),
+])
+def test_who_signed_is_answered_by_the_signature_block(assistant: Assistant, question: str, party: str,
+                                                       names: tuple[str, ...]) -> None:
+    answer = assistant.ask(question)
+    assert not answer.abstained
+    first = answer.citations[0].excerpt
+    assert party in first and any(name in first for name in names), first
+    assert_citations_verbatim(answer, assistant)
+
+
+@pytest.mark.parametrize("question, abstains", [
+    ("What were the outcomes of COP28?", True),  # an acronym no passage holds or writes out
+    ("When did NATO issue its AI strategy?", False),  # written out: "North Atlantic Treaty Organization"
+])
+def test_an_acronym_the_corpus_never_names_is_unknown(assistant: Assistant, question: str, abstains: bool) -> None:
+    assert assistant.ask(question).abstained is abstains
+
+
 @pytest.mark.parametrize("question", ["What is the capital of Australia?",
                                       "How do I bake sourdough bread at home?",
                                       "Who won the 2018 football world cup?"])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answer.acronyms import expand, find_acronyms
+from assistant.answer.acronyms import expand, find_acronyms, spelled_out
 from assistant.errors import AssistantError
 from assistant.evaluation.beir import load_beir, ndcg_at, recall_at
 from assistant.evaluation.questions import (
@@ -62,6 +62,13 @@ def test_acronyms_defined_in_the_corpus_are_expanded() -> None:
     found = find_acronyms([text])
     assert found == {"TTC": "Trade and Technology Council", "GPAI": "Global Partnership on AI"}
     assert expand("What did the TTC say?", found) == "What did the TTC (Trade and Technology Council) say?"
+
+
+def test_an_acronym_is_spelled_out_by_the_initials_of_consecutive_words() -> None:
+    assert spelled_out("NATO", ["members of the North Atlantic Treaty Organization, which"])
+    assert spelled_out("AISI", ["the US AI Safety Institute"])  # an upper-case word gives all its letters
+    assert not spelled_out("NATO", ["North Atlantic cooperation"])
+    assert not spelled_out("COP28", ["the Conference of the Parties"])
 
 
 def write_beir(folder: Path) -> None:

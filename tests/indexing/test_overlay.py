@@ -55,8 +55,17 @@ def assert_serves_the_same(settings, whole_settings, embedder) -> None:  # type:
     for question in QUESTIONS:
         vector = embedder.encode([question])[0]
         mine, theirs = over.search(vector, 10), whole.search(vector, 10)
-        assert chunk_ids(over, [r for r, _ in mine]) == chunk_ids(whole, [r for r, _ in theirs]), question
-        assert np.allclose([s for _, s in mine], [s for _, s in theirs], atol=1e-5)
+        # The same text embedded in another batch (other padding) can differ by ~1e-4 on some
+        # CPUs (seen on AMD EPYC): the whole build embeds every passage, the overlay reuses most.
+        # So near-ties may swap: the same passages with the same scores, to that tolerance.
+        ours = dict(zip(chunk_ids(over, [r for r, _ in mine]), (s for _, s in mine)))
+        whole_top = dict(zip(chunk_ids(whole, [r for r, _ in theirs]), (s for _, s in theirs)))
+        assert np.allclose(sorted(ours.values()), sorted(whole_top.values()), atol=1e-3), question
+        for chunk_id in ours.keys() & whole_top.keys():
+            assert ours[chunk_id] == pytest.approx(whole_top[chunk_id], abs=1e-3)
+        last = min(whole_top.values())
+        assert all(abs(score - last) <= 1e-3 for c, score in {**ours, **whole_top}.items()
+                   if c not in ours.keys() & whole_top.keys()), question
         terms = [t for t in question.lower().replace("?", "").split() if over.keyword.knows(t)]
         mine, theirs = over.keyword_ranking(terms, 10), whole.keyword_ranking(terms, 10)
         assert set(chunk_ids(over, [r for r, _ in mine[:5]])) == set(chunk_ids(whole, [r for r, _ in theirs[:5]]))
