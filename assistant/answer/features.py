@@ -37,7 +37,10 @@ _MONTHS = (r"January|February|March|April|May|June|July|August|September|October
            r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec")
 _DATE = re.compile(rf"\b(?:1[0-9]{{3}}|20[0-9]{{2}})s?\b|\b(?:{_MONTHS})\.?\s+\d|\b\d{{1,2}}\s+(?:{_MONTHS})\b|"
                    r"\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b|\b\w+(?:st|nd|rd|th)\s+century\b|"
-                   r"\b(?:daily|weekly|monthly|annually|yearly|days?|weeks?|months?|years?)\b")
+                   r"\b(?i:daily|weekly|monthly|annually|yearly)\b|"
+                   # a period with its count ("30 days", "three years", "a few months"), not "in the past years"
+                   r"\b(?i:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
+                   r"sixty|ninety|several|a few|few|many)[\s-]+(?i:days?|weeks?|months?|years?)\b")
 _NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
                      r"forty|fifty|hundred|thousand|million|billion|trillion|dozen|half|percent|single|double|"
                      r"twice|once)\b", re.I)

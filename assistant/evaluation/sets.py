@@ -40,7 +40,7 @@ class QuestionSet:
 
 
 def question_sets(shared: Path = SHARED) -> dict[str, QuestionSet]:
-    """Every set by name. The seed corpus's dev questions and our own (extra, independent) are never trained on."""
+    """Every set by name. The seed corpus's dev questions and our own over it are never trained on."""
     seed = REPO_ROOT / "corpus"
     policies = shared / "eval" / "policyqa" / "corpus"
     sets = [
@@ -48,6 +48,7 @@ def question_sets(shared: Path = SHARED) -> dict[str, QuestionSet]:
         QuestionSet("extra_qa", seed, (OWN / "extra_qa.jsonl",), False),
         # Written by someone who saw only the corpus, never the code or its answers (eval/README.md).
         QuestionSet("independent", seed, (OWN / "independent_qa.jsonl",), False),
+        QuestionSet("holdout", seed, (OWN / "holdout_qa.jsonl",), False),
         QuestionSet("seed-unanswerable", seed, (OWN / "unanswerable" / "seed.jsonl",), True),
         QuestionSet("corpus-extra-unanswerable", shared / "corpus-extra",
                     (OWN / "unanswerable" / "corpus-extra.jsonl",), True),

@@ -64,6 +64,9 @@ def test_excerpt_types_find_dates_numbers_and_names() -> None:
     assert excerpt_types("we keep your data safe.") == (0.0, 0.0, 0.0)
     # A capital letter opening the sentence is not a name.
     assert excerpt_types("Security matters to us.")[2] == 0.0
+    # A period is a date with its count, not on its own.
+    assert excerpt_types("We keep it for 30 days, or three years.")[0] == 1.0
+    assert excerpt_types("In the past years, the approach has grown.")[0] == 0.0
 
 
 def test_features_follow_the_declared_order() -> None:
