@@ -164,6 +164,11 @@ def hits_at(groups: Sequence[CandidateGroup], rescorer: Rescorer, ks: Sequence[i
             "questions": len(groups)}
 
 
+def set_of(g: CandidateGroup) -> str:
+    """The question set a group comes from (main() prefixes each qid with it)."""
+    return g.question.qid.split(":", 1)[0]
+
+
 def split_key(g: CandidateGroup) -> str:
     """The document a question is about (its qid when it names none): what the halves split."""
     name, qid = g.question.qid.split(":", 1)
@@ -179,7 +184,7 @@ def fit_answerable(groups: Sequence[CandidateGroup], excerpt_model: Rescorer) ->
     weighs the same in total, and within a set each class does (returns weights..., bias)."""
     x = np.array([g.answerability(best_score(g, excerpt_model)) for g in groups])
     y = np.array([g.question.answerable for g in groups])
-    sets = [g.question.qid.split(":")[0] for g in groups]
+    sets = [set_of(g) for g in groups]
     weight = np.ones(len(groups))
     for name in set(sets):
         for label in (True, False):
@@ -248,8 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not labelled or all(g.question.answerable for g in train):
             parser.error("nothing to fit: --sets needs answerable questions with evidence and unanswerable ones "
                          f"among the trainable sets ({', '.join(n for n in sets if sets[n].trainable)})")
-        excerpt_model = fit([g for g in train if g.question.answerable
-                             and g.question.qid.split(":")[0] in EXCERPT_SETS])
+        excerpt_model = fit([g for g in train if g.question.answerable and set_of(g) in EXCERPT_SETS])
         *weights, bias = fit_answerable(train, excerpt_model)
         model = dataclasses.replace(excerpt_model, answerable_weights=tuple(weights), answerable_bias=bias)
         # The threshold: the highest that refuses at most --max-refused of each trained-on set's answerable.

@@ -56,7 +56,7 @@ def spelled_out(acronym: str, texts: Iterable[str]) -> bool:
     for text in texts:
         words = re.findall(r"[A-Za-z][A-Za-z']*", text)
         for start, word in enumerate(words):
-            if not word[0].isupper() or word[0] != letters[0]:
+            if word[0] != letters[0]:  # letters are capitals: the run opens with a capitalised word
                 continue
             initials = ""
             for w in words[start:start + 2 * len(letters)]:

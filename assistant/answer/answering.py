@@ -124,7 +124,7 @@ def candidates(query: Query, pool: Sequence[Hit], document: DocumentLookup, exce
             terms=coverage(query, set(excerpt_terms)),
             phrase=_bigram_cover(query.terms, excerpt_terms), excerpt_terms=set(body_terms),
             question_terms=question_terms, text=body, first=first == 0, types=types,
-            byline=query.about_authorship and hit.chunk.role == "byline", signature=signature)))
+            byline=query.about_authorship and hit.chunk.role == "byline", signatory=signature)))
     return out
 
 

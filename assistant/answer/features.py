@@ -33,15 +33,16 @@ _PARTY_LINE = re.compile(r"^(?i:for|on behalf of)\s+(?:(?i:the)\s+)?[A-Z][^\n:]{
 _YESNO = re.compile(r"^\s*(?:do|does|did|is|are|was|were|can|could|will|would|should|shall|has|have|had|may|"
                     r"might|must)\b", re.I)
 
+_SMALL_NUMBERS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty"
 _MONTHS = (r"January|February|March|April|May|June|July|August|September|October|November|December|"
            r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec")
 _DATE = re.compile(rf"\b(?:1[0-9]{{3}}|20[0-9]{{2}})s?\b|\b(?:{_MONTHS})\.?\s+\d|\b\d{{1,2}}\s+(?:{_MONTHS})\b|"
                    r"\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b|\b\w+(?:st|nd|rd|th)\s+century\b|"
                    r"\b(?i:daily|weekly|monthly|annually|yearly)\b|"
                    # a period with its count ("30 days", "three years", "a few months"), not "in the past years"
-                   r"\b(?i:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
-                   r"sixty|ninety|several|a few|few|many)[\s-]+(?i:days?|weeks?|months?|years?)\b")
-_NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+                   rf"\b(?i:\d+|{_SMALL_NUMBERS}|fifteen|sixty|ninety|several|a few|few|many)[\s-]+"
+                   r"(?i:days?|weeks?|months?|years?)\b")
+_NUMBER = re.compile(rf"\d|\b(?:{_SMALL_NUMBERS}|"
                      r"forty|fifty|hundred|thousand|million|billion|trillion|dozen|half|percent|single|double|"
                      r"twice|once)\b", re.I)
 _CAPITALISED = re.compile(r"(?<![.!?:;]\s)(?<![\n\"“(])\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")
@@ -115,15 +116,17 @@ FEATURES = (
 def excerpt_features(*, sim: float, best_sim: float, passage: float, passage_rank: int, dense: float,
                      keyword: float, terms: float, phrase: float, excerpt_terms: set[str], question_terms: set[str],
                      text: str, first: bool, types: AnswerTypes, byline: bool,
-                     signature: bool = False) -> tuple[float, ...]:
-    """One candidate excerpt's feature values, in the order of FEATURES."""
+                     signatory: bool) -> tuple[float, ...]:
+    """One candidate excerpt's feature values, in the order of FEATURES. `byline` and `signatory`
+    are the caller's: the question asks who wrote (signed) and the excerpt is a byline (holds a
+    signature block's names)."""
     novelty = len(excerpt_terms - question_terms) / len(excerpt_terms) if excerpt_terms else 0.0
     has_date, has_number, names = excerpt_types(text)
     return (
         sim, sim - best_sim, passage, 1.0 / passage_rank, dense, keyword, terms, phrase, novelty,
         math.log1p(len(text.split())), 1.0 if first else 0.0,
         has_date * types.when, names * types.who, names * types.which, has_number * types.quantity, names * types.where,
-        1.0 if byline else 0.0, 1.0 if signature and types.signing else 0.0,
+        1.0 if byline else 0.0, 1.0 if signatory else 0.0,
     )
 
 

@@ -74,7 +74,8 @@ def test_features_follow_the_declared_order() -> None:
                               terms=0.5,
                               phrase=0.25, excerpt_terms={"partner", "date", "london"},
                               question_terms={"partner", "when"}, text="They met in 2021.", first=True,
-                              types=answer_types("When did they meet?"), byline=False)
+                              types=answer_types("When did they meet?"), byline=False,
+                              signatory=False)
     named = dict(zip(FEATURES, values))
     assert len(values) == len(FEATURES)
     assert named["sim_gap"] == pytest.approx(-0.1)
