@@ -39,7 +39,8 @@ def row(name: str, results: Sequence[EvalResult]) -> dict[str, object]:
     refused = round(sum(r.abstained for r in unanswerable) / len(unanswerable), 4) if unanswerable else None
     return {"set": name, "questions": len(results), "hit@1": summary["hit@1"], "hit@3": summary["hit@3"],
             "false_abstention": summary["false_abstention"], "unanswerable_refused": refused,
-            "mean_citations": summary["mean_citations"], "median_ms": summary["median_ms"]}
+            "mean_citations": summary["mean_citations"], "mean_quoted_words": summary["mean_quoted_words"],
+            "median_ms": summary["median_ms"]}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -62,7 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows.append(row(f"{name} held-out", [r for r in results if set(documents[r.question.qid]) <= held]))
         print(f"{name}: {len(results)} questions in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
-    keys = ["questions", "hit@1", "hit@3", "false_abstention", "unanswerable_refused", "mean_citations", "median_ms"]
+    keys = ["questions", "hit@1", "hit@3", "false_abstention", "unanswerable_refused", "mean_citations",
+            "mean_quoted_words", "median_ms"]
     print(f"{'set':28}" + "".join(f"{k:>21}" for k in keys))
     for r in rows:
         print(f"{r['set']!s:28}" + "".join(f"{'-' if r[k] is None else r[k]!s:>21}" for k in keys))

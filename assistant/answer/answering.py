@@ -13,7 +13,7 @@ from ..config import Settings
 from ..ingest.passages import passage_id
 from ..ingest.textnorm import keyword_terms
 from ..types import Answer, Chunk, Citation, Document, Hit, Sentence
-from .features import answer_types, excerpt_features, signature_windows
+from .features import answer_types, excerpt_features, holds_party_line, signature_windows
 from .rescorer import Rescorer, default_rescorer
 from .retrieval import Query
 
@@ -55,7 +55,11 @@ def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: Doc
                    for n, h in enumerate(hits[:3], start=1)]
         return Answer(query.text, NOT_COVERED, True, (), tuple(_verified(closest, document)), searched)
 
-    chosen = _joined(_choose(scored, settings.max_citations, settings.cite_within, query.comparison), document)
+    chosen = [(hit, hit.chunk.sentences[first], hit.chunk.sentences[last], score) for hit, first, last, score
+              in _choose(scored, settings.max_citations, settings.cite_within, query.comparison)]
+    if settings.extend_within < settings.cite_within:
+        chosen = _extended(chosen, scored, settings.extend_within, document)
+    chosen = _joined(chosen, document)
     if query.comparison:
         # Group by source, sources in order of their best excerpt.
         order = list(dict.fromkeys(hit.chunk.doc_id for hit, _, _, _ in chosen))
@@ -129,13 +133,23 @@ def candidates(query: Query, pool: Sequence[Hit], document: DocumentLookup, exce
 
 
 def search_depth(query: Query, settings: Settings) -> int:
-    """How many passages to retrieve: a comparison looks wider, so that each side's documents are in the pool."""
+    """How many passages to retrieve: a comparison looks wider, so that each side's documents are
+    in the pool, and so does a question about who signed, for the signature blocks."""
+    if answer_types(query.text).signing:
+        return max(settings.rerank_chunks, settings.candidates)
     return max(settings.rerank_chunks, 5) * (3 if query.comparison else 1)
 
 
 def answer_pool(query: Query, hits: Sequence[Hit], settings: Settings) -> list[Hit]:
-    """The retrieved passages whose excerpts are weighed (for comparisons, several sources)."""
-    return _diverse(hits, settings.rerank_chunks) if query.comparison else list(hits[: settings.rerank_chunks])
+    """The retrieved passages whose excerpts are weighed (for comparisons, several sources; for
+    a question about who signed, also the two best further passages holding a signature block:
+    a list of names shares few words with any question)."""
+    if query.comparison:
+        return _diverse(hits, settings.rerank_chunks)
+    pool = list(hits[: settings.rerank_chunks])
+    if answer_types(query.text).signing:
+        pool += [hit for hit in hits[settings.rerank_chunks:] if holds_party_line(hit.chunk.text)][:2]
+    return pool
 
 
 def _diverse(hits: Sequence[Hit], size: int) -> list[Hit]:
@@ -175,26 +189,65 @@ def _choose(scored: list[tuple[float, Candidate]], limit: int, within: float,
     return chosen
 
 
-def _joined(chosen: list[tuple[Hit, int, int, float]],
-            document: DocumentLookup) -> list[tuple[Hit, Sentence, Sentence, float]]:
-    """The chosen excerpts as (hit, first sentence, last sentence, score), those that follow each
-    other in their document (nothing but space between them) quoted as one in the place of the
-    better: one quote reads as the source does, where two would cut it in the middle."""
-    out: list[tuple[Hit, Sentence, Sentence, float]] = []
-    for hit, first_at, last_at, score in chosen:
-        first, last = hit.chunk.sentences[first_at], hit.chunk.sentences[last_at]
+Quote = tuple[Hit, Sentence, Sentence, float]
+"""A quote: the passage it was found in, its first and last sentence, and its probability."""
+
+
+def _joined(quotes: list[Quote], document: DocumentLookup) -> list[Quote]:
+    """The quotes, those that overlap or follow each other in their document (nothing but space
+    between them) quoted as one in the place of the better: one quote reads as the source does,
+    where two would cut it in the middle."""
+    out: list[Quote] = []
+    for hit, first, last, score in quotes:
         text = document(hit.chunk.doc_id).text
         for i, (other, o_first, o_last, o_score) in enumerate(out):
-            if other.chunk.doc_id != hit.chunk.doc_id:
-                continue
-            if o_last.end <= first.start and not text[o_last.end:first.start].strip():
-                out[i] = (other, o_first, last, o_score)
-                break
-            if last.end <= o_first.start and not text[last.end:o_first.start].strip():
-                out[i] = (other, first, o_last, o_score)
+            if other.chunk.doc_id == hit.chunk.doc_id and _touching(text, (first, last), (o_first, o_last)):
+                out[i] = (other, min(first, o_first, key=_start), max(last, o_last, key=_end), o_score)
                 break
         else:
             out.append((hit, first, last, score))
+    return out
+
+
+def _touching(text: str, a: tuple[Sentence, Sentence], b: tuple[Sentence, Sentence]) -> bool:
+    """Two spans (first, last sentence) of one text overlap or have only space between them."""
+    (a_first, a_last), (b_first, b_last) = a, b
+    if a_first.start < b_last.end and b_first.start < a_last.end:
+        return True
+    return ((a_last.end <= b_first.start and not text[a_last.end:b_first.start].strip()) or
+            (b_last.end <= a_first.start and not text[b_last.end:a_first.start].strip()))
+
+
+def _start(sentence: Sentence) -> int:
+    return sentence.start
+
+
+def _end(sentence: Sentence) -> int:
+    return sentence.end
+
+
+def _extended(quotes: list[Quote], scored: list[tuple[float, Candidate]], within: float,
+              document: DocumentLookup) -> list[Quote]:
+    """Each quote widened, once, by the best excerpt that overlaps it or follows or precedes it
+    with nothing but space between, when that excerpt's probability is at least `within` x the
+    best's: a quote reads on into the sentence that answers, and costs no extra citation."""
+    out = list(quotes)
+    widened: set[int] = set()
+    for score, candidate in scored:
+        if score < scored[0][0] * within or len(widened) == len(out):
+            break
+        sentences = candidate.hit.chunk.sentences
+        first, last = sentences[candidate.first], sentences[candidate.last]
+        text = document(candidate.hit.chunk.doc_id).text
+        for i, (hit, q_first, q_last, q_score) in enumerate(out):
+            if hit.chunk.doc_id != candidate.hit.chunk.doc_id:
+                continue
+            if first.start >= q_first.start and last.end <= q_last.end:
+                break  # already quoted
+            if i not in widened and _touching(text, (first, last), (q_first, q_last)):
+                out[i] = (hit, min(first, q_first, key=_start), max(last, q_last, key=_end), q_score)
+                widened.add(i)
+                break
     return out
 
 

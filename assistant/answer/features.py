@@ -83,6 +83,11 @@ def signature_windows(sentences: list[str], windows: list[tuple[int, int]]) -> l
     return [any(i in names for i in range(first, last + 1)) for first, last in windows]
 
 
+def holds_party_line(text: str) -> bool:
+    """A passage with a signature block's party line ("For the United Kingdom:")."""
+    return any(_PARTY_LINE.match(line.strip()) for line in text.splitlines())
+
+
 def excerpt_types(text: str) -> tuple[float, float, float]:
     """(has a date or period, has a number, how many capitalised names inside its sentences, capped at 1)."""
     body = text.strip()

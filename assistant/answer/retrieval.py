@@ -13,7 +13,7 @@ import numpy as np
 from ..config import Settings
 from ..indexing.embedding import Embedder
 from ..indexing.passage_store import PassageStore
-from ..ingest.textnorm import QUESTION_WORDS, GlueSplitter, canonical_names, keyword_terms
+from ..ingest.textnorm import QUESTION_WORDS, GlueSplitter, adjectives_as_names, canonical_names, keyword_terms
 from ..types import Chunk, Hit
 from .acronyms import expand, spelled_out
 
@@ -72,7 +72,9 @@ class Retriever:
     def analyse(self, question: str, doc_ids: Collection[str] | None = None) -> Query:
         """The question's vector, search terms, nearest chunks and the evidence measures answering
         weighs (within `doc_ids` when the question is asked of some documents only)."""
-        expanded = expand(question, self.acronyms)
+        # "British" where the documents only write "United Kingdom" is read as "UK".
+        question_read = adjectives_as_names(question, self.bm25.knows)
+        expanded = expand(question_read, self.acronyms)
         vector = self.embedder.encode([self.splitter.readable(expanded)])[0]
         comparison = bool(_COMPARISON.search(question))
         terms = tuple(t for t in keyword_terms(expanded, self.splitter)
@@ -81,7 +83,8 @@ class Retriever:
         total = sum(weights.values())
         unknown = sum(w for t, w in weights.items() if not self.bm25.knows(t)) / total if total else 0.0
         # Read from the question as the index reads text: "United Kingdom" is the one term "uk".
-        names = {t for name in _NAME.findall(canonical_names(question)) for t in keyword_terms(name, self.splitter)}
+        names = {t for name in _NAME.findall(canonical_names(question_read))
+                 for t in keyword_terms(name, self.splitter)}
         scope = None if doc_ids is None else self.store.rows_of(doc_ids)
         # Bylines are left out of dense ranking below: ask for enough to fill it without them.
         depth = self.settings.candidates + len(self.store.byline_rows)

@@ -30,13 +30,14 @@ class EvalResult:
     seconds: float
     citations: int = 0
     first_excerpt: str = ""
+    quoted_words: int = 0  # words in all the answer's excerpts together
 
     def to_json(self) -> dict[str, object]:
         """One line of `assistant eval --per-question FILE`."""
         q = self.question
         return {"id": q.qid, "question": q.question, "answerable": q.answerable, "kind": q.kind,
                 "doc": list(q.doc_ids), "first_hit": self.first_hit, "abstained": self.abstained,
-                "citations": self.citations, "first_excerpt": self.first_excerpt,
+                "citations": self.citations, "quoted_words": self.quoted_words, "first_excerpt": self.first_excerpt,
                 "ms": round(1000 * self.seconds, 1)}
 
 
@@ -91,7 +92,8 @@ def evaluate(questions: Iterable[EvalQuestion], ask: Ask, clock: Callable[[], fl
         answer = ask(q.question, q.doc_ids or None)
         seconds = clock() - started
         yield EvalResult(q, answer.abstained, first_evidence_position(answer, q.evidence), seconds,
-                         len(answer.citations), answer.citations[0].excerpt if answer.citations else "")
+                         len(answer.citations), answer.citations[0].excerpt if answer.citations else "",
+                         sum(len(c.excerpt.split()) for c in answer.citations))
 
 
 def summarize(results: Sequence[EvalResult]) -> dict[str, float | int | None]:
@@ -119,4 +121,5 @@ def summarize(results: Sequence[EvalResult]) -> dict[str, float | int | None]:
         "questions": len(results), "answerable": len(answerable),
         "median_ms": round(1000 * latencies[len(latencies) // 2], 1) if latencies else None,
         "mean_citations": round(sum(r.citations for r in answered) / len(answered), 3) if answered else None,
+        "mean_quoted_words": round(sum(r.quoted_words for r in answered) / len(answered), 1) if answered else None,
     }

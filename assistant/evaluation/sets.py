@@ -49,6 +49,8 @@ def question_sets(shared: Path = SHARED) -> dict[str, QuestionSet]:
         # Written by someone who saw only the corpus, never the code or its answers (eval/README.md).
         QuestionSet("independent", seed, (OWN / "independent_qa.jsonl",), False),
         QuestionSet("holdout", seed, (OWN / "holdout_qa.jsonl",), False),
+        # Kept unread: only its summary figures are looked at (eval/README.md).
+        QuestionSet("fresh", seed, (OWN / "fresh_qa.jsonl",), False),
         QuestionSet("seed-unanswerable", seed, (OWN / "unanswerable" / "seed.jsonl",), True),
         QuestionSet("corpus-extra-unanswerable", shared / "corpus-extra",
                     (OWN / "unanswerable" / "corpus-extra.jsonl",), True),

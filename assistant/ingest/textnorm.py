@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 # Abbreviations after which a period does not end a sentence.
@@ -190,6 +190,26 @@ def canonical_names(text: str) -> str:
     """The text with each spelling of the US, UK, EU and UN written one way."""
     for pattern, name in _NAME_VARIANTS:
         text = pattern.sub(name, text)
+    return text
+
+
+# The adjectives of two of those actors ("Which British minister…?" where the documents write
+# "United Kingdom"), not "British Columbia" or "Latin American".
+_ADJECTIVES = (
+    (re.compile(r"(?<!Latin )(?<!Latin-)(?<!South )(?<!North )(?<!Central )(?<!Native )(?<!Pan-)"
+                r"\bAmericans?\b"), "US"),
+    (re.compile(r"\b(?:British|Britons?)\b(?! Columbia)"), "UK"),
+)
+
+
+def adjectives_as_names(text: str, known: Callable[[str], bool]) -> str:
+    """The text with "American(s)" and "British", "Briton(s)" written "US" and "UK" where the
+    documents never use the word (`known(term)` is false for its keyword term), so that a
+    question reads as the documents do."""
+    for pattern, name in _ADJECTIVES:
+        def as_name(match: re.Match[str], name: str = name) -> str:
+            return match.group(0) if known(stem(match.group(0).lower())) else name
+        text = pattern.sub(as_name, text)
     return text
 
 

@@ -65,6 +65,8 @@ def test_citation_carries_document_metadata(assistant: Assistant) -> None:
     ("Who signed the declaration on behalf of the United Kingdom?", "For the United Kingdom", ("Alok Sharma",)),
     ("Who signed the US-UK declaration on AI research for the United States?", "For the United States",
      ("Michael J.K. Kratsios",)),
+    # "British" is read as the "UK" the documents write; the block is found beyond the best 8 passages.
+    ("Which British ministers signed the AI research declaration?", "For the United Kingdom", ("Alok Sharma",)),
 ])
 def test_who_signed_is_answered_by_the_signature_block(assistant: Assistant, question: str, party: str,
                                                        names: tuple[str, ...]) -> None:

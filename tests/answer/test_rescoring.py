@@ -1,13 +1,15 @@
-"""Pure parts of answer selection: answer types, excerpt features, the rescorer file, fusion."""
+"""Pure parts of answer selection: answer types, excerpt features, the rescorer file, fusion, quotes."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from assistant.answer.answering import Candidate, _extended
 from assistant.answer.features import (
     ANSWERABILITY,
     FEATURES,
@@ -20,6 +22,7 @@ from assistant.answer.rescorer import DEFAULT_PATH, Rescorer, read_rescorer
 from assistant.answer.retrieval import _reciprocal_rank_fusion, _zscore_fusion
 from assistant.config import Settings
 from assistant.errors import ConfigError
+from assistant.types import Chunk, Hit, Sentence
 
 
 @pytest.mark.parametrize("question, kinds", [
@@ -149,3 +152,34 @@ def test_zscore_fusion_agrees_with_both_lists_when_they_agree() -> None:
 def test_unknown_fusion_is_a_clear_error() -> None:
     with pytest.raises(ConfigError, match="fusion='max'"):
         Settings().with_overrides(fusion="max")
+
+
+def _quote_parts(text: str) -> tuple[Hit, list[Sentence], SimpleNamespace]:
+    """One passage over `text`, one sentence per line, every sentence its own excerpt window."""
+    sentences, start = [], 0
+    for n, line in enumerate(text.split("\n")):
+        sentences.append(Sentence(start, start + len(line), paragraph=n))
+        start += len(line) + 1
+    chunk = Chunk("d:1", "d", 0, len(text), text, text, "", 0, None, "body", tuple(sentences),
+                  tuple((i, i) for i in range(len(sentences))))
+    return Hit(chunk, 1.0, 0.5, 1.0, 1), sentences, SimpleNamespace(text=text)
+
+
+def test_a_quote_reads_on_into_a_neighbour_that_likely_answers() -> None:
+    hit, s, doc = _quote_parts("The partners announced prize challenges.\nThey launch in spring 2022.\n"
+                               "Unrelated closing words.\nThe prizes total 1 million.")
+
+    def scored(*pairs: tuple[float, int]) -> list[tuple[float, Candidate]]:
+        return [(p, Candidate(hit, i, i, "", ())) for p, i in pairs]
+
+    quotes = [(hit, s[0], s[0], 0.9)]
+    # The next sentence, at 0.3 of the best's 0.9 (>= 0.2 x), joins the quote; a stronger one
+    # further away does not, and each quote is widened once.
+    widened = _extended(quotes, scored((0.9, 0), (0.5, 3), (0.3, 1), (0.25, 2)), 0.2, lambda _: doc)
+    assert [(first.start, last.end) for _, first, last, _ in widened] == [(s[0].start, s[1].end)]
+    # Below the share, nothing changes.
+    assert _extended(quotes, scored((0.9, 0), (0.1, 1)), 0.2, lambda _: doc) == quotes
+    # A neighbour before the quote widens it backwards.
+    later = [(hit, s[1], s[1], 0.9)]
+    widened = _extended(later, scored((0.9, 1), (0.4, 0)), 0.2, lambda _: doc)
+    assert [(first.start, last.end) for _, first, last, _ in widened] == [(s[0].start, s[1].end)]

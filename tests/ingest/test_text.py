@@ -10,7 +10,14 @@ from assistant.config import Settings
 from assistant.errors import ConfigError
 from assistant.ingest.passages import numbered_paragraphs
 from assistant.ingest.structure import is_nav_line, segment
-from assistant.ingest.textnorm import GlueSplitter, keyword_terms, normalize_for_match, sentence_spans, stem
+from assistant.ingest.textnorm import (
+    GlueSplitter,
+    adjectives_as_names,
+    keyword_terms,
+    normalize_for_match,
+    sentence_spans,
+    stem,
+)
 from assistant.types import Document, DocumentMeta
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
@@ -111,6 +118,17 @@ def test_one_term_for_each_spelling_of_us_uk_eu() -> None:
     text = "The U.S., the United States of America and the US; the European Union and the EU; the U.K."
     assert keyword_terms(text) == ["usa", "usa", "usa", "eu", "eu", "uk"]
     assert "usa" not in keyword_terms("Let us cooperate with us.")  # the pronoun is not the country
+
+
+def test_us_and_uk_adjectives_are_read_as_names_the_documents_use() -> None:
+    def never(term: str) -> bool:
+        return False
+
+    assert adjectives_as_names("Which British minister met the Americans?", never) == "Which UK minister met the US?"
+    for other in ("Latin American states", "North Americans", "British Columbia", "African countries"):
+        assert adjectives_as_names(other, never) == other
+    # Documents that write the adjective keep it.
+    assert adjectives_as_names("British ministers", lambda term: term == "british") == "British ministers"
 
 
 def test_match_normalisation() -> None:
