@@ -6,6 +6,7 @@ import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from operator import attrgetter
 
 import numpy as np
 
@@ -200,9 +201,9 @@ def _joined(quotes: list[Quote], document: DocumentLookup) -> list[Quote]:
     out: list[Quote] = []
     for hit, first, last, score in quotes:
         text = document(hit.chunk.doc_id).text
-        for i, (other, o_first, o_last, o_score) in enumerate(out):
+        for i, (other, o_first, o_last, _) in enumerate(out):
             if other.chunk.doc_id == hit.chunk.doc_id and _touching(text, (first, last), (o_first, o_last)):
-                out[i] = (other, min(first, o_first, key=_start), max(last, o_last, key=_end), o_score)
+                out[i] = _spanning(out[i], first, last)
                 break
         else:
             out.append((hit, first, last, score))
@@ -218,12 +219,10 @@ def _touching(text: str, a: tuple[Sentence, Sentence], b: tuple[Sentence, Senten
             (b_last.end <= a_first.start and not text[b_last.end:a_first.start].strip()))
 
 
-def _start(sentence: Sentence) -> int:
-    return sentence.start
-
-
-def _end(sentence: Sentence) -> int:
-    return sentence.end
+def _spanning(quote: Quote, first: Sentence, last: Sentence) -> Quote:
+    """The quote widened to take in sentences first..last (which touch it)."""
+    hit, q_first, q_last, score = quote
+    return hit, min(first, q_first, key=attrgetter("start")), max(last, q_last, key=attrgetter("end")), score
 
 
 def _extended(quotes: list[Quote], scored: list[tuple[float, Candidate]], within: float,
@@ -239,13 +238,13 @@ def _extended(quotes: list[Quote], scored: list[tuple[float, Candidate]], within
         sentences = candidate.hit.chunk.sentences
         first, last = sentences[candidate.first], sentences[candidate.last]
         text = document(candidate.hit.chunk.doc_id).text
-        for i, (hit, q_first, q_last, q_score) in enumerate(out):
+        for i, (hit, q_first, q_last, _) in enumerate(out):
             if hit.chunk.doc_id != candidate.hit.chunk.doc_id:
                 continue
             if first.start >= q_first.start and last.end <= q_last.end:
                 break  # already quoted
             if i not in widened and _touching(text, (first, last), (q_first, q_last)):
-                out[i] = (hit, min(first, q_first, key=_start), max(last, q_last, key=_end), q_score)
+                out[i] = _spanning(out[i], first, last)
                 widened.add(i)
                 break
     return out
