@@ -197,16 +197,18 @@ Quote = tuple[Hit, Sentence, Sentence, float]
 def _joined(quotes: list[Quote], document: DocumentLookup) -> list[Quote]:
     """The quotes, those that overlap or follow each other in their document (nothing but space
     between them) quoted as one in the place of the better: one quote reads as the source does,
-    where two would cut it in the middle."""
+    where two would cut it in the middle. A merged quote is checked again against the others."""
     out: list[Quote] = []
-    for hit, first, last, score in quotes:
-        text = document(hit.chunk.doc_id).text
-        for i, (other, o_first, o_last, _) in enumerate(out):
-            if other.chunk.doc_id == hit.chunk.doc_id and _touching(text, (first, last), (o_first, o_last)):
-                out[i] = _spanning(out[i], first, last)
-                break
-        else:
-            out.append((hit, first, last, score))
+    for quote in quotes:
+        text = document(quote[0].chunk.doc_id).text
+        at = len(out)
+        while (i := next((i for i, o in enumerate(out) if o[0].chunk.doc_id == quote[0].chunk.doc_id
+                          and _touching(text, (quote[1], quote[2]), (o[1], o[2]))), None)) is not None:
+            other = out.pop(i)
+            # The merged quote keeps the place, passage and score of the better (earlier) one.
+            quote = _spanning(other, quote[1], quote[2]) if i < at else _spanning(quote, other[1], other[2])
+            at = min(at, i)
+        out.insert(at, quote)
     return out
 
 

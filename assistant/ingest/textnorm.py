@@ -195,10 +195,11 @@ def canonical_names(text: str) -> str:
 
 # The adjectives of two of those actors ("Which British minister…?" where the documents write
 # "United Kingdom"), not "British Columbia" or "Latin American".
+# Nor part of a longer name: "American Express", "British Council", "Anglo-American".
 _ADJECTIVES = (
-    (re.compile(r"(?<!Latin )(?<!Latin-)(?<!South )(?<!North )(?<!Central )(?<!Native )(?<!Pan-)"
-                r"\bAmericans?\b"), "US"),
-    (re.compile(r"\b(?:British|Britons?)\b(?! Columbia)"), "UK"),
+    (re.compile(r"(?<!Latin )(?<!South )(?<!North )(?<!Central )(?<!Native )(?<!African )(?<!-)"
+                r"\bAmericans?\b(?![ -][A-Z])"), "US"),
+    (re.compile(r"(?<!-)\b(?:British|Britons?)\b(?![ -][A-Z])"), "UK"),
 )
 
 

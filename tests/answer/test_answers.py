@@ -77,6 +77,13 @@ def test_who_signed_is_answered_by_the_signature_block(assistant: Assistant, que
     assert_citations_verbatim(answer, assistant)
 
 
+def test_british_is_read_as_the_uk_the_documents_write(assistant: Assistant) -> None:
+    british = assistant.ask("Which British ministers signed the AI research declaration?")
+    uk = assistant.ask("Which UK ministers signed the AI research declaration?")
+    assert not british.abstained and british.citations == uk.citations
+    assert assistant.ask("Which African countries signed the AI research declaration?").abstained
+
+
 @pytest.mark.parametrize("question, abstains", [
     ("What were the outcomes of COP28?", True),  # an acronym no passage holds or writes out
     ("When did NATO issue its AI strategy?", False),  # written out: "North Atlantic Treaty Organization"

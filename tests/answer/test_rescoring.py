@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from assistant.answer.answering import Candidate, _extended
+from assistant.answer.answering import Candidate, _extended, _joined
 from assistant.answer.features import (
     ANSWERABILITY,
     FEATURES,
@@ -183,3 +183,13 @@ def test_a_quote_reads_on_into_a_neighbour_that_likely_answers() -> None:
     later = [(hit, s[1], s[1], 0.9)]
     widened = _extended(later, scored((0.9, 1), (0.4, 0)), 0.2, lambda _: doc)
     assert [(first.start, last.end) for _, first, last, _ in widened] == [(s[0].start, s[1].end)]
+
+
+def test_quotes_that_come_to_overlap_are_merged_into_one() -> None:
+    hit, s, doc = _quote_parts("One.\nTwo.\nThree.\nFour.\nFive.")
+    # s0-s1 and s3-s4 are apart; s1-s3 bridges both: one quote s0-s4, in the place of the first.
+    quotes = [(hit, s[3], s[4], 0.9), (hit, s[0], s[1], 0.8), (hit, s[1], s[3], 0.5)]
+    assert [(f.start, last.end, score) for _, f, last, score in _joined(quotes, lambda _: doc)] == \
+        [(s[0].start, s[4].end, 0.9)]
+    apart = [(hit, s[0], s[0], 0.9), (hit, s[2], s[2], 0.5)]  # "Two." lies between: not joined
+    assert _joined(apart, lambda _: doc) == apart

@@ -125,7 +125,10 @@ def test_us_and_uk_adjectives_are_read_as_names_the_documents_use() -> None:
         return False
 
     assert adjectives_as_names("Which British minister met the Americans?", never) == "Which UK minister met the US?"
-    for other in ("Latin American states", "North Americans", "British Columbia", "African countries"):
+    assert adjectives_as_names("What did American and British officials agree?", never) == \
+        "What did US and UK officials agree?"
+    for other in ("Latin American states", "North Americans", "British Columbia", "African countries",
+                  "the British Council", "American Express", "Anglo-American ties", "African American voters"):
         assert adjectives_as_names(other, never) == other
     # Documents that write the adjective keep it.
     assert adjectives_as_names("British ministers", lambda term: term == "british") == "British ministers"
