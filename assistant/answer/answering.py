@@ -59,7 +59,8 @@ def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: Doc
     chosen = [(hit, hit.chunk.sentences[first], hit.chunk.sentences[last], score) for hit, first, last, score
               in _choose(scored, settings.max_citations, settings.cite_within, query.comparison)]
     if settings.extend_within < settings.cite_within:
-        chosen = _extended(chosen, scored, settings.extend_within, document)
+        chosen = _extended(chosen, scored, settings.extend_within, document, settings.extend_gap,
+                           settings.quote_words)
     chosen = _joined(chosen, document)
     if query.comparison:
         # Group by source, sources in order of their best excerpt.
@@ -228,10 +229,12 @@ def _spanning(quote: Quote, first: Sentence, last: Sentence) -> Quote:
 
 
 def _extended(quotes: list[Quote], scored: list[tuple[float, Candidate]], within: float,
-              document: DocumentLookup) -> list[Quote]:
-    """Each quote widened, once, by the best excerpt that overlaps it or follows or precedes it
-    with nothing but space between, when that excerpt's probability is at least `within` x the
-    best's: a quote reads on into the sentence that answers, and costs no extra citation."""
+              document: DocumentLookup, gap: int, words: int) -> list[Quote]:
+    """Each quote widened by the best excerpt that lies near it in its document (nothing between
+    but space and at most `gap` sentences of their passages, quoted too), when that excerpt's
+    probability is at least `within` x the best's and the quote stays within `words` words: a
+    quote reads on into the sentence that answers, and costs no extra citation. Once per quote,
+    except that excerpts overlapping it (windows share sentences) widen it as well."""
     out = list(quotes)
     widened: set[int] = set()
     for score, candidate in scored:
@@ -245,11 +248,33 @@ def _extended(quotes: list[Quote], scored: list[tuple[float, Candidate]], within
                 continue
             if first.start >= q_first.start and last.end <= q_last.end:
                 break  # already quoted
-            if i not in widened and _touching(text, (first, last), (q_first, q_last)):
-                out[i] = _spanning(out[i], first, last)
-                widened.add(i)
+            if i not in widened and _near(text, sentences + hit.chunk.sentences, (first, last),
+                                          (q_first, q_last), gap):
+                wider = _spanning(out[i], first, last)
+                if len(text[wider[1].start:wider[2].end].split()) <= words:
+                    if not (first.start < q_last.end and q_first.start < last.end):
+                        widened.add(i)
+                    out[i] = wider
                 break
     return out
+
+
+def _near(text: str, sentences: Sequence[Sentence], a: tuple[Sentence, Sentence],
+          b: tuple[Sentence, Sentence], gap: int) -> bool:
+    """Two spans of one text that overlap or have nothing between them but space and at most
+    `gap` of these sentences."""
+    if _touching(text, a, b):
+        return True
+    (_, a_last), (b_first, _) = sorted([a, b], key=lambda span: span[0].start)
+    between = {s for s in sentences if s.start >= a_last.end and s.end <= b_first.start}
+    if len(between) > gap:
+        return False
+    at, rest = a_last.end, []
+    for s in sorted(between, key=attrgetter("start")):
+        rest.append(text[at:s.start])
+        at = s.end
+    rest.append(text[at:b_first.start])
+    return not "".join(rest).strip()
 
 
 def _bigram_cover(query_terms: Sequence[str], excerpt_terms: Sequence[str]) -> float:

@@ -52,6 +52,16 @@ def test_answers_quote_the_evidence_with_citations(assistant: Assistant, questio
     assert_citations_verbatim(answer, assistant)
 
 
+def test_a_quote_reads_past_a_sentence_into_the_answer(assistant: Assistant) -> None:
+    # The best excerpt restates the question ("…announced plans to collaborate on bilateral
+    # innovation prize challenges…"); the date comes two sentences later, in the next passage.
+    answer = assistant.ask("When are the United States and the United Kingdom expected to launch their "
+                           "PETs prize challenges?")
+    first = answer.citations[0].excerpt
+    assert "prize challenges" in first and "spring of 2022" in first, first
+    assert_citations_verbatim(answer, assistant)
+
+
 def test_citation_carries_document_metadata(assistant: Assistant) -> None:
     answer = assistant.ask("Which UK ministers signed the US-UK AI declaration?")
     declaration = [c for c in answer.citations if c.doc_id == "us-uk-ai-rd-declaration-2020"]

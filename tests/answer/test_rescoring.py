@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from assistant.answer.answering import Candidate, _extended, _joined
+from assistant.answer.answering import Candidate, Quote, _extended, _joined
 from assistant.answer.features import (
     ANSWERABILITY,
     FEATURES,
@@ -172,17 +173,49 @@ def test_a_quote_reads_on_into_a_neighbour_that_likely_answers() -> None:
     def scored(*pairs: tuple[float, int]) -> list[tuple[float, Candidate]]:
         return [(p, Candidate(hit, i, i, "", ())) for p, i in pairs]
 
-    quotes = [(hit, s[0], s[0], 0.9)]
+    def spans(quotes: list[Quote]) -> list[tuple[int, int]]:
+        return [(first.start, last.end) for _, first, last, _ in quotes]
+
+    quotes: list[Quote] = [(hit, s[0], s[0], 0.9)]
+    found = scored((0.9, 0), (0.5, 3), (0.3, 1))
     # The next sentence, at 0.3 of the best's 0.9 (>= 0.2 x), joins the quote; a stronger one
-    # further away does not, and each quote is widened once.
-    widened = _extended(quotes, scored((0.9, 0), (0.5, 3), (0.3, 1), (0.25, 2)), 0.2, lambda _: doc)
-    assert [(first.start, last.end) for _, first, last, _ in widened] == [(s[0].start, s[1].end)]
-    # Below the share, nothing changes.
-    assert _extended(quotes, scored((0.9, 0), (0.1, 1)), 0.2, lambda _: doc) == quotes
+    # two sentences away joins only when two sentences may be bridged.
+    assert spans(_extended(quotes, found, 0.2, lambda _: doc, gap=0, words=100)) == [(s[0].start, s[1].end)]
+    assert spans(_extended(quotes, found, 0.2, lambda _: doc, gap=1, words=100)) == [(s[0].start, s[1].end)]
+    assert spans(_extended(quotes, found, 0.2, lambda _: doc, gap=2, words=100)) == [(s[0].start, s[3].end)]
+    # Below the share, or past the quote's length in words (5 + 5 here), nothing changes.
+    assert _extended(quotes, scored((0.9, 0), (0.1, 1)), 0.2, lambda _: doc, gap=2, words=100) == quotes
+    assert _extended(quotes, found, 0.2, lambda _: doc, gap=0, words=9) == quotes
+    # A quote reads on once; a window overlapping it (sharing a sentence) does not count.
+    twice = scored((0.9, 0), (0.5, 1), (0.4, 2))
+    assert spans(_extended(quotes, twice, 0.2, lambda _: doc, gap=0, words=100)) == [(s[0].start, s[1].end)]
+    overlapping = [(0.9, Candidate(hit, 0, 0, "", ())), (0.5, Candidate(hit, 0, 1, "", ())),
+                   (0.4, Candidate(hit, 2, 2, "", ()))]
+    assert spans(_extended(quotes, overlapping, 0.2, lambda _: doc, gap=0, words=100)) == [(s[0].start, s[2].end)]
     # A neighbour before the quote widens it backwards.
-    later = [(hit, s[1], s[1], 0.9)]
-    widened = _extended(later, scored((0.9, 1), (0.4, 0)), 0.2, lambda _: doc)
-    assert [(first.start, last.end) for _, first, last, _ in widened] == [(s[0].start, s[1].end)]
+    later: list[Quote] = [(hit, s[1], s[1], 0.9)]
+    widened = _extended(later, scored((0.9, 1), (0.4, 0)), 0.2, lambda _: doc, gap=0, words=100)
+    assert spans(widened) == [(s[0].start, s[1].end)]
+
+
+def test_a_quote_reads_past_sentences_of_the_next_passage_but_not_past_other_text() -> None:
+    text = "Plans were announced.\nThey build on work.\nAgencies lead it.\nLaunch is in spring.\n## Next\nMore."
+    hit, s, doc = _quote_parts(text)
+    first_passage = Hit(replace(hit.chunk, chunk_id="d:1", sentences=tuple(s[:2]), excerpts=((0, 0), (1, 1))),
+                        1.0, 0.5, 1.0, 1)
+    second_passage = Hit(replace(hit.chunk, chunk_id="d:2", sentences=tuple(s[2:4]), excerpts=((0, 0), (1, 1))),
+                         0.8, 0.4, 0.8, 2)
+    quotes: list[Quote] = [(first_passage, s[0], s[0], 0.9)]
+    launch = [(0.9, Candidate(first_passage, 0, 0, "", ())), (0.3, Candidate(second_passage, 1, 1, "", ()))]
+    # Two sentences lie between, one of each passage: bridged, and quoted.
+    widened = _extended(quotes, launch, 0.2, lambda _: doc, gap=2, words=100)
+    assert [(first.start, last.end) for _, first, last, _ in widened] == [(s[0].start, s[3].end)]
+    assert _extended(quotes, launch, 0.2, lambda _: doc, gap=1, words=100) == quotes
+    # A line that is no passage's sentence (a heading) is never bridged.
+    third_passage = Hit(replace(hit.chunk, chunk_id="d:3", sentences=(s[5],), excerpts=((0, 0),)), 0.7, 0.3, 0.7, 3)
+    later: list[Quote] = [(second_passage, s[3], s[3], 0.9)]
+    more = [(0.9, Candidate(second_passage, 1, 1, "", ())), (0.5, Candidate(third_passage, 0, 0, "", ()))]
+    assert _extended(later, more, 0.2, lambda _: doc, gap=2, words=100) == later
 
 
 def test_quotes_that_come_to_overlap_are_merged_into_one() -> None:

@@ -110,7 +110,8 @@ def test_seed_question_answer_with_citation_and_passage_panel(ui: Session) -> No
     expect(page.locator("#passage .ca-context")).to_contain_text(mark.inner_text()[:40])
     expect(page.locator("#passage .ca-panel-title")).to_contain_text("Declaration of the United States")
     reference = page.locator("#reference textarea").input_value()
-    assert reference.startswith(f"“{mark.inner_text()[:30]}") and "— Governments of the United States" in reference
+    marked = " ".join(mark.inner_text().split())  # the reference quotes on one line
+    assert reference.startswith(f"“{marked[:30]}") and "— Governments of the United States" in reference
     assert "Declaration of the United States" in reference and "[us-uk-ai-rd-declaration-2020#p" in reference
     page.locator("#copy-citation").click()
     page.wait_for_function("navigator.clipboard.readText().then(t => t.length > 0)")
