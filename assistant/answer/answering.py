@@ -207,7 +207,7 @@ def _joined(quotes: list[Quote], document: DocumentLookup) -> list[Quote]:
                           and _touching(text, (quote[1], quote[2]), (o[1], o[2]))), None)) is not None:
             other = out.pop(i)
             # The merged quote keeps the place, passage and score of the better (earlier) one.
-            quote = _spanning(other, quote[1], quote[2]) if i < at else _spanning(quote, other[1], other[2])
+            quote = _spanning(other, *quote[:3]) if i < at else _spanning(quote, *other[:3])
             at = min(at, i)
         out.insert(at, quote)
     return out
@@ -222,10 +222,12 @@ def _touching(text: str, a: tuple[Sentence, Sentence], b: tuple[Sentence, Senten
             (b_last.end <= a_first.start and not text[b_last.end:a_first.start].strip()))
 
 
-def _spanning(quote: Quote, first: Sentence, last: Sentence) -> Quote:
-    """The quote widened to take in sentences first..last (which touch it)."""
-    hit, q_first, q_last, score = quote
-    return hit, min(first, q_first, key=attrgetter("start")), max(last, q_last, key=attrgetter("end")), score
+def _spanning(quote: Quote, hit: Hit, first: Sentence, last: Sentence) -> Quote:
+    """The quote widened to take in sentences first..last of `hit`'s passage (near it). It keeps
+    its score, and names the passage it now begins in."""
+    q_hit, q_first, q_last, score = quote
+    begins = hit if first.start < q_first.start else q_hit
+    return begins, min(first, q_first, key=attrgetter("start")), max(last, q_last, key=attrgetter("end")), score
 
 
 def _extended(quotes: list[Quote], scored: list[tuple[float, Candidate]], within: float,
@@ -250,7 +252,7 @@ def _extended(quotes: list[Quote], scored: list[tuple[float, Candidate]], within
                 break  # already quoted
             if i not in widened and _near(text, sentences + hit.chunk.sentences, (first, last),
                                           (q_first, q_last), gap):
-                wider = _spanning(out[i], first, last)
+                wider = _spanning(out[i], candidate.hit, first, last)
                 if len(text[wider[1].start:wider[2].end].split()) <= words:
                     if not (first.start < q_last.end and q_first.start < last.end):
                         widened.add(i)

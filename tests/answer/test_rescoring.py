@@ -211,6 +211,11 @@ def test_a_quote_reads_past_sentences_of_the_next_passage_but_not_past_other_tex
     widened = _extended(quotes, launch, 0.2, lambda _: doc, gap=2, words=100)
     assert [(first.start, last.end) for _, first, last, _ in widened] == [(s[0].start, s[3].end)]
     assert _extended(quotes, launch, 0.2, lambda _: doc, gap=1, words=100) == quotes
+    # Read back into the passage before, the quote names the passage it now begins in.
+    back = _extended([(second_passage, s[3], s[3], 0.9)], [(0.9, launch[1][1]), (0.3, launch[0][1])], 0.2,
+                     lambda _: doc, gap=2, words=100)
+    assert [(h.chunk.chunk_id, first.start, last.end, p) for h, first, last, p in back] == \
+        [("d:1", s[0].start, s[3].end, 0.9)]
     # A line that is no passage's sentence (a heading) is never bridged.
     third_passage = Hit(replace(hit.chunk, chunk_id="d:3", sentences=(s[5],), excerpts=((0, 0),)), 0.7, 0.3, 0.7, 3)
     later: list[Quote] = [(second_passage, s[3], s[3], 0.9)]
