@@ -75,11 +75,12 @@ class Settings:
     `cite_within` or more: no reading on."""
     extend_gap: int = 2
     """Sentences that may lie between a quote and the excerpt it reads on into (quoted with it):
-    the answer is often two sentences past the one that restates the question. 0 -> 2: PolicyQA
-    hit@1 0.261 -> 0.307, SQuAD 0.846 -> 0.864, for 22% more words quoted (README)."""
+    the answer is often two sentences past the one that restates the question. 0 -> 2, with
+    `quote_words` 200: PolicyQA hit@1 0.261 -> 0.301, SQuAD 0.846 -> 0.863, for 20% more words
+    quoted (README)."""
     quote_words: int = 200
-    """A quote reads on only while it stays within this many words (a quote, not a page; it
-    costs PolicyQA 0.0005 hit@1 and our sets nothing: README)."""
+    """A quote reads on, and quotes that follow each other are joined, only while the quote
+    stays within this many words: a quote, not a page (README)."""
     abstain_below: float = 0.5
     """Answer only when the probability that the documents answer the question is at least
     this (the rescorer's answerability model; see README, Abstention)."""

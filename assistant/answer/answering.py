@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Callable, Sequence
@@ -61,7 +62,7 @@ def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: Doc
     if settings.extend_within < settings.cite_within:
         chosen = _extended(chosen, scored, settings.extend_within, document, settings.extend_gap,
                            settings.quote_words)
-    chosen = _joined(chosen, document)
+    chosen = _joined(chosen, document, settings.quote_words)
     if query.comparison:
         # Group by source, sources in order of their best excerpt.
         order = list(dict.fromkeys(hit.chunk.doc_id for hit, _, _, _ in chosen))
@@ -195,22 +196,36 @@ Quote = tuple[Hit, Sentence, Sentence, float]
 """A quote: the passage it was found in, its first and last sentence, and its probability."""
 
 
-def _joined(quotes: list[Quote], document: DocumentLookup) -> list[Quote]:
+def _joined(quotes: list[Quote], document: DocumentLookup, words: int) -> list[Quote]:
     """The quotes, those that overlap or follow each other in their document (nothing but space
     between them) quoted as one in the place of the better: one quote reads as the source does,
-    where two would cut it in the middle. A merged quote is checked again against the others."""
+    where two would cut it in the middle. Quotes that only follow each other are joined while
+    the whole stays within `words` words. A merged quote is checked again against the others."""
     out: list[Quote] = []
     for quote in quotes:
         text = document(quote[0].chunk.doc_id).text
+
+        def joins(other: Quote, quote: Quote = quote, text: str = text) -> bool:
+            if other[0].chunk.doc_id != quote[0].chunk.doc_id or not _touching(text, quote[1:3], other[1:3]):
+                return False
+            return _overlapping(quote, other) or _words(text, _spanning(quote, *other[:3])) <= words
+
         at = len(out)
-        while (i := next((i for i, o in enumerate(out) if o[0].chunk.doc_id == quote[0].chunk.doc_id
-                          and _touching(text, (quote[1], quote[2]), (o[1], o[2]))), None)) is not None:
+        while (i := next((i for i, o in enumerate(out) if joins(o)), None)) is not None:
             other = out.pop(i)
             # The merged quote keeps the place, passage and score of the better (earlier) one.
             quote = _spanning(other, *quote[:3]) if i < at else _spanning(quote, *other[:3])
             at = min(at, i)
         out.insert(at, quote)
     return out
+
+
+def _overlapping(a: Quote, b: Quote) -> bool:
+    return a[1].start < b[2].end and b[1].start < a[2].end
+
+
+def _words(text: str, quote: Quote) -> int:
+    return len(text[quote[1].start:quote[2].end].split())
 
 
 def _touching(text: str, a: tuple[Sentence, Sentence], b: tuple[Sentence, Sentence]) -> bool:
@@ -234,27 +249,33 @@ def _extended(quotes: list[Quote], scored: list[tuple[float, Candidate]], within
               document: DocumentLookup, gap: int, words: int) -> list[Quote]:
     """Each quote widened by the best excerpt that lies near it in its document (nothing between
     but space and at most `gap` sentences of their passages, quoted too), when that excerpt's
-    probability is at least `within` x the best's and the quote stays within `words` words: a
-    quote reads on into the sentence that answers, and costs no extra citation. Once per quote,
-    except that excerpts overlapping it (windows share sentences) widen it as well."""
+    probability is at least `within` x the best's and the quote, with any other it comes to
+    meet, stays within `words` words: a quote reads on into the sentence that answers, and
+    costs no extra citation. Once per quote; excerpts overlapping it (windows share sentences)
+    widen it as well, however often."""
     out = list(quotes)
     widened: set[int] = set()
     for score, candidate in scored:
-        if score < scored[0][0] * within or len(widened) == len(out):
+        if score < scored[0][0] * within:
             break
-        sentences = candidate.hit.chunk.sentences
-        first, last = sentences[candidate.first], sentences[candidate.last]
-        text = document(candidate.hit.chunk.doc_id).text
+        hit_c = candidate.hit
+        sentences = hit_c.chunk.sentences
+        near: Quote = (hit_c, sentences[candidate.first], sentences[candidate.last], score)
+        text = document(hit_c.chunk.doc_id).text
         for i, (hit, q_first, q_last, _) in enumerate(out):
-            if hit.chunk.doc_id != candidate.hit.chunk.doc_id:
+            if hit.chunk.doc_id != hit_c.chunk.doc_id:
                 continue
-            if first.start >= q_first.start and last.end <= q_last.end:
+            if near[1].start >= q_first.start and near[2].end <= q_last.end:
                 break  # already quoted
-            if i not in widened and _near(text, sentences + hit.chunk.sentences, (first, last),
-                                          (q_first, q_last), gap):
-                wider = _spanning(out[i], candidate.hit, first, last)
-                if len(text[wider[1].start:wider[2].end].split()) <= words:
-                    if not (first.start < q_last.end and q_first.start < last.end):
+            overlapping = _overlapping(near, out[i])
+            if (overlapping or i not in widened) and _near(text, sentences + hit.chunk.sentences,
+                                                           near[1:3], (q_first, q_last), gap):
+                wider = _spanning(out[i], *near[:3])
+                met = [o for j, o in enumerate(out) if j != i and o[0].chunk.doc_id == hit.chunk.doc_id
+                       and _touching(text, wider[1:3], o[1:3])]
+                whole = functools.reduce(lambda q, o: _spanning(q, *o[:3]), met, wider)
+                if _words(text, whole) <= words:
+                    if not overlapping:
                         widened.add(i)
                     out[i] = wider
                 break

@@ -186,6 +186,12 @@ def test_a_quote_reads_on_into_a_neighbour_that_likely_answers() -> None:
     # Below the share, or past the quote's length in words (5 + 5 here), nothing changes.
     assert _extended(quotes, scored((0.9, 0), (0.1, 1)), 0.2, lambda _: doc, gap=2, words=100) == quotes
     assert _extended(quotes, found, 0.2, lambda _: doc, gap=0, words=9) == quotes
+    assert spans(_extended(quotes, found, 0.2, lambda _: doc, gap=0, words=10)) == [(s[0].start, s[1].end)]
+    # Nor when, with a quote it comes to meet, it would pass the limit (5 + 5 + 3 + 5 words).
+    two: list[Quote] = [(hit, s[0], s[0], 0.9), (hit, s[2], s[3], 0.6)]
+    reach = scored((0.9, 0), (0.6, 2), (0.3, 1))
+    assert spans(_extended(two, reach, 0.2, lambda _: doc, gap=0, words=17)) == spans(two)
+    assert spans(_extended(two, reach, 0.2, lambda _: doc, gap=0, words=18))[0] == (s[0].start, s[1].end)
     # A quote reads on once; a window overlapping it (sharing a sentence) does not count.
     twice = scored((0.9, 0), (0.5, 1), (0.4, 2))
     assert spans(_extended(quotes, twice, 0.2, lambda _: doc, gap=0, words=100)) == [(s[0].start, s[1].end)]
@@ -227,7 +233,19 @@ def test_quotes_that_come_to_overlap_are_merged_into_one() -> None:
     hit, s, doc = _quote_parts("One.\nTwo.\nThree.\nFour.\nFive.")
     # s0-s1 and s3-s4 are apart; s1-s3 bridges both: one quote s0-s4, in the place of the first.
     quotes = [(hit, s[3], s[4], 0.9), (hit, s[0], s[1], 0.8), (hit, s[1], s[3], 0.5)]
-    assert [(f.start, last.end, score) for _, f, last, score in _joined(quotes, lambda _: doc)] == \
+    assert [(f.start, last.end, score) for _, f, last, score in _joined(quotes, lambda _: doc, 100)] == \
         [(s[0].start, s[4].end, 0.9)]
     apart = [(hit, s[0], s[0], 0.9), (hit, s[2], s[2], 0.5)]  # "Two." lies between: not joined
-    assert _joined(apart, lambda _: doc) == apart
+    assert _joined(apart, lambda _: doc, 100) == apart
+    # Quotes that only follow each other are joined within the length limit (2 words here).
+    following: list[Quote] = [(hit, s[0], s[0], 0.9), (hit, s[1], s[1], 0.5)]
+    assert len(_joined(following, lambda _: doc, 2)) == 1 and _joined(following, lambda _: doc, 1) == following
+
+
+def test_quotes_of_two_passages_joined_name_the_passage_they_begin_in() -> None:
+    hit, s, doc = _quote_parts("One.\nTwo.\nThree.\nFour.")
+    first_passage = Hit(replace(hit.chunk, chunk_id="d:1", sentences=tuple(s[:2])), 1.0, 0.5, 1.0, 1)
+    second_passage = Hit(replace(hit.chunk, chunk_id="d:2", sentences=tuple(s[2:])), 0.8, 0.4, 0.8, 2)
+    quotes: list[Quote] = [(second_passage, s[2], s[3], 0.9), (first_passage, s[0], s[1], 0.5)]
+    assert [(h.chunk.chunk_id, f.start, last.end, p) for h, f, last, p in _joined(quotes, lambda _: doc, 100)] == \
+        [("d:1", s[0].start, s[3].end, 0.9)]
