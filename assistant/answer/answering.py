@@ -15,7 +15,7 @@ from ..config import Settings
 from ..ingest.passages import passage_id
 from ..ingest.textnorm import keyword_terms
 from ..types import Answer, Chunk, Citation, Document, Hit, Sentence
-from .features import answer_types, excerpt_features, holds_party_line, signature_windows
+from .features import excerpt_features, holds_party_line, signature_windows
 from .rescorer import Rescorer, default_rescorer
 from .retrieval import Query
 
@@ -97,7 +97,7 @@ class Candidate:
 def candidates(query: Query, pool: Sequence[Hit], document: DocumentLookup, excerpt_vectors: ExcerptVectors,
                coverage: Coverage) -> list[Candidate]:
     """Every excerpt window of the pooled passages (see chunking.excerpt_windows), with its features."""
-    types = answer_types(query.text)
+    types = query.types
     owners: list[tuple[Hit, int, int, str, list[str], bool]] = []
     rows: list[np.ndarray] = []
     for hit, windows in zip(pool, excerpt_vectors([hit.chunk for hit in pool])):
@@ -138,7 +138,7 @@ def candidates(query: Query, pool: Sequence[Hit], document: DocumentLookup, exce
 def search_depth(query: Query, settings: Settings) -> int:
     """How many passages to retrieve: a comparison looks wider, so that each side's documents are
     in the pool, and so does a question about who signed, for the signature blocks."""
-    if answer_types(query.text).signing:
+    if query.types.signing:
         return max(settings.rerank_chunks, settings.candidates)
     return max(settings.rerank_chunks, 5) * (3 if query.comparison else 1)
 
@@ -150,7 +150,7 @@ def answer_pool(query: Query, hits: Sequence[Hit], settings: Settings) -> list[H
     if query.comparison:
         return _diverse(hits, settings.rerank_chunks)
     pool = list(hits[: settings.rerank_chunks])
-    if answer_types(query.text).signing:
+    if query.types.signing:
         pool += [hit for hit in hits[settings.rerank_chunks:] if holds_party_line(hit.chunk.text)][:2]
     return pool
 

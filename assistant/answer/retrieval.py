@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -16,6 +16,7 @@ from ..indexing.passage_store import PassageStore
 from ..ingest.textnorm import QUESTION_WORDS, GlueSplitter, adjectives_as_names, canonical_names, keyword_terms
 from ..types import Chunk, Hit
 from .acronyms import expand, spelled_out
+from .features import AnswerTypes, answer_types
 
 SEARCH_MODES = ("hybrid", "dense", "keyword")
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
@@ -44,6 +45,7 @@ class Query:
     spread: float = 0.0  # best cosine minus the fifth best among the passages searched: does one stand out?
     unknown_name: bool = False  # a name in the question (a capitalised word inside it, an acronym) no passage holds
     scope: np.ndarray | None = None  # the chunk rows of the documents asked about; None: all
+    types: AnswerTypes = field(default_factory=AnswerTypes)  # the kind of answer asked for (features.answer_types)
 
 
 def chunk_search_text(chunk: Chunk, title: str) -> str:
@@ -91,7 +93,7 @@ class Retriever:
         nearest = tuple(self.store.search(vector, max(depth, 5), scope))
         unknown_name = any(not self.bm25.knows(t) for t in names) or self._unknown_acronym(question, nearest)
         return Query(question, vector, terms, nearest, bool(_AUTHORSHIP.search(question)), comparison, unknown,
-                     _spread(nearest), unknown_name, scope)
+                     _spread(nearest), unknown_name, scope, answer_types(question))
 
     def _unknown_acronym(self, question: str, nearest: tuple[tuple[int, float], ...]) -> bool:
         """An acronym in the question ("COP28") that no passage holds, nor the passages nearest
