@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from operator import attrgetter
 
 import numpy as np
 
@@ -16,6 +14,7 @@ from ..ingest.passages import passage_id
 from ..ingest.textnorm import keyword_terms
 from ..types import Answer, Chunk, Citation, Document, Hit, Sentence
 from .features import excerpt_features, holds_party_line, signature_windows
+from .quotes import Quote, extended, joined
 from .rescorer import Rescorer, default_rescorer
 from .retrieval import Query
 
@@ -57,12 +56,12 @@ def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: Doc
                    for n, h in enumerate(hits[:3], start=1)]
         return Answer(query.text, NOT_COVERED, True, (), tuple(_verified(closest, document)), searched)
 
-    chosen = [(hit, hit.chunk.sentences[first], hit.chunk.sentences[last], score) for hit, first, last, score
+    chosen = [_quote(hit, first, last, score) for hit, first, last, score
               in _choose(scored, settings.max_citations, settings.cite_within, query.comparison)]
     if settings.extend_within < settings.cite_within:
-        chosen = _extended(chosen, scored, settings.extend_within, document, settings.extend_gap,
-                           settings.quote_words)
-    chosen = _joined(chosen, document, settings.quote_words)
+        offers = [_quote(c.hit, c.first, c.last, score) for score, c in scored]
+        chosen = extended(chosen, offers, settings.extend_within, document, settings.extend_gap, settings.quote_words)
+    chosen = joined(chosen, document, settings.quote_words)
     if query.comparison:
         # Group by source, sources in order of their best excerpt.
         order = list(dict.fromkeys(hit.chunk.doc_id for hit, _, _, _ in chosen))
@@ -192,112 +191,9 @@ def _choose(scored: list[tuple[float, Candidate]], limit: int, within: float,
     return chosen
 
 
-Quote = tuple[Hit, Sentence, Sentence, float]
-"""A quote: the passage it was found in, its first and last sentence, and its probability."""
-
-
-def _joined(quotes: list[Quote], document: DocumentLookup, words: int) -> list[Quote]:
-    """The quotes, those that overlap or follow each other in their document (nothing but space
-    between them) quoted as one in the place of the better: one quote reads as the source does,
-    where two would cut it in the middle. Quotes that only follow each other are joined while
-    the whole stays within `words` words. A merged quote is checked again against the others."""
-    out: list[Quote] = []
-    for quote in quotes:
-        text = document(quote[0].chunk.doc_id).text
-
-        def joins(other: Quote, quote: Quote = quote, text: str = text) -> bool:
-            if other[0].chunk.doc_id != quote[0].chunk.doc_id or not _touching(text, quote[1:3], other[1:3]):
-                return False
-            return _overlapping(quote, other) or _words(text, _spanning(quote, *other[:3])) <= words
-
-        at = len(out)
-        while (i := next((i for i, o in enumerate(out) if joins(o)), None)) is not None:
-            other = out.pop(i)
-            # The merged quote keeps the place, passage and score of the better (earlier) one.
-            quote = _spanning(other, *quote[:3]) if i < at else _spanning(quote, *other[:3])
-            at = min(at, i)
-        out.insert(at, quote)
-    return out
-
-
-def _overlapping(a: Quote, b: Quote) -> bool:
-    return a[1].start < b[2].end and b[1].start < a[2].end
-
-
-def _words(text: str, quote: Quote) -> int:
-    return len(text[quote[1].start:quote[2].end].split())
-
-
-def _touching(text: str, a: tuple[Sentence, Sentence], b: tuple[Sentence, Sentence]) -> bool:
-    """Two spans (first, last sentence) of one text overlap or have only space between them."""
-    (a_first, a_last), (b_first, b_last) = a, b
-    if a_first.start < b_last.end and b_first.start < a_last.end:
-        return True
-    return ((a_last.end <= b_first.start and not text[a_last.end:b_first.start].strip()) or
-            (b_last.end <= a_first.start and not text[b_last.end:a_first.start].strip()))
-
-
-def _spanning(quote: Quote, hit: Hit, first: Sentence, last: Sentence) -> Quote:
-    """The quote widened to take in sentences first..last of `hit`'s passage (near it). It keeps
-    its score, and names the passage it now begins in."""
-    q_hit, q_first, q_last, score = quote
-    begins = hit if first.start < q_first.start else q_hit
-    return begins, min(first, q_first, key=attrgetter("start")), max(last, q_last, key=attrgetter("end")), score
-
-
-def _extended(quotes: list[Quote], scored: list[tuple[float, Candidate]], within: float,
-              document: DocumentLookup, gap: int, words: int) -> list[Quote]:
-    """Each quote widened by the best excerpt that lies near it in its document (nothing between
-    but space and at most `gap` sentences of their passages, quoted too), when that excerpt's
-    probability is at least `within` x the best's and the quote, with any other it comes to
-    meet, stays within `words` words: a quote reads on into the sentence that answers, and
-    costs no extra citation. Once per quote; excerpts overlapping it (windows share sentences)
-    widen it as well, however often."""
-    out = list(quotes)
-    widened: set[int] = set()
-    for score, candidate in scored:
-        if score < scored[0][0] * within:
-            break
-        hit_c = candidate.hit
-        sentences = hit_c.chunk.sentences
-        near: Quote = (hit_c, sentences[candidate.first], sentences[candidate.last], score)
-        text = document(hit_c.chunk.doc_id).text
-        for i, (hit, q_first, q_last, _) in enumerate(out):
-            if hit.chunk.doc_id != hit_c.chunk.doc_id:
-                continue
-            if near[1].start >= q_first.start and near[2].end <= q_last.end:
-                break  # already quoted
-            overlapping = _overlapping(near, out[i])
-            if (overlapping or i not in widened) and _near(text, sentences + hit.chunk.sentences,
-                                                           near[1:3], (q_first, q_last), gap):
-                wider = _spanning(out[i], *near[:3])
-                met = [o for j, o in enumerate(out) if j != i and o[0].chunk.doc_id == hit.chunk.doc_id
-                       and _touching(text, wider[1:3], o[1:3])]
-                whole = functools.reduce(lambda q, o: _spanning(q, *o[:3]), met, wider)
-                if _words(text, whole) <= words:
-                    if not overlapping:
-                        widened.add(i)
-                    out[i] = wider
-                break
-    return out
-
-
-def _near(text: str, sentences: Sequence[Sentence], a: tuple[Sentence, Sentence],
-          b: tuple[Sentence, Sentence], gap: int) -> bool:
-    """Two spans of one text that overlap or have nothing between them but space and at most
-    `gap` of these sentences."""
-    if _touching(text, a, b):
-        return True
-    (_, a_last), (b_first, _) = sorted([a, b], key=lambda span: span[0].start)
-    between = {s for s in sentences if s.start >= a_last.end and s.end <= b_first.start}
-    if len(between) > gap:
-        return False
-    at, rest = a_last.end, []
-    for s in sorted(between, key=attrgetter("start")):
-        rest.append(text[at:s.start])
-        at = s.end
-    rest.append(text[at:b_first.start])
-    return not "".join(rest).strip()
+def _quote(hit: Hit, first: int, last: int, score: float) -> Quote:
+    """Sentences first..last of the hit's passage as a quote."""
+    return Quote(hit, hit.chunk.sentences[first], hit.chunk.sentences[last], score)
 
 
 def _bigram_cover(query_terms: Sequence[str], excerpt_terms: Sequence[str]) -> float:

@@ -10,7 +10,6 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from assistant.answer.answering import Candidate, Quote, _extended, _joined
 from assistant.answer.features import (
     ANSWERABILITY,
     FEATURES,
@@ -19,6 +18,7 @@ from assistant.answer.features import (
     excerpt_types,
     signature_windows,
 )
+from assistant.answer.quotes import Quote, extended, joined
 from assistant.answer.rescorer import DEFAULT_PATH, Rescorer, read_rescorer
 from assistant.answer.retrieval import _reciprocal_rank_fusion, _zscore_fusion
 from assistant.config import Settings
@@ -170,37 +170,36 @@ def test_a_quote_reads_on_into_a_neighbour_that_likely_answers() -> None:
     hit, s, doc = _quote_parts("The partners announced prize challenges.\nThey launch in spring 2022.\n"
                                "Unrelated closing words.\nThe prizes total 1 million.")
 
-    def scored(*pairs: tuple[float, int]) -> list[tuple[float, Candidate]]:
-        return [(p, Candidate(hit, i, i, "", ())) for p, i in pairs]
+    def scored(*pairs: tuple[float, int]) -> list[Quote]:
+        return [Quote(hit, s[i], s[i], p) for p, i in pairs]
 
     def spans(quotes: list[Quote]) -> list[tuple[int, int]]:
         return [(first.start, last.end) for _, first, last, _ in quotes]
 
-    quotes: list[Quote] = [(hit, s[0], s[0], 0.9)]
+    quotes: list[Quote] = [Quote(hit, s[0], s[0], 0.9)]
     found = scored((0.9, 0), (0.5, 3), (0.3, 1))
     # The next sentence, at 0.3 of the best's 0.9 (>= 0.2 x), joins the quote; a stronger one
     # two sentences away joins only when two sentences may be bridged.
-    assert spans(_extended(quotes, found, 0.2, lambda _: doc, gap=0, words=100)) == [(s[0].start, s[1].end)]
-    assert spans(_extended(quotes, found, 0.2, lambda _: doc, gap=1, words=100)) == [(s[0].start, s[1].end)]
-    assert spans(_extended(quotes, found, 0.2, lambda _: doc, gap=2, words=100)) == [(s[0].start, s[3].end)]
+    assert spans(extended(quotes, found, 0.2, lambda _: doc, gap=0, words=100)) == [(s[0].start, s[1].end)]
+    assert spans(extended(quotes, found, 0.2, lambda _: doc, gap=1, words=100)) == [(s[0].start, s[1].end)]
+    assert spans(extended(quotes, found, 0.2, lambda _: doc, gap=2, words=100)) == [(s[0].start, s[3].end)]
     # Below the share, or past the quote's length in words (5 + 5 here), nothing changes.
-    assert _extended(quotes, scored((0.9, 0), (0.1, 1)), 0.2, lambda _: doc, gap=2, words=100) == quotes
-    assert _extended(quotes, found, 0.2, lambda _: doc, gap=0, words=9) == quotes
-    assert spans(_extended(quotes, found, 0.2, lambda _: doc, gap=0, words=10)) == [(s[0].start, s[1].end)]
+    assert extended(quotes, scored((0.9, 0), (0.1, 1)), 0.2, lambda _: doc, gap=2, words=100) == quotes
+    assert extended(quotes, found, 0.2, lambda _: doc, gap=0, words=9) == quotes
+    assert spans(extended(quotes, found, 0.2, lambda _: doc, gap=0, words=10)) == [(s[0].start, s[1].end)]
     # Nor when, with a quote it comes to meet, it would pass the limit (5 + 5 + 3 + 5 words).
-    two: list[Quote] = [(hit, s[0], s[0], 0.9), (hit, s[2], s[3], 0.6)]
+    two: list[Quote] = [Quote(hit, s[0], s[0], 0.9), Quote(hit, s[2], s[3], 0.6)]
     reach = scored((0.9, 0), (0.6, 2), (0.3, 1))
-    assert spans(_extended(two, reach, 0.2, lambda _: doc, gap=0, words=17)) == spans(two)
-    assert spans(_extended(two, reach, 0.2, lambda _: doc, gap=0, words=18))[0] == (s[0].start, s[1].end)
+    assert spans(extended(two, reach, 0.2, lambda _: doc, gap=0, words=17)) == spans(two)
+    assert spans(extended(two, reach, 0.2, lambda _: doc, gap=0, words=18))[0] == (s[0].start, s[1].end)
     # A quote reads on once; a window overlapping it (sharing a sentence) does not count.
     twice = scored((0.9, 0), (0.5, 1), (0.4, 2))
-    assert spans(_extended(quotes, twice, 0.2, lambda _: doc, gap=0, words=100)) == [(s[0].start, s[1].end)]
-    overlapping = [(0.9, Candidate(hit, 0, 0, "", ())), (0.5, Candidate(hit, 0, 1, "", ())),
-                   (0.4, Candidate(hit, 2, 2, "", ()))]
-    assert spans(_extended(quotes, overlapping, 0.2, lambda _: doc, gap=0, words=100)) == [(s[0].start, s[2].end)]
+    assert spans(extended(quotes, twice, 0.2, lambda _: doc, gap=0, words=100)) == [(s[0].start, s[1].end)]
+    overlapping = [Quote(hit, s[0], s[0], 0.9), Quote(hit, s[0], s[1], 0.5), Quote(hit, s[2], s[2], 0.4)]
+    assert spans(extended(quotes, overlapping, 0.2, lambda _: doc, gap=0, words=100)) == [(s[0].start, s[2].end)]
     # A neighbour before the quote widens it backwards.
-    later: list[Quote] = [(hit, s[1], s[1], 0.9)]
-    widened = _extended(later, scored((0.9, 1), (0.4, 0)), 0.2, lambda _: doc, gap=0, words=100)
+    later: list[Quote] = [Quote(hit, s[1], s[1], 0.9)]
+    widened = extended(later, scored((0.9, 1), (0.4, 0)), 0.2, lambda _: doc, gap=0, words=100)
     assert spans(widened) == [(s[0].start, s[1].end)]
 
 
@@ -211,41 +210,41 @@ def test_a_quote_reads_past_sentences_of_the_next_passage_but_not_past_other_tex
                         1.0, 0.5, 1.0, 1)
     second_passage = Hit(replace(hit.chunk, chunk_id="d:2", sentences=tuple(s[2:4]), excerpts=((0, 0), (1, 1))),
                          0.8, 0.4, 0.8, 2)
-    quotes: list[Quote] = [(first_passage, s[0], s[0], 0.9)]
-    launch = [(0.9, Candidate(first_passage, 0, 0, "", ())), (0.3, Candidate(second_passage, 1, 1, "", ()))]
+    quotes: list[Quote] = [Quote(first_passage, s[0], s[0], 0.9)]
+    launch = [Quote(first_passage, s[0], s[0], 0.9), Quote(second_passage, s[3], s[3], 0.3)]
     # Two sentences lie between, one of each passage: bridged, and quoted.
-    widened = _extended(quotes, launch, 0.2, lambda _: doc, gap=2, words=100)
+    widened = extended(quotes, launch, 0.2, lambda _: doc, gap=2, words=100)
     assert [(first.start, last.end) for _, first, last, _ in widened] == [(s[0].start, s[3].end)]
-    assert _extended(quotes, launch, 0.2, lambda _: doc, gap=1, words=100) == quotes
+    assert extended(quotes, launch, 0.2, lambda _: doc, gap=1, words=100) == quotes
     # Read back into the passage before, the quote names the passage it now begins in.
-    back = _extended([(second_passage, s[3], s[3], 0.9)], [(0.9, launch[1][1]), (0.3, launch[0][1])], 0.2,
-                     lambda _: doc, gap=2, words=100)
+    back_launch = [Quote(second_passage, s[3], s[3], 0.9), Quote(first_passage, s[0], s[0], 0.3)]
+    back = extended([back_launch[0]], back_launch, 0.2, lambda _: doc, gap=2, words=100)
     assert [(h.chunk.chunk_id, first.start, last.end, p) for h, first, last, p in back] == \
         [("d:1", s[0].start, s[3].end, 0.9)]
     # A line that is no passage's sentence (a heading) is never bridged.
     third_passage = Hit(replace(hit.chunk, chunk_id="d:3", sentences=(s[5],), excerpts=((0, 0),)), 0.7, 0.3, 0.7, 3)
-    later: list[Quote] = [(second_passage, s[3], s[3], 0.9)]
-    more = [(0.9, Candidate(second_passage, 1, 1, "", ())), (0.5, Candidate(third_passage, 0, 0, "", ()))]
-    assert _extended(later, more, 0.2, lambda _: doc, gap=2, words=100) == later
+    later: list[Quote] = [Quote(second_passage, s[3], s[3], 0.9)]
+    more = [Quote(second_passage, s[3], s[3], 0.9), Quote(third_passage, s[5], s[5], 0.5)]
+    assert extended(later, more, 0.2, lambda _: doc, gap=2, words=100) == later
 
 
 def test_quotes_that_come_to_overlap_are_merged_into_one() -> None:
     hit, s, doc = _quote_parts("One.\nTwo.\nThree.\nFour.\nFive.")
     # s0-s1 and s3-s4 are apart; s1-s3 bridges both: one quote s0-s4, in the place of the first.
-    quotes = [(hit, s[3], s[4], 0.9), (hit, s[0], s[1], 0.8), (hit, s[1], s[3], 0.5)]
-    assert [(f.start, last.end, score) for _, f, last, score in _joined(quotes, lambda _: doc, 100)] == \
+    quotes = [Quote(hit, s[3], s[4], 0.9), Quote(hit, s[0], s[1], 0.8), Quote(hit, s[1], s[3], 0.5)]
+    assert [(f.start, last.end, score) for _, f, last, score in joined(quotes, lambda _: doc, 100)] == \
         [(s[0].start, s[4].end, 0.9)]
-    apart = [(hit, s[0], s[0], 0.9), (hit, s[2], s[2], 0.5)]  # "Two." lies between: not joined
-    assert _joined(apart, lambda _: doc, 100) == apart
+    apart = [Quote(hit, s[0], s[0], 0.9), Quote(hit, s[2], s[2], 0.5)]  # "Two." lies between: not joined
+    assert joined(apart, lambda _: doc, 100) == apart
     # Quotes that only follow each other are joined within the length limit (2 words here).
-    following: list[Quote] = [(hit, s[0], s[0], 0.9), (hit, s[1], s[1], 0.5)]
-    assert len(_joined(following, lambda _: doc, 2)) == 1 and _joined(following, lambda _: doc, 1) == following
+    following: list[Quote] = [Quote(hit, s[0], s[0], 0.9), Quote(hit, s[1], s[1], 0.5)]
+    assert len(joined(following, lambda _: doc, 2)) == 1 and joined(following, lambda _: doc, 1) == following
 
 
 def test_quotes_of_two_passages_joined_name_the_passage_they_begin_in() -> None:
     hit, s, doc = _quote_parts("One.\nTwo.\nThree.\nFour.")
     first_passage = Hit(replace(hit.chunk, chunk_id="d:1", sentences=tuple(s[:2])), 1.0, 0.5, 1.0, 1)
     second_passage = Hit(replace(hit.chunk, chunk_id="d:2", sentences=tuple(s[2:])), 0.8, 0.4, 0.8, 2)
-    quotes: list[Quote] = [(second_passage, s[2], s[3], 0.9), (first_passage, s[0], s[1], 0.5)]
-    assert [(h.chunk.chunk_id, f.start, last.end, p) for h, f, last, p in _joined(quotes, lambda _: doc, 100)] == \
+    quotes: list[Quote] = [Quote(second_passage, s[2], s[3], 0.9), Quote(first_passage, s[0], s[1], 0.5)]
+    assert [(h.chunk.chunk_id, f.start, last.end, p) for h, f, last, p in joined(quotes, lambda _: doc, 100)] == \
         [("d:1", s[0].start, s[3].end, 0.9)]
