@@ -49,11 +49,24 @@ def read_questions(path: Path) -> list[EvalQuestion]:
         try:
             item = json.loads(line)
             out.append(EvalQuestion(str(item["id"]), item["question"], tuple(item.get("evidence", [])),
-                                    bool(item.get("answerable", True)), item.get("kind", ""),
+                                    bool(item.get("answerable", True)), _kind(item.get("kind")),
                                     _doc_ids(item.get("doc"))))
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise AssistantError(f"{path}:{number}: not a question line ({exc})") from exc
     return out
+
+
+KINDS = ("offtopic", "neartopic")
+
+
+def _kind(value: object) -> str:
+    """A line's optional "kind", spelled as the file likes ("near-topic", "Near topic")."""
+    if value is None or value == "":
+        return ""
+    kind = "".join(ch for ch in str(value).lower() if ch.isalpha())
+    if kind not in KINDS:
+        raise ValueError(f'"kind" must be one of {", ".join(KINDS)}, not {value!r}')
+    return kind
 
 
 def _doc_ids(value: object) -> tuple[str, ...]:

@@ -51,6 +51,7 @@ def question_sets(shared: Path = SHARED) -> dict[str, QuestionSet]:
         QuestionSet("holdout", seed, (OWN / "holdout_qa.jsonl",), False),
         # Kept unread: only its summary figures are looked at (eval/README.md).
         QuestionSet("fresh", seed, (OWN / "fresh_qa.jsonl",), False),
+        QuestionSet("fresh2", seed, (OWN / "fresh2_qa.jsonl",), False),
         QuestionSet("seed-unanswerable", seed, (OWN / "unanswerable" / "seed.jsonl",), True),
         QuestionSet("corpus-extra-unanswerable", shared / "corpus-extra",
                     (OWN / "unanswerable" / "corpus-extra.jsonl",), True),

@@ -152,6 +152,18 @@ def test_question_lines_may_name_their_documents(tmp_path: Path) -> None:
         read_questions(lines)
 
 
+def test_an_unanswerable_kind_is_read_however_it_is_spelled_and_an_unknown_one_is_an_error(tmp_path: Path) -> None:
+    lines = tmp_path / "q.jsonl"
+    kinds = ["near-topic", "Off topic", "neartopic", "off_topic", ""]
+    lines.write_text("\n".join(json.dumps({"id": str(n), "question": "q?", "answerable": False, "kind": k})
+                               for n, k in enumerate(kinds)) + "\n", encoding="utf-8")
+    assert [q.kind for q in read_questions(lines)] == ["neartopic", "offtopic", "neartopic", "offtopic", ""]
+    lines.write_text(json.dumps({"id": "x", "question": "q?", "answerable": False, "kind": "sideways"}) + "\n",
+                     encoding="utf-8")
+    with pytest.raises(AssistantError, match=r"q\.jsonl:1: not a question line .*offtopic, neartopic.*sideways"):
+        read_questions(lines)
+
+
 def test_each_question_is_asked_within_its_documents() -> None:
     asked: list[tuple[str, object]] = []
 
