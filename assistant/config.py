@@ -109,6 +109,10 @@ class Settings:
     `index_dir` and publishes it there; README, Scaling out)."""
     progress: bool = True
     """Show progress bars on long work."""
+    allow_private_urls: bool = False
+    """Pages may be added by URL from this machine and private networks (loopback, 10/8,
+    172.16/12, 192.168/16, link-local, ...). Off: only public addresses are fetched, so whoever
+    can add a page cannot make the server read its own network (ingest/fetch.py)."""
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed; unknown names are an error."""

@@ -14,13 +14,14 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from assistant.errors import CorpusError
 from assistant.ingest.documents import discover, load_document, load_metadata
-from assistant.ingest.fetch import fetch
+from assistant.ingest.fetch import MAX_PAGE_BYTES, fetch
 from assistant.ingest.uploads import save_page
 from assistant.ingest.webpage import read_page
 
@@ -32,6 +33,9 @@ BARE = ("<html><head><title>Short note on model cards</title></head><body><p>Mod
         "what a model was trained on and where it should not be used, in a page or two.</p>"
         "<p>Published <time datetime=\"2023-11-02\">2 November 2023</time>.</p></body></html>")
 DEBRIS = ("cookies", "Most read", "Advertisement", "Share this", "Privacy", "©")
+LOCAL = partial(fetch, allow_private=True)  # the test server is on 127.0.0.1, refused by default
+UNTITLED = ("<html><body><p>Model cards describe what a model was trained on and where it should "
+            "not be used, in a page or two.</p></body></html>")
 
 
 class Site:
@@ -109,7 +113,7 @@ def test_a_page_without_a_title_is_not_named_after_a_table_header(tmp_path: Path
 
 def test_add_url_saves_the_page_and_what_it_says(tmp_path: Path, site: Site) -> None:
     url = site.html("/news/northwind.html", NORTHWIND)
-    result = save_page(tmp_path, url)
+    result = save_page(tmp_path, url, LOCAL)
     assert result.saved_as == "Partners-launch-the-Northwind-AI-Safety-Network.html"
     assert (tmp_path / result.saved_as).read_text(encoding="utf-8") == NORTHWIND  # the HTML as sent
     entry = load_metadata(tmp_path)[result.saved_as]
@@ -121,10 +125,10 @@ def test_add_url_saves_the_page_and_what_it_says(tmp_path: Path, site: Site) -> 
 
 def test_adding_an_address_again_updates_that_document(tmp_path: Path, site: Site) -> None:
     url = site.html("/changing.html", BARE)
-    first = save_page(tmp_path, url)
-    assert "unchanged" in save_page(tmp_path, url).message
+    first = save_page(tmp_path, url, LOCAL)
+    assert "unchanged" in save_page(tmp_path, url, LOCAL).message
     site.html("/changing.html", BARE.replace("in a page or two", "in a page or three"))
-    again = save_page(tmp_path, url)
+    again = save_page(tmp_path, url, LOCAL)
     assert again.saved_as == first.saved_as and "updated" in again.message
     assert [p.name for p in tmp_path.glob("*.html")] == [first.saved_as]
     assert "page or three" in (tmp_path / first.saved_as).read_text(encoding="utf-8")
@@ -136,7 +140,8 @@ def test_adding_an_address_again_updates_that_document(tmp_path: Path, site: Sit
     ("/report.pdf", (200, "application/pdf", b"%PDF-1.4 ...", {}), "not an HTML page (application/pdf)"),
     ("/elsewhere", (302, "text/html", b"", {"Location": "http://localhost:{port}/news/northwind.html"}),
      "redirected to another host (localhost)"),
-    ("/huge", (200, "text/html", b"<p>x</p>", {"Content-Length": str(30 * 2**20)}), "over the 20 MB limit"),
+    ("/huge", (200, "text/html", b"<p>x</p>", {"Content-Length": str(30 * 2**20)}),
+     f"over the {MAX_PAGE_BYTES / 2**20:g} MB limit"),
     ("/slow", (200, "text/html", b"<p>late</p>", {}), "no answer within"),
 ])
 def test_a_failed_fetch_is_one_line_and_writes_nothing(tmp_path: Path, site: Site, path: str,
@@ -144,7 +149,7 @@ def test_a_failed_fetch_is_one_line_and_writes_nothing(tmp_path: Path, site: Sit
     if setup is not None:
         status, kind, body, headers = setup
         site.pages[path] = (status, kind, body, {k: v.format(port=site.port) for k, v in headers.items()})
-    fetcher = (lambda u: fetch(u, timeout=1.0)) if path == "/slow" else fetch
+    fetcher = partial(LOCAL, timeout=1.0) if path == "/slow" else LOCAL
     with pytest.raises(CorpusError) as caught:
         save_page(tmp_path, site.url(path), fetcher)
     message = str(caught.value)
@@ -155,15 +160,27 @@ def test_a_failed_fetch_is_one_line_and_writes_nothing(tmp_path: Path, site: Sit
 def test_a_redirect_on_the_same_host_is_followed(tmp_path: Path, site: Site) -> None:
     target = site.html("/news/northwind.html", NORTHWIND)
     site.pages["/old-address"] = (301, "text/html", b"", {"Location": "/news/northwind.html"})
-    result = save_page(tmp_path, site.url("/old-address"))
+    result = save_page(tmp_path, site.url("/old-address"), LOCAL)
     assert load_metadata(tmp_path)[result.saved_as]["url"] == target
+
+
+@pytest.mark.parametrize(("path", "saved_as"), [
+    ("/notes/model-cards.html", "model-cards.html"),
+    ("/notes/r%C3%A9sum%C3%A9-2024/", "resume-2024.html"),  # the last non-empty segment, decoded
+    ("/", "127-0-0-1.html"),  # no path: the host
+])
+def test_a_page_without_a_title_is_named_after_its_address(tmp_path: Path, site: Site, path: str,
+                                                           saved_as: str) -> None:
+    result = save_page(tmp_path, site.html(path, UNTITLED), LOCAL)
+    assert result.saved_as == saved_as
+    assert "title" not in load_metadata(tmp_path)[saved_as]  # a name for the file, not a title to cite
 
 
 @pytest.mark.slow
 def test_cli_add_url_indexes_the_page_and_cites_its_address(tmp_path: Path, site: Site) -> None:
     url = site.html("/news/northwind.html", NORTHWIND)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ASSISTANT_ALLOW_PRIVATE_URLS="1")
     where = ["--corpus", str(tmp_path / "corpus"), "--index", str(tmp_path / "index"), "--quiet"]
     done = subprocess.run([sys.executable, "-m", "assistant", "add", url, *where], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=300, check=False)
