@@ -1,4 +1,5 @@
-"""Command line: `assistant index | add | ask | eval | show | brief | serve`, a thin adapter over the pipeline."""
+"""Command line: `assistant index | add | remove | ask | eval | show | brief | serve`, a thin adapter over
+the pipeline."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 from .atomic import write_atomically
@@ -21,6 +23,7 @@ from .render import answer_to_json, passage_to_json, render_answer, render_passa
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(corpus_dir=args.corpus, index_dir=args.index, store=args.store,
                              ray=getattr(args, "ray", None),
+                             allow_private_urls=True if getattr(args, "allow_private_urls", False) else None,
                              progress=False if getattr(args, "quiet", False) else None)
 
 
@@ -53,17 +56,18 @@ def cmd_index(args: argparse.Namespace) -> int:
 def cmd_add(args: argparse.Namespace) -> int:
     from .errors import CorpusError
     from .indexing.embedding import limit_kernel_cache
-    from .ingest.fetch import is_url
+    from .ingest.fetch import fetch, is_url
     from .ingest.uploads import save_page, save_upload
     from .pipeline import build_index
 
     limit_kernel_cache()
     settings = _settings(args)
+    fetcher = partial(fetch, allow_private=settings.allow_private_urls)
     changed = failed = 0
     for item in args.sources:
         try:
             if is_url(item):
-                result = save_page(settings.corpus_dir, item)
+                result = save_page(settings.corpus_dir, item, fetcher)
             else:
                 path = Path(item).expanduser()
                 if not path.is_file():
@@ -76,6 +80,30 @@ def cmd_add(args: argparse.Namespace) -> int:
         print(result.message)
         changed += bool(result.saved_as)
     if changed and not args.no_index:
+        report = build_index(settings, progress=lambda m: print(m, file=sys.stderr))
+        print(render_report(report))
+    return 1 if failed else 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from .errors import CorpusError
+    from .indexing.embedding import limit_kernel_cache
+    from .ingest.removal import remove_document
+    from .pipeline import build_index
+
+    limit_kernel_cache()
+    settings = _settings(args)
+    removed = failed = 0
+    for which in dict.fromkeys(args.documents):  # a name given twice is removed once
+        try:
+            result = remove_document(settings.corpus_dir, which)
+        except CorpusError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        print(result.message)
+        removed += 1
+    if removed and not args.no_index:
         report = build_index(settings, progress=lambda m: print(m, file=sys.stderr))
         print(render_report(report))
     return 1 if failed else 0
@@ -239,12 +267,15 @@ def _write_atomically(path: Path, data: bytes, what: str = "the briefing") -> No
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .web.app import parse_auth, serve  # gradio is imported only by this command
+    from .web.access import EDITOR, READER, Access, parse_logins
+    from .web.app import serve  # gradio is imported only by this command
 
     settings = _settings(args)
-    auth = parse_auth(args.auth or [], args.auth_file)
+    logins = parse_logins(args.auth or [], args.auth_file, READER, "--auth") + \
+        parse_logins(args.editor or [], args.editor_file, EDITOR, "--editor")
+    access = Access.of(logins, open_editing=args.open_editing)
     _ensure_index(settings)
-    serve(settings, host=args.host, port=args.port, auth=auth)
+    serve(settings, host=args.host, port=args.port, access=access, extra_hosts=args.allowed_host or [])
     return 0
 
 
@@ -291,7 +322,24 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="Example: assistant add https://example.org/ai-statement report.pdf")
     p.add_argument("sources", nargs="+", metavar="URL|FILE", help="http(s) address or file path")
     p.add_argument("--no-index", action="store_true", help="only add; do not update the index")
+    p.add_argument("--allow-private-urls", action="store_true", help="also fetch pages from this machine and "
+                   "private networks (refused by default; env ASSISTANT_ALLOW_PRIVATE_URLS=1)")
     p.set_defaults(func=cmd_add)
+
+    p = sub.add_parser("remove", parents=[common], help="take documents out of the corpus, then index",
+                       description="Take documents out of the corpus folder, then update the index. "
+                                   "Name each by its document id (the doc_id of `assistant ask --json`, "
+                                   "or the web chat's Documents tab) or by its path relative to the "
+                                   "corpus folder (a file that failed to index has only its path). "
+                                   "Nothing is deleted: the file moves into the hidden folder "
+                                   ".removed/ in the corpus, under a name that starts with the UTC "
+                                   "time, and its metadata.json entry is kept beside it; move the "
+                                   "file back to restore the document. Paths outside the corpus "
+                                   "folder are refused.",
+                       epilog="Example: assistant remove us-uk-ai-rd-declaration-2020 notes/draft.pdf")
+    p.add_argument("documents", nargs="+", metavar="ID|PATH", help="document id, or path relative to the corpus")
+    p.add_argument("--no-index", action="store_true", help="only remove; do not update the index")
+    p.set_defaults(func=cmd_remove)
 
     p = sub.add_parser("ask", parents=[common, styles], help="answer questions with cited excerpts",
                        description="Answer each question with verbatim excerpts from the corpus. "
@@ -344,15 +392,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_brief)
 
     p = sub.add_parser("serve", parents=[common], help="the web chat in a browser",
-                       description="Start the web chat (ask, read citations in context, rebuild the "
-                                   "index, add documents). Builds the index first if there is none.")
+                       description="Start the web chat (ask, read citations in context, make briefings; "
+                                   "editors also add, edit and delete documents and rebuild the index). "
+                                   "Builds the index first if there is none. Without logins the page is "
+                                   "read-only unless started with --open-editing. Behind a TLS reverse "
+                                   "proxy, give its public name with --allowed-host (README, Sharing).",
+                       epilog="Example: assistant serve --host 0.0.0.0 --auth-file readers.txt "
+                              "--editor-file editors.txt --allowed-host assistant.example.org")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
     p.add_argument("--auth", action="append", metavar="USER:PASSWORD",
-                   help="require this login (repeatable); use it before listening on a network")
+                   help="require logins; this one is a reader: asks, opens citations, makes briefings "
+                        "(repeatable); use logins before listening on a network")
     p.add_argument("--auth-file", type=Path, metavar="FILE",
-                   help="logins from a file, one USER:PASSWORD per line (kept out of the process list)")
+                   help="reader logins from a file, one USER:PASSWORD per line (kept out of the process list)")
+    p.add_argument("--editor", action="append", metavar="USER:PASSWORD",
+                   help="an editor's login: also uploads, adds pages by URL, edits details, deletes "
+                        "documents and rebuilds the index (repeatable)")
+    p.add_argument("--editor-file", type=Path, metavar="FILE",
+                   help="editor logins from a file, one USER:PASSWORD per line")
+    p.add_argument("--open-editing", action="store_true",
+                   help="everyone who can use the page may edit (without logins: anyone who reaches the "
+                        "port); off by default, when only editors may")
+    p.add_argument("--allowed-host", action="append", metavar="NAME",
+                   help="a host name clients reach the server by, e.g. a reverse proxy's (repeatable); "
+                        "requests naming any other host are refused (default: localhost names and --host)")
+    p.add_argument("--allow-private-urls", action="store_true",
+                   help="pages may be added by URL from this machine and private networks "
+                        "(refused by default; env ASSISTANT_ALLOW_PRIVATE_URLS=1)")
     p.set_defaults(func=cmd_serve)
     return parser
 

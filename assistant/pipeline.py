@@ -35,10 +35,19 @@ from .indexing.passage_store import PassageStore
 from .indexing.store import IndexStore
 from .ingest.documents import discover
 from .ingest.passages import document_version, parse_passage_id
+from .ingest.textnorm import has_letter_or_digit, without_lone_surrogates
 from .types import Answer, Citation, Document, FileFailure, IndexedDocument, IndexSummary
 
-__all__ = ["Assistant", "build_index", "build_index_from_documents", "evaluate_beir", "get_embedder",
-           "identity_for", "make_splitter", "show_passage"]
+__all__ = ["MAX_QUESTION_CHARS", "Assistant", "build_index", "build_index_from_documents", "evaluate_beir",
+           "get_embedder", "identity_for", "make_splitter", "show_passage"]
+
+MAX_QUESTION_CHARS = 2000
+"""Longest question answered, in characters (the web chat's box holds as many): a longer one
+is refused before any of it is read, so a huge request costs nothing."""
+NO_QUESTION = "Ask a question about the documents."
+"""The answer to a question with nothing to search for (empty, punctuation, stop words only)."""
+_SHOWN_CHARS = 200  # how much of a refused, over-long question its answer repeats
+
 
 def show_passage(settings: Settings, passage_id: str, store: PassageStore | None = None) -> PassageView:
     """The passage an id names, against the served index (no model needed)."""
@@ -77,13 +86,31 @@ class Assistant:
         return False
 
     def ask(self, question: str, doc_ids: Collection[str] | None = None) -> Answer:
-        """An answer of verbatim cited excerpts, or "not covered" with the closest passages."""
-        question = " ".join(question.split())
-        if not question:
-            return Answer(question, "Ask a question about the documents.", True, ())
+        """An answer of verbatim cited excerpts, or "not covered" with the closest passages.
+
+        Refused with an abstaining answer that says why (so every caller gets the usual
+        answer object): a question over MAX_QUESTION_CHARS, and one with nothing to search
+        for (no letter or digit, or no keyword term: "???", "🙂", "What is it?"), which
+        would otherwise be answered with whatever passages lie nearest to nothing; a bare
+        comparison ("How do they differ?") is still answered from each document. Lone
+        surrogates become U+FFFD, so the answer always encodes as UTF-8 JSON.
+        """
+        too_long = _too_long(question)
+        if too_long is not None:
+            return too_long
+        return self._answer(_clean(question), doc_ids)
+
+    def _answer(self, question: str, doc_ids: Collection[str] | None) -> Answer:
+        """ask() for a question already checked for length and cleaned."""
+        if not has_letter_or_digit(question):
+            return Answer(question, NO_QUESTION, True, ())
         retriever = self.retriever  # one consistent index for the whole question
         store = retriever.store
         query = retriever.analyse(question, doc_ids)
+        if not query.terms and not query.comparison:
+            # Keyword search has nothing to match and abstention nothing to weigh: refuse
+            # rather than quote the passages nearest an empty question.
+            return Answer(question, NO_QUESTION, True, ())
         hits = retriever.search(query, search_depth(query, self.settings), doc_ids)
         return compose(query, hits, self.settings, store.document, store.excerpt_vectors_of,
                        retriever.coverage, searched=question)
@@ -93,9 +120,20 @@ class Assistant:
     def ask_in_context(self, question: str, searched: str,
                        doc_ids: Collection[str] | None = None) -> Answer:
         """Like ask(), but retrieval reads `searched` (a follow-up resolved with the
-        conversation, see conversation.py) while the answer keeps the question as asked."""
-        answer = self.ask(searched, doc_ids)
-        return dataclasses.replace(answer, question=" ".join(question.split()))
+        conversation, see conversation.py) while the answer keeps the question as asked.
+
+        The limits hold for the question as asked: its length, and a letter or digit in it
+        ("???" is refused even where the conversation would give it a topic; "Why?" is a
+        follow-up). `searched` adds at most a few words of the conversation to it.
+        """
+        too_long = _too_long(question)
+        if too_long is not None:
+            return too_long
+        asked = _clean(question)
+        if not has_letter_or_digit(asked):
+            return Answer(asked, NO_QUESTION, True, ())
+        answer = self._answer(_clean(searched), doc_ids)
+        return dataclasses.replace(answer, question=asked)
 
     def show(self, passage_id: str) -> PassageView:
         """The passage an id names, with its context; stale ids are marked and relocated."""
@@ -148,6 +186,21 @@ class Assistant:
         built_at = _built_at(store)
         modified = {f.relpath: f.path.stat().st_mtime for f in files if f.relpath in failed}
         return compare(files, indexed, failed, built_at, modified)
+
+
+def _clean(question: str) -> str:
+    """The question as searched and shown: lone surrogates replaced, whitespace collapsed."""
+    return " ".join(without_lone_surrogates(question).split())
+
+
+def _too_long(question: str) -> Answer | None:
+    """The refusal of a question over MAX_QUESTION_CHARS, else None. Only its length and
+    its first few hundred characters are read, so a megabyte is refused in microseconds."""
+    if len(question) <= MAX_QUESTION_CHARS:
+        return None
+    shown = _clean(question[:_SHOWN_CHARS]) + " …"
+    return Answer(shown, f"The question is {len(question):,} characters long; ask in at most "
+                         f"{MAX_QUESTION_CHARS:,}.", True, ())
 
 
 def _built_at(store: PassageStore) -> float:

@@ -26,6 +26,11 @@ SUPPORTED_SUFFIXES = set(TEXT_SUFFIXES) | {".pdf", ".docx"}
 META_FIELDS = {"title", "author", "publisher", "date", "type", "url", "retrieved", "notes", "password"}
 
 
+class NoTextLayer(CorpusError):
+    """A PDF with no text on any page and none read by OCR: a scan, which a build with OCR
+    on may still read."""
+
+
 @dataclass(frozen=True)
 class SourceFile:
     """A corpus file found on disk, before it is parsed."""
@@ -89,6 +94,13 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     """Every file under corpus_dir, sorted, except hidden ones (and those in hidden folders)."""
     return [p for p in sorted(corpus_dir.rglob("*")) if p.is_file()
             and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)]
+
+
+def document_ids(corpus_dir: Path) -> dict[str, str]:
+    """{relative path: document id} of the files discover() would index, without reading them."""
+    rels = [p.relative_to(corpus_dir).as_posix() for p in corpus_files(corpus_dir)]
+    return _doc_ids([rel for rel in rels if rel != METADATA_FILE
+                     and Path(rel).suffix.lower() in SUPPORTED_SUFFIXES])
 
 
 def _doc_ids(relpaths: list[str]) -> dict[str, str]:
@@ -306,14 +318,14 @@ def _read_pdf(source: SourceFile, ocr: str = "auto") -> tuple[str, tuple[PageSpa
     if not pages:
         if ocr_failures:
             more = f" and {len(ocr_failures) - 1} more page(s)" if len(ocr_failures) > 1 else ""
-            raise CorpusError(f"{rel}: no extractable text (image-only or scanned PDF; {ocr_failures[0]}{more})")
+            raise NoTextLayer(f"{rel}: no extractable text (image-only or scanned PDF; {ocr_failures[0]}{more})")
         if ocr == "off":
             why = "OCR is off (ASSISTANT_OCR=off)"
         elif ocr_missing():
             why = f"OCR needs {ocr_missing()}: run scripts/setup.sh"
         else:
             why = "OCR found no text on them either"
-        raise CorpusError(f"{rel}: no extractable text (image-only or scanned PDF, "
+        raise NoTextLayer(f"{rel}: no extractable text (image-only or scanned PDF, "
                           f"{len(page_texts)} page(s); {why})")
     return "".join(parts), tuple(pages), title
 

@@ -1,4 +1,5 @@
-"""Edit one document's entry in corpus/metadata.json, as the web chat's details form does.
+"""Edit one document's entry in corpus/metadata.json, as the web chat's details form does,
+or drop it when the document is removed from the corpus.
 
 Only the fields documents.py accepts may be set, and never `password` (a PDF's password
 stays in the file, out of reach of the page). Values are stripped; an empty value removes
@@ -94,6 +95,38 @@ def update_entry(corpus_dir: Path, relpath: str, changes: Mapping[str, str | Non
             data.pop(relpath, None)
         _write_atomically(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
     return {k: str(v) for k, v in entry.items() if k not in PROTECTED_FIELDS}
+
+
+def remove_entry(corpus_dir: Path, relpath: str, keep_in: Path | None = None) -> dict[str, object] | None:
+    """Drop relpath's whole entry (protected fields too) from metadata.json, for a document
+    taken out of the corpus; the entry removed, or None when it had none (then nothing is
+    written).
+
+    With `keep_in`, the entry is first written there as {relpath: entry}, the shape of
+    metadata.json, so that putting the document back can restore its metadata. When that or
+    the rewrite fails, CorpusError is raised and metadata.json is left as it was.
+    """
+    path = corpus_dir / METADATA_FILE
+    with _LOCK:
+        if not path.exists():
+            return None
+        load_metadata(corpus_dir)  # refuses, with a clear message, a file it could not read back
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CorpusError(f"{path}: cannot read it ({exc}); it was left unchanged") from exc
+        if relpath not in data:
+            return None
+        entry = data.pop(relpath)
+        if keep_in is not None:
+            _write_atomically(keep_in, json.dumps({relpath: entry}, ensure_ascii=False, indent=2) + "\n")
+        try:
+            _write_atomically(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        except CorpusError:
+            if keep_in is not None:
+                keep_in.unlink(missing_ok=True)  # the entry is still in metadata.json
+            raise
+    return dict(entry)
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -216,7 +216,7 @@ def _titles_a_section(text: str, blocks: list[Block], i: int) -> bool:
     block = blocks[i]
     if not _single_line(text, block) or not _heading_like(text[block.start:block.end]):
         return False
-    after = next((b for b in blocks[i + 1:] if b.role != "debris"), None)
+    after = next((blocks[j] for j in range(i + 1, len(blocks)) if blocks[j].role != "debris"), None)
     return after is not None and after.role == "body" and (
         not _single_line(text, after) or _word_count(text[after.start:after.end]) >= 10)
 
@@ -229,11 +229,12 @@ def _mark_headings(text: str, blocks: list[Block]) -> list[Block]:
             continue
         if not _heading_like(text[block.start:block.end]):
             continue
-        following = next((b for b in out[i + 1:] if b.role != "debris"), None)
-        if following is None or following.role != "body":
+        at = next((j for j in range(i + 1, len(out)) if out[j].role != "debris"), None)
+        if at is None or out[at].role != "body":
             continue
+        following = out[at]
         if _single_line(text, following) and _word_count(text[following.start:following.end]) < 10 \
-                and not _titles_a_section(text, out, out.index(following)):
+                and not _titles_a_section(text, out, at):
             continue  # a run of short lines (a signature block, an address) is content
         out[i] = Block(block.start, block.end, "heading", block.page)
     return out

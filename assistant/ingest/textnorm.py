@@ -84,6 +84,24 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
+_LETTER_OR_DIGIT = re.compile(r"[^\W_]")  # \w less the underscore: a letter or digit in any script
+
+
+def has_letter_or_digit(text: str) -> bool:
+    """True when the text holds a letter or a digit in any script (not only punctuation,
+    symbols and emoji)."""
+    return _LETTER_OR_DIGIT.search(text) is not None
+
+
+def without_lone_surrogates(text: str) -> str:
+    """The text with each lone UTF-16 surrogate (as a JSON "\\udcff" escape can carry, which no
+    UTF-8 encoder accepts) replaced by U+FFFD; a surrogate pair written as two code points
+    becomes the one character it encodes."""
+    if text.isascii():
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 _CAMEL = re.compile(r"[a-z][A-Z]")
 
 

@@ -3,10 +3,13 @@ overwriting another document.
 
 A file is accepted only when what it holds matches what its name says: a PDF must start
 with the %PDF- signature; .txt, .md and .html must be UTF-8 text; a full HTML page may not
-pose as .txt or .md. Names keep only letters, digits, '.', '_' and '-'; a name whose
-document id is taken gets a -2, -3... suffix, and a file already in the corpus byte for
-byte is not added again. A web page added by URL (save_page) is saved as the HTML the server
-sent, under its title, with what it states about itself in metadata.json.
+pose as .txt or .md. It is then read as a build would read it, so that a file every rebuild
+would fail on (a truncated PDF, a zip bomb posing as .docx) or one too long to index in
+bounded time is refused now, with the reason. Names keep only letters, digits, '.', '_' and
+'-'; a name whose document id is taken gets a -2, -3... suffix, and a file already in the
+corpus byte for byte is not added again. A web page added by URL (save_page) is saved as the
+HTML the server sent, under its title (else its address's last path segment), with what it
+states about itself in metadata.json.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import tempfile
 import unicodedata
 import urllib.parse
 import uuid
@@ -23,13 +27,39 @@ from pathlib import Path
 
 from ..atomic import write_atomically
 from ..errors import CorpusError
-from .documents import SUPPORTED_SUFFIXES, corpus_files, file_sha256, load_metadata, slugify
+from ..types import Document
+from .documents import (
+    SUPPORTED_SUFFIXES,
+    TEXT_SUFFIXES,
+    NoTextLayer,
+    SourceFile,
+    corpus_files,
+    file_sha256,
+    load_document,
+    load_metadata,
+    slugify,
+)
 from .fetch import FetchedPage, fetch
 from .metadata_edit import check_date, update_entry
 from .webpage import read_page
+from .wordtext import check_package, megabytes
 
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-"""Largest file accepted from the browser (the web server refuses bigger ones first)."""
+MAX_UPLOAD_BYTES = 20 * 2**20
+"""Largest file accepted from the browser (the web server refuses bigger ones first): 20 MB
+of 2**20 bytes, as the page and the README say."""
+MAX_UPLOAD_CHARS = 1_500_000
+"""Most characters of text one file may hold once read. The longest real documents indexed
+here, the Council's AI Act text of 26 January 2024 (272 pages, 618,322 characters) and the
+European Parliament's AI Act amendments page (568,101), fit 2.4 times over; every character
+is embedded again on each full rebuild, so a longer file is refused (split it)."""
+CHARS_PER_PASSAGE = 600
+"""Characters of text in a full passage: one holds at most 160 word pieces of text, and the
+real documents above average 470 to 755 characters per passage."""
+MAX_UPLOAD_PASSAGES = 10_000
+"""Most passages one file may add, as estimated_passages counts them without the model. It
+says 1,980 for the Council's AI Act text and 2,122 for the Parliament's page (builds make
+1,030 and 1,029); a file of many tiny paragraphs under distinct headings, each a passage of
+its own, would cost far more embedding than its length suggests, and is refused."""
 # Which content each file name may hold: "pdf", "docx", plain "text", or a whole "html" page.
 _ACCEPTS = {".pdf": {"pdf"}, ".docx": {"docx"}, ".txt": {"text"}, ".md": {"text"}, ".markdown": {"text"},
             ".html": {"html", "text"}, ".htm": {"html", "text"}}
@@ -72,22 +102,35 @@ def sniff(data: bytes) -> str:
 
 
 def safe_name(name: str) -> str:
-    """A plain file name from whatever the browser sent: no folders, no hidden files."""
-    base = re.split(r"[/\\]", name)[-1]
-    base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode("ascii")
+    """A plain file name from whatever the browser sent: no folders, no hidden files, ASCII
+    only, with its word breaks kept ("Déclaration franco‑allemande – IA.pdf" ->
+    "Declaration-franco-allemande-IA.pdf")."""
+    base = _ascii_words(re.split(r"[/\\]", name)[-1])
     stem, dot, suffix = base.rpartition(".")
     if not dot:
         stem, suffix = base, ""
-    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-_")[:_MAX_STEM].strip("-_") or "document"
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", stem)
+    stem = re.sub(r"-{2,}", "-", stem).strip("-_")[:_MAX_STEM].strip("-_") or "document"
     suffix = re.sub(r"[^A-Za-z0-9]", "", suffix).lower()
     return f"{stem}.{suffix}" if suffix else stem
+
+
+def _ascii_words(text: str) -> str:
+    """`text` in ASCII: accents dropped (é -> e), and a dash or space of any script, or any
+    other character with no ASCII form, turned into '-' so that words stay apart."""
+    out = []
+    for char in unicodedata.normalize("NFKD", text):
+        if unicodedata.combining(char):
+            continue
+        out.append("-" if unicodedata.category(char) in ("Pd", "Zs") or not char.isascii() else char)
+    return "".join(out)
 
 
 def save_upload(corpus_dir: Path, name: str, data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> Upload:
     """Check one file and write it into the corpus folder; CorpusError says why it was refused."""
     shown = re.split(r"[/\\]", name)[-1] or "(no name)"
     if len(data) > max_bytes:
-        raise CorpusError(f"{shown}: {len(data) / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit")
+        raise CorpusError(f"{shown}: {megabytes(len(data))} is over the {megabytes(max_bytes)} limit")
     clean = safe_name(name)
     suffix = Path(clean).suffix
     if suffix not in _ACCEPTS:
@@ -100,6 +143,9 @@ def save_upload(corpus_dir: Path, name: str, data: bytes, max_bytes: int = MAX_U
     if kind not in _ACCEPTS[suffix]:
         raise CorpusError(f"{shown}: the content is {_KIND_NAMES[kind]} but the name says {suffix}; "
                           f"rename it to {_KIND_SUFFIX[kind]}")
+    if kind == "docx":
+        check_package(data, shown)  # a zip bomb is refused before anything is written or unpacked
+    check_text(shown, suffix, data)
     corpus_dir.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(data).hexdigest()
     existing = corpus_files(corpus_dir)
@@ -110,6 +156,41 @@ def save_upload(corpus_dir: Path, name: str, data: bytes, max_bytes: int = MAX_U
     target = _write_new(corpus_dir, clean, data, _taken_ids(corpus_dir, existing))
     note = "" if target.name == clean else f" ({clean} is taken)"
     return Upload(shown, target.name, f"{shown}: added as {target.name}{note}")
+
+
+def check_text(shown: str, suffix: str, data: bytes) -> None:
+    """Read a file's text as a build would (OCR off) and refuse, with the reader's reason, a
+    file the build would fail on, or one whose text is over MAX_UPLOAD_CHARS or would make
+    more than MAX_UPLOAD_PASSAGES passages. A PDF without a text layer passes: OCR reads it at
+    build time. `shown` names the file in the CorpusError; `suffix` says how to read `data`."""
+    if TEXT_SUFFIXES.get(suffix) in ("text", "markdown") and len(data) > MAX_UPLOAD_CHARS:
+        _check_length(shown, len(data.decode("utf-8-sig")))  # the file is its text: counted before it is read
+    with tempfile.TemporaryDirectory(prefix="assistant-upload-") as folder:
+        path = Path(folder) / f"upload{suffix}"
+        path.write_bytes(data)
+        try:
+            document = load_document(SourceFile(path, shown, "upload", "", {}), ocr="off")
+        except NoTextLayer:
+            return
+    _check_length(shown, len(document.text))
+    passages = estimated_passages(document)
+    if passages > MAX_UPLOAD_PASSAGES:
+        raise CorpusError(f"{shown}: about {passages:,} passages, over the {MAX_UPLOAD_PASSAGES:,} one "
+                          "document may add; split it into parts")
+
+
+def _check_length(shown: str, chars: int) -> None:
+    if chars > MAX_UPLOAD_CHARS:
+        raise CorpusError(f"{shown}: {chars:,} characters of text, over the {MAX_UPLOAD_CHARS:,} one "
+                          "document may hold; split it into parts")
+
+
+def estimated_passages(document: Document) -> int:
+    """About how many passages a build makes of `document`, without the model: each paragraph
+    one per CHARS_PER_PASSAGE characters, at least one. It counts high, as short paragraphs
+    under one heading share a passage, but never misses a paragraph that stands alone."""
+    return sum(-(-(block.end - block.start) // CHARS_PER_PASSAGE)
+               for block in document.blocks if block.role in ("body", "byline"))
 
 
 def save_page(corpus_dir: Path, url: str, fetcher: Callable[[str], FetchedPage] = fetch) -> Upload:
@@ -148,8 +229,7 @@ def save_page(corpus_dir: Path, url: str, fetcher: Callable[[str], FetchedPage] 
             raise
         return Upload(shown, before, f"{shown}: updated {before} (its text changed)")
     corpus_dir.mkdir(parents=True, exist_ok=True)
-    host = urllib.parse.urlsplit(fetched.url).hostname or "page"
-    clean = safe_name(f"{page.title or host}.html")
+    clean = safe_name(f"{page.title or _address_name(fetched.url)}.html")
     target = _write_new(corpus_dir, clean, data, _taken_ids(corpus_dir, corpus_files(corpus_dir)))
     try:
         update_entry(corpus_dir, target.name, {**{k: v for k, v in stated.items() if v},
@@ -158,6 +238,15 @@ def save_page(corpus_dir: Path, url: str, fetcher: Callable[[str], FetchedPage] 
         target.unlink(missing_ok=True)
         raise
     return Upload(shown, target.name, f"{shown}: added as {target.name}")
+
+
+def _address_name(url: str) -> str:
+    """A name for a page that states no title: its address's last path segment without its
+    extension (".../notes/model-cards.html" -> "model-cards"), else its host."""
+    parts = urllib.parse.urlsplit(url)
+    segment = next((s for s in reversed(parts.path.split("/")) if s), "")
+    stem = urllib.parse.unquote(segment).rpartition(".")[0] or urllib.parse.unquote(segment)
+    return stem.strip() or parts.hostname or "page"
 
 
 def _taken_ids(corpus_dir: Path, files: list[Path]) -> set[str]:

@@ -7,14 +7,24 @@ A table row is its cells joined by " | " (a merged cell once). A footnote or end
 its mark in the text where it is referenced ("[1]" for footnotes, "[i]" for endnotes, as
 Word numbers them by default), and the notes themselves follow the body under a "Notes"
 heading, each its own block, so a note can be found and cited like any paragraph.
+
+A .docx is a ZIP package, and a small one can unpack to gigabytes (a zip bomb): before
+python-docx opens one, check_package refuses a package that lists too many files or unpacks
+to more than MAX_UNPACKED_BYTES, reading at most one chunk of it into memory at a time.
 """
 
 from __future__ import annotations
 
+import io
+import math
+import struct
 import zipfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ..errors import CorpusError
 from ..types import Block
@@ -25,6 +35,27 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an encrypted .docx is an OLE
 _TEMPLATE_AUTHOR = "python-docx"
 _TEMPLATE_CREATED = "2013-12-23"
 NOTES_HEADING = "Notes"
+
+MAX_UNPACKED_BYTES = 64 * 2**20
+"""Most bytes a .docx may unpack to, all its files together. The AI Act's 560,000 characters
+as a .docx unpack to 1.4 MB (python-docx's markup; Word's is a few times larger) and images
+unpack to about their packed size, so a real document within the 20 MB upload limit needs
+far less; python-docx holds every part in memory, so more is refused before it is opened."""
+MAX_MEMBERS = 5_000
+"""Most files a .docx package may hold: a Word document has a dozen parts plus one per image
+or embedded object; thousands more only make opening it slow and its file list large."""
+MAX_DIRECTORY_BYTES = 2**20
+"""Largest list of files (the ZIP central directory) read to count them: MAX_MEMBERS entries
+of about 70 bytes take 350 KB. zipfile turns each entry into an object several times its
+size, so a list of hundreds of thousands of files is refused before zipfile reads it."""
+_UNPACK_CHUNK = 2**20  # bytes decompressed at a time while counting, then discarded
+_EOCD = b"PK\x05\x06"  # the ZIP end record, 22 bytes plus a comment of up to 65,535 (APPNOTE 4.3.16)
+_EOCD_SIZE = 22
+_ZIP64_LOCATOR = b"PK\x06\x07"  # 20 bytes just before the end record (APPNOTE 4.3.15)
+_ZIP64_EOCD = b"PK\x06\x06"  # 56 bytes just before the locator (APPNOTE 4.3.14)
+# What zipfile raises for a broken package or member (RuntimeError: an encrypted member).
+_BROKEN_ZIP = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError,
+               struct.error)
 
 
 @dataclass
@@ -154,17 +185,115 @@ def _table_rows(table: Any, notes: _Notes) -> list[str]:
     return rows
 
 
-def read_docx(path: Path, rel: str) -> WordText:
-    """Parse one .docx; raises CorpusError naming the file and the reason."""
-    import docx
-    from docx.opc.exceptions import PackageNotFoundError
+def megabytes(count: int) -> str:
+    """A size in MB of 2**20 bytes, as the limits are set ("20 MB", "476.9 MB"); rounded up,
+    so that a size just over a limit never reads as the limit itself."""
+    tenths = math.ceil(count * 10 / 2**20)
+    return f"{tenths // 10:,} MB" if tenths % 10 == 0 else f"{tenths / 10:,.1f} MB"
 
-    head = path.read_bytes()[:8] if path.stat().st_size else b""
+
+def check_package(source: Path | bytes, rel: str) -> None:
+    """Refuse, before python-docx opens it, a .docx that is empty, encrypted (or an old .doc
+    renamed) or too large unpacked; `source` is the file or its bytes, `rel` names it in the
+    CorpusError."""
+    with _opened(source) as handle:
+        head = handle.read(len(_OLE_MAGIC))
     if not head:
         raise CorpusError(f"{rel}: empty file")
     if head == _OLE_MAGIC:
         raise CorpusError(f"{rel}: password-protected (encrypted) Word document, or an old .doc file "
                           "renamed; save a copy without a password as .docx")
+    check_unpacked_size(source, rel)
+
+
+def check_unpacked_size(source: Path | bytes, rel: str, limit: int = MAX_UNPACKED_BYTES) -> None:
+    """Refuse a ZIP package that lists too many files or unpacks to more than `limit` bytes.
+
+    First by what the package declares (the size of its file list, the number of files, the
+    sum of their unpacked sizes), then by unpacking every file a chunk at a time, discarding
+    it and stopping as soon as the running total passes `limit`, since declared sizes can lie.
+    zipfile itself stops a file at its declared size and then finds its CRC wrong, so a file
+    that declares less than it holds is refused as unreadable. Memory stays at one chunk.
+    """
+    with _opened(source) as handle:
+        listed = _directory_size(handle)
+        if listed > MAX_DIRECTORY_BYTES:
+            raise CorpusError(f"{rel}: its list of files takes {megabytes(listed)}, over the "
+                              f"{megabytes(MAX_DIRECTORY_BYTES)} limit for a Word document")
+        try:
+            package = zipfile.ZipFile(handle)
+        except _BROKEN_ZIP as exc:
+            raise CorpusError(f"{rel}: unreadable Word document (not a .docx package: {exc})") from exc
+        with package:
+            members = package.infolist()
+            if len(members) > MAX_MEMBERS:
+                raise CorpusError(f"{rel}: {len(members):,} files in the package, over the "
+                                  f"{MAX_MEMBERS:,} a Word document may hold")
+            declared = sum(member.file_size for member in members)
+            if declared > limit:
+                raise CorpusError(f"{rel}: unpacks to {megabytes(declared)} ({len(members)} files), over "
+                                  f"the {megabytes(limit)} limit for a Word document")
+            unpacked = 0
+            for member, size in _unpacked_chunks(package, members, rel):
+                unpacked += size
+                if unpacked > limit:
+                    raise CorpusError(f"{rel}: unpacks to more than {megabytes(limit)} (counted up to "
+                                      f"{member}, whatever its declared sizes say), over the "
+                                      f"{megabytes(limit)} limit for a Word document")
+
+
+@contextmanager
+def _opened(source: Path | bytes) -> Iterator[BinaryIO]:
+    """A file object over `source` without copying it: the file itself, or its bytes in memory."""
+    if isinstance(source, bytes):
+        yield io.BytesIO(source)
+    else:
+        with open(source, "rb") as handle:
+            yield handle
+
+
+def _directory_size(handle: BinaryIO) -> int:
+    """The size of a ZIP's file list as its end record states it: what zipfile will read
+    whole and turn into objects. 0 when there is no end record (zipfile then says why)."""
+    end = handle.seek(0, io.SEEK_END)
+    start = max(0, end - _EOCD_SIZE - 0xFFFF)
+    handle.seek(start)
+    tail = handle.read()
+    # Found the way zipfile finds it: a record without a comment at the very end, else the last one.
+    if tail[-_EOCD_SIZE:-_EOCD_SIZE + 4] == _EOCD and tail[-2:] == b"\0\0":
+        at = len(tail) - _EOCD_SIZE
+    else:
+        at = tail.rfind(_EOCD)
+    if at < 0 or len(tail) - at < _EOCD_SIZE:
+        return 0
+    size: int = struct.unpack_from("<I", tail, at + 12)[0]
+    locator = start + at - 20
+    if locator >= 56:  # a ZIP64 record, when there is one, is what zipfile reads instead
+        handle.seek(locator - 56)
+        record = handle.read(76)
+        if record[56:60] == _ZIP64_LOCATOR and record[:4] == _ZIP64_EOCD:
+            size = max(size, struct.unpack_from("<Q", record, 40)[0])
+    return size
+
+
+def _unpacked_chunks(package: zipfile.ZipFile, members: list[zipfile.ZipInfo], rel: str) -> Iterator[tuple[str, int]]:
+    """(member name, bytes) for each chunk of each member as it is decompressed; CorpusError
+    when a member cannot be read (a wrong CRC, broken compressed data)."""
+    for member in members:
+        try:
+            with package.open(member) as stream:
+                while chunk := stream.read(_UNPACK_CHUNK):
+                    yield member.filename, len(chunk)
+        except _BROKEN_ZIP as exc:
+            raise CorpusError(f"{rel}: unreadable Word document ({member.filename}: {exc})") from exc
+
+
+def read_docx(path: Path, rel: str) -> WordText:
+    """Parse one .docx; raises CorpusError naming the file and the reason."""
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    check_package(path, rel)
     try:
         document = docx.Document(str(path))
         notes = _Notes(document)

@@ -1,6 +1,7 @@
 """Word documents (.docx): paragraphs, headings by style, tables, footnotes and endnotes,
-core-property metadata, bad files reported by name, and a briefing exported by the assistant
-indexed back with every quote found in one paragraph.
+core-property metadata, bad files reported by name, zip bombs refused before they are
+unpacked (at upload and at build time), and a briefing exported by the assistant indexed back
+with every quote found in one paragraph.
 
 The .docx files are written here with python-docx; the footnote and endnote parts, which
 python-docx cannot write, are added as Word writes them (word/footnotes.xml, endnotes.xml,
@@ -10,7 +11,12 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import struct
+import time
+import tracemalloc
 import zipfile
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,6 +26,7 @@ import pytest
 from assistant.errors import CorpusError
 from assistant.ingest.documents import discover, load_document
 from assistant.ingest.uploads import save_upload
+from assistant.ingest.wordtext import MAX_MEMBERS, MAX_UNPACKED_BYTES, check_unpacked_size
 from assistant.pipeline import Assistant, build_index
 
 from ..conftest import make_settings
@@ -205,3 +212,117 @@ def test_briefing_exported_as_docx_is_indexed_back_quote_for_quote(tmp_path: Pat
     build_index(settings, embedder=embedder)
     back = Assistant(settings, embedder).ask(quotes[0])
     assert any(quotes[0][:60] in c.excerpt or c.excerpt in quotes[0] for c in back.citations)
+
+
+# -- Zip bombs: a .docx is a ZIP package, refused before it is read when it unpacks too large --
+
+BOMB_BYTES = 500 * 2**20
+BIG_MEMBER = "word/media/big.xml"
+
+
+@pytest.fixture(scope="module")
+def zip_bomb(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A real .docx plus a member of 500 MB of zeros, deflated to about 0.5 MB; written a
+    megabyte at a time, so that making it costs this test little memory (about 2.5 s)."""
+    document = docx.Document()
+    document.add_paragraph("A memo that carries far more than its text, long enough to be a passage.")
+    raw = io.BytesIO()
+    document.save(raw)
+    path = tmp_path_factory.mktemp("bomb") / "bomb.docx"
+    with zipfile.ZipFile(raw) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as out:
+        for item in source.infolist():
+            out.writestr(item, source.read(item.filename))
+        with out.open(BIG_MEMBER, "w") as big:
+            zeros = bytes(2**20)
+            for _ in range(BOMB_BYTES // len(zeros)):
+                big.write(zeros)
+    return path.read_bytes()
+
+
+def lying_about(data: bytes, member: str, size: int) -> bytes:
+    """`data` with `member`'s unpacked size in the ZIP's file list (central directory) set to `size`."""
+    directory = struct.unpack_from("<I", data, len(data) - 22 + 16)[0]  # no archive comment
+    entry = data.index(member.encode(), directory) - 46
+    assert data[entry:entry + 4] == b"PK\x01\x02"
+    patched = bytearray(data)
+    struct.pack_into("<I", patched, entry + 24, size)
+    return bytes(patched)
+
+
+def refused(action: Callable[[], object]) -> tuple[str, int, float]:
+    """The CorpusError message `action` raises, how much the process's peak resident memory
+    grew while it ran (bytes), and the seconds it took. The peak is reset first (Linux
+    /proc/self/clear_refs), so an earlier, higher peak cannot hide the growth; where that
+    cannot be done, tracemalloc's peak of Python allocations stands in."""
+    def kib(field: str) -> int:
+        line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith(f"{field}:"))
+        return int(line.split()[1]) * 1024
+
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        before, traced = kib("VmRSS"), False
+    except OSError:
+        tracemalloc.start()
+        before, traced = 0, True
+    started = time.perf_counter()
+    try:
+        with pytest.raises(CorpusError) as info:
+            action()
+    finally:
+        seconds = time.perf_counter() - started
+        if traced:
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+        else:
+            peak = kib("VmHWM")
+    return str(info.value), peak - before, seconds
+
+
+def test_a_zip_bomb_is_refused_at_upload_before_it_is_unpacked(tmp_path: Path, zip_bomb: bytes) -> None:
+    assert len(zip_bomb) < 2**20
+    message, grown, seconds = refused(lambda: save_upload(tmp_path, "memo.docx", zip_bomb))
+    assert re.fullmatch(r"memo\.docx: unpacks to 500\.\d MB \(\d+ files\), over the 64 MB limit "
+                        r"for a Word document", message), message
+    assert grown < 50 * 2**20 and seconds < 2, (grown, seconds)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_zip_bomb_in_the_corpus_folder_is_reported_by_name_at_build_time(tmp_path: Path, zip_bomb: bytes) -> None:
+    (tmp_path / "memo.docx").write_bytes(zip_bomb)
+    message, grown, _ = refused(lambda: load(tmp_path, "memo.docx"))
+    assert message.startswith("memo.docx: unpacks to 500.") and "over the 64 MB limit" in message
+    assert grown < 50 * 2**20, grown
+
+
+def test_a_zip_bomb_whose_declared_sizes_lie_is_refused_when_it_is_read(tmp_path: Path, zip_bomb: bytes) -> None:
+    lying = lying_about(zip_bomb, BIG_MEMBER, 2**20)
+    with zipfile.ZipFile(io.BytesIO(lying)) as package:  # what it declares passes the limit
+        assert sum(m.file_size for m in package.infolist()) < MAX_UNPACKED_BYTES
+    message, grown, seconds = refused(lambda: save_upload(tmp_path, "memo.docx", lying))
+    assert message == (f"memo.docx: unreadable Word document ({BIG_MEMBER}: "
+                       f"Bad CRC-32 for file '{BIG_MEMBER}')"), message
+    assert grown < 50 * 2**20 and seconds < 2, (grown, seconds)
+    (tmp_path / "memo.docx").write_bytes(lying)
+    with pytest.raises(CorpusError, match=rf"^memo\.docx: unreadable Word document \({BIG_MEMBER}: Bad CRC-32"):
+        load(tmp_path, "memo.docx")
+
+
+def test_a_package_of_too_many_files_is_refused(tmp_path: Path) -> None:
+    data = report_docx(tmp_path / "report.docx").read_bytes()
+    with zipfile.ZipFile(tmp_path / "report.docx", "a") as package:
+        for i in range(MAX_MEMBERS):
+            package.writestr(f"word/parts/part{i}.xml", b"")
+    with pytest.raises(CorpusError, match=r"^report\.docx: 5,0\d\d files in the package, over the 5,000 "
+                                          r"a Word document may hold$"):
+        save_upload(tmp_path / "corpus", "report.docx", (tmp_path / "report.docx").read_bytes())
+    assert check_unpacked_size(data, "report.docx") is None  # the document without them passes
+
+
+def test_a_package_whose_file_list_is_too_large_is_refused_before_zipfile_reads_it(tmp_path: Path) -> None:
+    raw = io.BytesIO()
+    with zipfile.ZipFile(raw, "w") as package:  # about 2 MB of list: zipfile would make 20,000 objects of it
+        for i in range(20_000):
+            package.writestr(f"customXml/a-long-name-for-an-item-of-custom-xml-{i:05}.xml", b"")
+    with pytest.raises(CorpusError, match=r"^list\.docx: its list of files takes \d(\.\d)? MB, over the 1 MB "
+                                          r"limit for a Word document$"):
+        check_unpacked_size(raw.getvalue(), "list.docx")
