@@ -9,4 +9,4 @@ bash scripts/setup.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False
 .venv/bin/assistant index
 .venv/bin/assistant ask "${1:-What is the Global Partnership on AI trying to bridge?}"
-exec .venv/bin/assistant serve --port "${PORT:-7860}"
+exec .venv/bin/assistant serve --port "${PORT:-7860}" --open-editing  # this machine only: its user may edit

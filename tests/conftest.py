@@ -139,13 +139,14 @@ def serving(corpus: Path, index: Path, root: Path, *options: str) -> Iterator[st
 
 
 @contextlib.contextmanager
-def serve_copy(root: Path) -> Iterator[WebServer]:
+def serve_copy(root: Path, *options: str) -> Iterator[WebServer]:
     """The server over a fresh copy of the corpus (plus tests/data/web/injection-briefing.md) in
-    root; it builds its index first (none exists)."""
+    root; it builds its index first (none exists). Options: `serve`'s (default: --open-editing,
+    so that the page's editing works without logins)."""
     corpus = root / "corpus"
     shutil.copytree(CORPUS, corpus)
     shutil.copy(DATA / "web" / "injection-briefing.md", corpus)
-    with serving(corpus, root / "index", root) as url:
+    with serving(corpus, root / "index", root, *(options or ("--open-editing",))) as url:
         yield WebServer(url, corpus, root / "index", root / "serve.log")
 
 

@@ -23,24 +23,29 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from ..answer.conversation import Turn, search_query
 from ..briefing.references import DEFAULT_STYLE, quoted
 from ..config import Settings
 from ..errors import AssistantError, ConfigError
 from ..indexing.opening import where_served
+from ..ingest.fetch import fetch
 from ..ingest.uploads import MAX_UPLOAD_BYTES, save_page, save_upload
-from ..pipeline import Assistant, build_index
+from ..pipeline import MAX_QUESTION_CHARS, Assistant, build_index
 from ..render import answer_to_json, render_report
 from ..types import Answer, BuildReport, Citation
+from .access import READ_ONLY_NOTE, Access, RequestGuard, allowed_hosts, editors_only
 from .briefing_tab import CONCURRENCY, INTENT_JS, LISTEN_JS, BriefingTab, Collected, item_for
 from .briefing_tab import CSS as BRIEFING_CSS
 from .documents_tab import DocumentDetails, apply_upload_details, upload_boxes, upload_details
 from .examples import candidate_questions, pick
+from .removal_section import DocumentRemoval
 from .views import (
     esc,
     locate,
@@ -61,6 +66,10 @@ RELOAD_POLL_SECONDS = 2.0
 STATUS_REFRESH_SECONDS = 20.0
 """How often an open page re-checks the corpus folder against the index."""
 UPLOAD_TYPES = [".pdf", ".docx", ".txt", ".md", ".html", ".htm"]
+MAX_FILES_PER_REQUEST = 20
+"""Files added at once; more are refused by name (one rebuild's worth of reading)."""
+MAX_URLS_PER_REQUEST = 5
+"""Addresses fetched at once: each may take up to fetch.TIMEOUT_S while the build queue waits."""
 PRIVATE = "private"  # UI callbacks: callable by the page, not listed or callable as API
 
 CSS = """
@@ -112,6 +121,25 @@ COPY_JS = """(text) => {
   return text;
 }"""
 
+# Gradio labels each chat message for screen readers with its content, which here is HTML:
+# the label is made plain text (what the message shows) whenever a message appears or changes.
+PLAIN_LABELS_JS = """() => {
+  const chat = document.getElementById('chat');
+  if (!chat) return;
+  const plain = (html) => (new DOMParser().parseFromString(html, 'text/html').body.textContent || '')
+    .replace(/\\s+/g, ' ').trim();
+  const fix = () => chat.querySelectorAll('[aria-label*="<"]').forEach((el) => {
+    const label = el.getAttribute('aria-label');
+    if (el.dataset.caPlainLabel === label) return;
+    const text = plain(label);
+    el.dataset.caPlainLabel = text;
+    el.setAttribute('aria-label', text);
+  });
+  fix();
+  new MutationObserver(fix).observe(chat, {subtree: true, childList: true, attributes: true,
+                                           attributeFilter: ['aria-label']});
+}"""
+
 
 @dataclass(frozen=True)
 class ChatState:
@@ -136,11 +164,13 @@ class ChatState:
 class WebChat:
     """The page's callbacks over one Assistant; build() lays them out."""
 
-    def __init__(self, settings: Settings, assistant: Assistant) -> None:
+    def __init__(self, settings: Settings, assistant: Assistant, access: Access | None = None) -> None:
         self.settings = settings
         self.assistant = assistant
+        self.access = access or Access()  # read-only unless told otherwise
         self._examples: tuple[str, list[str]] = ("", [])
         self.details = DocumentDetails(settings, assistant, self.rebuild)
+        self.removal = DocumentRemoval(settings, assistant, self.rebuild)
         self.briefing = BriefingTab(assistant.source_of, assistant.is_current)
 
     # -- chat ------------------------------------------------------------------------------
@@ -151,7 +181,8 @@ class WebChat:
         if not question:
             return gr.skip(), state, ""
         doc_ids = list(scope or [])
-        searched = search_query(question, state.turns)
+        # An over-long question is refused by ask_in_context; it is not read for its topic first.
+        searched = search_query(question, state.turns) if len(question) <= MAX_QUESTION_CHARS else question
         messages = [*state.messages, {"role": "user", "content": render_question(question)}]
         cards, answers = list(state.cards), list(state.answers)
         try:
@@ -196,6 +227,15 @@ class WebChat:
         citation, closest = found
         passage = locate(citation, self.assistant.document(citation.doc_id))
         return render_passage(citation, passage, closest), quoted(citation, style), gr.Sidebar(open=True)
+
+    def refresh_pickers(self, path: str | None) -> tuple[Any, ...]:
+        """The document lists of the details editor (keeping its choice) and of removal."""
+        return self.details.refresh(path), self.removal.refresh()
+
+    def editing_view(self, request: gr.Request) -> tuple[Any, ...]:
+        """The editing controls for an editor, the read-only note for anyone else."""
+        editor = self.access.may_edit(request.username)
+        return gr.Column(visible=editor), gr.Markdown(visible=not editor)
 
     def new_conversation(self) -> tuple[Any, ...]:
         return [], ChatState(), "", '<div class="ca-panel-label">Click a citation to see it in context.</div>', ""
@@ -274,7 +314,10 @@ class WebChat:
             yield render_log([f"refused: the details: {exc}"]), gr.skip(), gr.skip(), gr.skip(), *keep
             return
         saved: list[str] = []
-        for path in files or []:
+        files = list(files or [])
+        for path in files[MAX_FILES_PER_REQUEST:]:
+            lines.append(f"refused: {Path(path).name}: at most {MAX_FILES_PER_REQUEST} files at once; add it next time")
+        for path in files[:MAX_FILES_PER_REQUEST]:
             name = Path(path).name
             try:
                 result = save_upload(self.settings.corpus_dir, name, Path(path).read_bytes())
@@ -300,10 +343,13 @@ class WebChat:
         """Fetch the pages at the addresses typed (one per line) into the corpus, then rebuild."""
         urls = [line.strip() for line in (text or "").splitlines() if line.strip()]
         lines: list[str] = [] if urls else ["Type a web address (http:// or https://) first."]
+        lines += [f"refused: {url}: at most {MAX_URLS_PER_REQUEST} addresses at once; add it next time"
+                  for url in urls[MAX_URLS_PER_REQUEST:]]
+        fetcher = partial(fetch, allow_private=self.settings.allow_private_urls)
         changed = False
-        for url in urls:
+        for url in urls[:MAX_URLS_PER_REQUEST]:
             try:
-                result = save_page(self.settings.corpus_dir, url)
+                result = save_page(self.settings.corpus_dir, url, fetcher)
             except AssistantError as exc:
                 lines.append(f"refused: {exc}")
                 continue
@@ -330,6 +376,7 @@ class WebChat:
         intro = ("Answers are made only of **verbatim excerpts** from the documents, each cited. "
                  "Click a citation to read it in context. When the documents do not cover a question, "
                  "the page says so and shows the closest passages as such.")
+        guard = partial(editors_only, self.access)
         # Uploaded files wait in Gradio's cache only until "Add": clear it hourly.
         with gr.Blocks(title="Cited-answer assistant", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
             state = gr.State(ChatState())
@@ -351,7 +398,8 @@ class WebChat:
                         examples=[{"text": q} for q in self.examples()], group_consecutive_messages=True)
                     with gr.Row():
                         question = gr.Textbox(show_label=False, placeholder="Ask a question about the documents …",
-                                              scale=6, elem_id="question", max_length=2000, submit_btn=False)
+                                              scale=6, elem_id="question", max_length=MAX_QUESTION_CHARS,
+                                              submit_btn=False)
                         ask = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
                     with gr.Row():
                         scope = gr.Dropdown(choices=self._scope_choices(), multiselect=True, scale=6,
@@ -362,27 +410,30 @@ class WebChat:
                     style = self.briefing.build(collected, briefing_tab)
                 with gr.Tab("Documents & index", id="index"):
                     index_html = gr.HTML(self.index_view(), elem_id="index-status")
-                    with gr.Row():
+                    check = gr.Button("Check the corpus folder again", elem_id="check", size="sm")
+                    # Shown to editors only (editing_view, on load); the callbacks check it again.
+                    read_only = gr.Markdown(READ_ONLY_NOTE, elem_id="read-only", visible=False)
+                    with gr.Column(visible=False, elem_id="editing") as editing:
                         rebuild = gr.Button("Rebuild index", variant="primary", elem_id="rebuild")
-                        check = gr.Button("Check the corpus folder again", elem_id="check")
-                    build_log = gr.HTML("", elem_id="build-log")
-                    build_options: dict[str, Any] = {"concurrency_id": "build", "concurrency_limit": 1,
-                                                     "api_visibility": PRIVATE}
-                    picker = self.details.build([build_log, index_html, scope], build_options)
-                    gr.Markdown("### Add by URL\nA web page's main text (no menus, ads or footers) "
-                                "with its title, author, publisher and date as the page states them. "
-                                "Adding an address again updates that document.")
-                    with gr.Row():
-                        url_box = gr.Textbox(label="Web address(es), one per line", lines=1, max_lines=6,
-                                             placeholder="https://", elem_id="add-url", scale=4)
-                        add_url = gr.Button("Add page and rebuild", elem_id="add-url-button", scale=1)
-                    gr.Markdown(f"### Add documents\n`.pdf`, `.docx`, `.txt`, `.md` or `.html`, at most "
-                                f"{MAX_UPLOAD_BYTES // 2**20} MB each. The type is checked by content; an "
-                                "existing file is never overwritten. The index is rebuilt afterwards.")
-                    files = gr.File(file_count="multiple", file_types=UPLOAD_TYPES, type="filepath",
-                                    label="Documents to add", elem_id="upload")
-                    details = upload_boxes()
-                    add = gr.Button("Add to corpus and rebuild", elem_id="add-documents")
+                        build_log = gr.HTML("", elem_id="build-log")
+                        build_options: dict[str, Any] = {"concurrency_id": "build", "concurrency_limit": 1,
+                                                         "api_visibility": PRIVATE}
+                        picker = self.details.build([build_log, index_html, scope], build_options, guard)
+                        removable = self.removal.build([build_log, index_html, scope], build_options, guard)
+                        gr.Markdown("### Add by URL\nA web page's main text (no menus, ads or footers) "
+                                    "with its title, author, publisher and date as the page states them. "
+                                    "Adding an address again updates that document.")
+                        with gr.Row():
+                            url_box = gr.Textbox(label="Web address(es), one per line", lines=1, max_lines=6,
+                                                 placeholder="https://", elem_id="add-url", scale=4)
+                            add_url = gr.Button("Add page and rebuild", elem_id="add-url-button", scale=1)
+                        gr.Markdown(f"### Add documents\n`.pdf`, `.docx`, `.txt`, `.md` or `.html`, at most "
+                                    f"{MAX_UPLOAD_BYTES // 2**20} MB each. The type is checked by content; an "
+                                    "existing file is never overwritten. The index is rebuilt afterwards.")
+                        files = gr.File(file_count="multiple", file_types=UPLOAD_TYPES, type="filepath",
+                                        label="Documents to add", elem_id="upload")
+                        details = upload_boxes()
+                        add = gr.Button("Add to corpus and rebuild", elem_id="add-documents")
 
             chat_outputs = [chatbot, state, question]
             ask_options: dict[str, Any] = {"concurrency_id": "ask", "concurrency_limit": ASK_CONCURRENCY,
@@ -394,22 +445,24 @@ class WebChat:
                            [passage, reference, sidebar, collected, briefing_tab], js=INTENT_JS,
                            api_visibility=PRIVATE, show_progress="hidden", **CONCURRENCY)
             demo.load(None, None, None, js=LISTEN_JS)
+            demo.load(None, None, None, js=PLAIN_LABELS_JS)
             copy.click(None, [reference], None, js=COPY_JS)
             reset = [chatbot, state, question, passage, reference]
             clear.click(self.new_conversation, None, reset, api_visibility=PRIVATE)
             chatbot.clear(self.new_conversation, None, reset, api_visibility=PRIVATE)
             quiet: dict[str, Any] = {"api_visibility": PRIVATE, "show_progress": "hidden"}
-            rebuild.click(self.rebuild, None, [build_log, index_html, scope], **build_options) \
-                .then(self.details.refresh, [picker], [picker], **quiet)
-            add.click(self.upload, [files, *details], [build_log, index_html, scope, files, *details],
-                      **build_options).then(self.details.refresh, [picker], [picker], **quiet)
-            add_url.click(self.add_urls, [url_box], [build_log, index_html, scope, url_box],
-                          **build_options).then(self.details.refresh, [picker], [picker], **quiet)
+            rebuild.click(guard(self.rebuild), None, [build_log, index_html, scope], **build_options) \
+                .then(self.refresh_pickers, [picker], [picker, removable], **quiet)
+            add.click(guard(self.upload), [files, *details], [build_log, index_html, scope, files, *details],
+                      **build_options).then(self.refresh_pickers, [picker], [picker, removable], **quiet)
+            add_url.click(guard(self.add_urls), [url_box], [build_log, index_html, scope, url_box],
+                          **build_options).then(self.refresh_pickers, [picker], [picker, removable], **quiet)
             check.click(self.index_view, None, [index_html], api_visibility=PRIVATE)
             gr.Timer(STATUS_REFRESH_SECONDS).tick(self.index_view, None, [index_html], api_visibility=PRIVATE,
                                                   show_progress="hidden")
             demo.load(self.refresh, None, [index_html, scope, chatbot], api_visibility=PRIVATE)
-            demo.load(self.details.refresh, [picker], [picker], **quiet)
+            demo.load(self.refresh_pickers, [picker], [picker, removable], **quiet)
+            demo.load(self.editing_view, None, [editing, read_only], **quiet)
             gr.api(self.api_ask, api_name="ask", concurrency_id="ask", concurrency_limit=ASK_CONCURRENCY)
         return demo
 
@@ -418,24 +471,6 @@ def _failures(report: BuildReport | None) -> str:
     if report is None or not report.failed:
         return ""
     return render_failures([(f.path, f.reason) for f in report.failed], "Files that could not be indexed")
-
-
-def parse_auth(pairs: Sequence[str], auth_file: Path | None) -> list[tuple[str, str]]:
-    """USER:PASSWORD pairs from the command line and/or a file (one per line, # comments)."""
-    lines = list(pairs)
-    if auth_file is not None:
-        try:
-            lines += [line.strip() for line in auth_file.read_text(encoding="utf-8").splitlines()
-                      if line.strip() and not line.lstrip().startswith("#")]
-        except OSError as exc:
-            raise ConfigError(f"{auth_file}: cannot read the password file ({exc.strerror})") from exc
-    out = []
-    for line in lines:
-        user, sep, password = line.partition(":")
-        if not sep or not user or not password:
-            raise ConfigError("--auth: expected USER:PASSWORD (in a password file, one per line)")
-        out.append((user, password))
-    return out
 
 
 def _port_is_free(host: str, port: int) -> None:
@@ -457,25 +492,47 @@ def _watch_index(assistant: Assistant, stop: threading.Event) -> None:
             print(f"warning: cannot load the rebuilt index: {exc}", flush=True)
 
 
-def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860,
-          auth: Sequence[tuple[str, str]] = ()) -> None:
-    """Start the web chat and block until interrupted."""
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, access: Access | None = None,
+          extra_hosts: Sequence[str] = ()) -> None:
+    """Start the web chat and block until interrupted. `access`: logins and roles (default:
+    no logins, read-only); `extra_hosts`: more names the server may be reached by (a reverse
+    proxy's), besides localhost's and `host`."""
+    access = access or Access()
     _port_is_free(host, port)
     assistant = Assistant(settings)
-    demo = WebChat(settings, assistant).build()
+    demo = WebChat(settings, assistant, access).build()
     stop = threading.Event()
     threading.Thread(target=_watch_index, args=(assistant, stop), name="index-watch", daemon=True).start()
-    if host not in {"127.0.0.1", "localhost", "::1"} and not auth:
-        print(f"warning: listening on {host} without a password; anyone on the network can use "
-              "the page (use --auth USER:PASSWORD)", flush=True)
+    for warning in _warnings(host, access):
+        print(f"warning: {warning}", flush=True)
+    every_interface = host in ("0.0.0.0", "::")
+    guard = Middleware(RequestGuard, access=access, hosts=allowed_hosts(host, extra_hosts),  # type: ignore[arg-type]
+                       any_address=every_interface)
     demo.queue(default_concurrency_limit=1)
     print(f"Web chat on http://{host}:{port} (index {where_served(settings)}, corpus {settings.corpus_dir}); "
           "Ctrl+C stops it", flush=True)
     try:
-        demo.launch(server_name=host, server_port=port, auth=list(auth) or None, share=False, quiet=True,
-                    show_error=False, ssr_mode=False, pwa=False, mcp_server=False, enable_monitoring=False,
-                    run_history=False, footer_links=["api"], max_file_size=MAX_UPLOAD_BYTES,
-                    theme=THEME, css=CSS + BRIEFING_CSS, inbrowser=False,
+        demo.launch(server_name=host, server_port=port, auth=access.check_password if access.logins else None,
+                    share=False, quiet=True, show_error=False, ssr_mode=False, pwa=False, mcp_server=False,
+                    enable_monitoring=False, run_history=False, footer_links=["api"], max_file_size=MAX_UPLOAD_BYTES,
+                    theme=THEME, css=CSS + BRIEFING_CSS, inbrowser=False, app_kwargs={"middleware": [guard]},
                     auth_message="This assistant is password protected.")
     finally:
         stop.set()
+
+
+def _warnings(host: str, access: Access) -> list[str]:
+    """What an operator should know about who can use the server they start."""
+    local = host in {"127.0.0.1", "localhost", "::1"}
+    out = []
+    if not access.logins and not local:
+        out.append(f"listening on {host} without a password; anyone on the network can ask "
+                   "(use --auth USER:PASSWORD for readers, --editor USER:PASSWORD for editors)")
+    if access.open_editing:
+        who = "every logged-in user" if access.logins else \
+            "anyone who can reach the page" + ("" if local else " on the network")
+        out.append(f"--open-editing: {who} can add, change and delete documents and rebuild the index")
+    elif not any(login.role == "editor" for login in access.logins.values()):
+        out.append("read-only: nobody can add, change or delete documents from the page "
+                   "(give editors with --editor USER:PASSWORD, or start with --open-editing)")
+    return out

@@ -18,7 +18,7 @@ from ..ingest.metadata_edit import EDITABLE_FIELDS, clean_fields, read_entry, up
 from ..pipeline import Assistant
 from .views import esc, shorten
 
-PRIVATE = "private"
+PRIVATE = "private"  # UI callbacks: callable by the page, not listed or callable as API
 FORM_FIELDS = (("title", "Title"), ("author", "Author"), ("publisher", "Publisher"), ("date", "Date"),
                ("type", "Type"), ("url", "URL"), ("notes", "Notes"))
 """The form's boxes, in order (metadata_edit refuses any field documents.py does not know)."""
@@ -30,6 +30,7 @@ HINT = ("Saved to `metadata.json` in the corpus folder; an emptied box removes t
         "while its text is unchanged, so citations made before still resolve — only their references change.")
 
 Rebuild = Callable[[list[str]], Iterator[tuple[Any, ...]]]
+Guard = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
 class DocumentDetails:
@@ -100,9 +101,10 @@ class DocumentDetails:
                    "then Rebuild index.")
         yield done, *skip[:3], self.refresh(path), *self.show(path)[:len(FORM_FIELDS)]
 
-    def build(self, outputs: Sequence[Any], options: dict[str, Any]) -> gr.Dropdown:
+    def build(self, outputs: Sequence[Any], options: dict[str, Any], guard: Guard) -> gr.Dropdown:
         """The editor (call inside the tab). outputs: the build log, index panel and scope that
-        a rebuild updates; options: the rebuild's event options (its concurrency group)."""
+        a rebuild updates; options: the rebuild's event options (its concurrency group); guard:
+        wraps a callback that changes the library (access.editors_only)."""
         gr.Markdown("### Document details\nTitle, author, publisher, date … as references show them.")
         picker = gr.Dropdown(choices=self.choices(), value=None, label="Document", elem_id="details-doc")
         boxes = []
@@ -120,7 +122,7 @@ class DocumentDetails:
         gr.Markdown(HINT, elem_id="details-hint")
         # On a choice by the user only: a refreshed list must not overwrite what is being typed.
         picker.input(self.show, [picker], [*boxes, save, status], api_visibility=PRIVATE, show_progress="hidden")
-        save.click(self.save, [picker, *boxes], [status, *outputs, picker, *boxes], **options)
+        save.click(guard(self.save), [picker, *boxes], [status, *outputs, picker, *boxes], **options)
         return picker
 
 

@@ -14,7 +14,8 @@ from assistant.config import Settings
 from assistant.errors import ConfigError
 from assistant.pipeline import Assistant, build_index
 from assistant.render import answer_to_json
-from assistant.web.app import ChatState, WebChat, parse_auth
+from assistant.web.access import EDITOR, READER, Access, Login, parse_logins
+from assistant.web.app import ChatState, WebChat
 
 from ..conftest import CORPUS, DATA, make_settings
 
@@ -121,12 +122,25 @@ def test_api_returns_the_ask_json_object(web: WebChat) -> None:
     assert json.loads(json.dumps(answer)) == answer  # plain JSON, as one line of `ask --json`
 
 
-def test_parse_auth(tmp_path: Path) -> None:
+def test_parse_logins(tmp_path: Path) -> None:
     logins = tmp_path / "logins"
     logins.write_text("# analysts\nana:s3cret:with:colons\n\nbo:pw\n", encoding="utf-8")
-    assert parse_auth(["admin:x"], logins) == [("admin", "x"), ("ana", "s3cret:with:colons"), ("bo", "pw")]
-    assert parse_auth([], None) == []
-    with pytest.raises(ConfigError, match="USER:PASSWORD"):
-        parse_auth(["nopassword"], None)
+    assert [(x.user, x.password) for x in parse_logins(["admin:x"], logins)] == \
+        [("admin", "x"), ("ana", "s3cret:with:colons"), ("bo", "pw")]
+    assert parse_logins([], None) == []
+    with pytest.raises(ConfigError, match="--editor: expected USER:PASSWORD"):
+        parse_logins(["nopassword"], None, EDITOR, "--editor")
     with pytest.raises(ConfigError, match="cannot read"):
-        parse_auth([], tmp_path / "missing")
+        parse_logins([], tmp_path / "missing")
+
+
+def test_roles_decide_who_may_edit() -> None:
+    logins = [Login("ana", "pw", READER), Login("ed", "pw2", EDITOR)]
+    access = Access.of(logins)
+    assert access.check_password("ed", "pw2") and not access.check_password("ed", "pw") \
+        and not access.check_password("nobody", "pw")
+    assert access.may_edit("ed") and not access.may_edit("ana") and not access.may_edit(None)
+    assert not Access().may_edit(None) and Access(open_editing=True).may_edit(None)
+    assert Access.of(logins, open_editing=True).may_edit("ana") and not Access.of(logins, True).may_edit(None)
+    with pytest.raises(ConfigError, match="given twice"):
+        Access.of([Login("ana", "pw", READER), Login("ana", "pw", EDITOR)])
