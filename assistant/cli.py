@@ -8,7 +8,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -55,55 +55,54 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def cmd_add(args: argparse.Namespace) -> int:
     from .errors import CorpusError
-    from .indexing.embedding import limit_kernel_cache
     from .ingest.fetch import fetch, is_url
     from .ingest.uploads import save_page, save_upload
-    from .pipeline import build_index
 
-    limit_kernel_cache()
     settings = _settings(args)
     fetcher = partial(fetch, allow_private=settings.allow_private_urls)
-    changed = failed = 0
-    for item in args.sources:
-        try:
-            if is_url(item):
-                result = save_page(settings.corpus_dir, item, fetcher)
-            else:
-                path = Path(item).expanduser()
-                if not path.is_file():
-                    raise CorpusError(f"{item}: no such file")
-                result = save_upload(settings.corpus_dir, path.name, path.read_bytes())
-        except CorpusError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            failed += 1
-            continue
-        print(result.message)
-        changed += bool(result.saved_as)
-    if changed and not args.no_index:
-        report = build_index(settings, progress=lambda m: print(m, file=sys.stderr))
-        print(render_report(report))
-    return 1 if failed else 0
+
+    def add(item: str) -> tuple[str, bool]:
+        if is_url(item):
+            result = save_page(settings.corpus_dir, item, fetcher)
+        else:
+            path = Path(item).expanduser()
+            if not path.is_file():
+                raise CorpusError(f"{item}: no such file")
+            result = save_upload(settings.corpus_dir, path.name, path.read_bytes())
+        return result.message, bool(result.saved_as)
+
+    return _change_corpus(settings, args.sources, add, args.no_index)
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
+    from .ingest.removal import remove_document
+
+    settings = _settings(args)
+    # A name given twice is removed once.
+    return _change_corpus(settings, dict.fromkeys(args.documents),
+                          lambda which: (remove_document(settings.corpus_dir, which).message, True), args.no_index)
+
+
+def _change_corpus(settings: Settings, items: Iterable[str], change: Callable[[str], tuple[str, bool]],
+                   no_index: bool) -> int:
+    """`change` each item of the corpus (its line printed, or `error: ...`), then update the
+    index when anything changed (unless no_index); exit status 1 when any item failed."""
     from .errors import CorpusError
     from .indexing.embedding import limit_kernel_cache
-    from .ingest.removal import remove_document
     from .pipeline import build_index
 
     limit_kernel_cache()
-    settings = _settings(args)
-    removed = failed = 0
-    for which in dict.fromkeys(args.documents):  # a name given twice is removed once
+    changed = failed = 0
+    for item in items:
         try:
-            result = remove_document(settings.corpus_dir, which)
+            message, done = change(item)
         except CorpusError as exc:
             print(f"error: {exc}", file=sys.stderr)
             failed += 1
             continue
-        print(result.message)
-        removed += 1
-    if removed and not args.no_index:
+        print(message)
+        changed += done
+    if changed and not no_index:
         report = build_index(settings, progress=lambda m: print(m, file=sys.stderr))
         print(render_report(report))
     return 1 if failed else 0

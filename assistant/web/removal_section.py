@@ -17,7 +17,6 @@ from ..pipeline import Assistant
 from .documents_tab import Guard, Rebuild
 from .views import esc, shorten
 
-PRIVATE = "private"  # UI callbacks: callable by the page, not listed or callable as API
 CONFIRM_JS = """(path) => (path && confirm(`Remove ${path} from the library? It is kept in the corpus folder's
 .removed/ and can be moved back.`)) ? path : null"""
 
