@@ -25,7 +25,7 @@ from assistant.indexing.store import IndexIdentity
 from assistant.pipeline import Assistant, build_index
 from assistant.types import Answer
 
-from ..conftest import REPO, SHARED, MilvusServer, free_port, make_settings
+from ..conftest import REPO, SHARED, DroppingProxy, MilvusServer, free_port, make_settings
 
 DEV_QUESTIONS = SHARED / "eval" / "dev_qa.jsonl"
 QUESTIONS = ("Which UK ministers signed the US-UK AI declaration?",
@@ -232,6 +232,20 @@ def test_a_server_that_goes_away_is_one_line_not_a_crash(seed_index, embedder, t
     assert not assistant.reload_if_changed()
     with pytest.raises(IndexError_, match=r"^milvus://127\.0\.0\.1:\d+/short_lived: the Milvus server failed \("):
         assistant.ask("What is new in the EU-US cooperation on AI?")
+
+
+def test_a_dropped_connection_is_reopened_and_answers_the_same(published, seed_index, embedder,  # type: ignore[no-untyped-def]
+                                                                milvus_server: MilvusServer) -> None:
+    proxy = DroppingProxy(milvus_server.port)
+    try:
+        settings = published.with_overrides(store=f"milvus://127.0.0.1:{proxy.port}/seed")
+        embedded, through_proxy = Assistant(seed_index, embedder), Assistant(settings, embedder)
+        assert _same_answer(through_proxy.ask(QUESTIONS[0])) == _same_answer(embedded.ask(QUESTIONS[0]))
+        for question in QUESTIONS[1:]:  # each not asked before, so the answer needs the server
+            assert proxy.drop() >= 1
+            assert _same_answer(through_proxy.ask(question)) == _same_answer(embedded.ask(question))
+    finally:
+        proxy.close()
 
 
 def test_eval_from_the_command_line_gives_the_same_figures(published, seed_index, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

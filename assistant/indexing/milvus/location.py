@@ -13,6 +13,16 @@ SCHEME = "milvus://"
 DEFAULT_PORT = 19530
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 _URL = re.compile(r"milvus://(?P<host>\[[^\]]+\]|[^:/]+)(?::(?P<port>\d+))?/(?P<collection>[^/?#]*)")
+# gRPC keepalive the server accepts. A gRPC server's default policy allows a client ping at most
+# every 5 minutes, and none while no call is open; pymilvus' default (every 10 s, also between
+# calls) breaks that policy whenever a call or a pause runs long, and the server answers with
+# GOAWAY "too_many_pings", dropping the connection. A connection that does drop is re-opened by
+# pymilvus on the next call (UNAVAILABLE: reconnect, then the call again).
+KEEPALIVE = {
+    "grpc.keepalive_time_ms": 300_000,
+    "grpc.keepalive_timeout_ms": 20_000,
+    "grpc.keepalive_permit_without_calls": 0,
+}
 
 
 @dataclass(frozen=True)
@@ -57,7 +67,7 @@ def connect(location: MilvusLocation, timeout: float = 10.0) -> Any:
     # fails is said here, in one line, by the caller.
     logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
     try:
-        return MilvusClient(uri=location.uri, timeout=timeout)
+        return MilvusClient(uri=location.uri, timeout=timeout, grpc_options=KEEPALIVE)
     except MilvusException as exc:
         raise IndexError_(f"{location}: cannot reach a Milvus server at {location.host}:{location.port} "
                           f"({exc.message}); start it (a local one: `python -m milvus_lite server --data-dir DIR "
