@@ -40,16 +40,18 @@ class Settings:
     max_chunk_tokens: int = 200
     """Word pieces per chunk, title and heading included; the model reads at most 256."""
     batch_size: int = 16
-    """Texts per forward pass of the model when building, on a CPU (a GPU takes 256): as fast as
-    64 here (43 vs 42 abstracts/s) with 250 MB less peak memory (benchmarks/bench_scale.py)."""
+    """Texts per forward pass of the model when building on a CPU (a GPU takes 256): larger
+    batches are no faster on a CPU and raise the build's peak memory."""
     precision: str = "auto"
-    """Model arithmetic: "float32", "bfloat16", or "auto" (bfloat16 where the CPU does it
-    natively, avx512_bf16 or AMX: 2.7x faster here, vectors within 3e-5 cosine of float32)."""
+    """Model arithmetic: "float32", "bfloat16", or "auto": bfloat16 where the CPU does it
+    natively (avx512_bf16 or AMX), which is faster with vectors within 3e-5 cosine of float32;
+    elsewhere bfloat16 is emulated and slower, so "auto" keeps float32."""
     device: str = "auto"
     """Where the model runs: "cpu", "cuda", or "auto" (a GPU when torch sees one)."""
     ocr: str = "auto"
     """PDF pages without a text layer (scans): "auto" reads them with Tesseract when it is
-    installed (scripts/setup.sh installs it), "on" requires it, "off" reports them as having no text."""
+    installed (`scripts/setup.sh` installs it), "on" requires it (a scan without it is an
+    error), "off" reports them as having no text."""
     workers: int = -1
     """Processes that parse and chunk documents beside the one that embeds: 0 none, -1 one per
     spare CPU core (at most 8) when at least 64 documents are to be read."""
@@ -64,55 +66,57 @@ class Settings:
     """Most excerpts quoted in one answer."""
     cite_within: float = 0.4
     """Quote an excerpt only when the rescorer's probability that it answers is at least this
-    share of the best excerpt's (answer/rescorer.json). 0.4 with the model fitted on SQuAD
-    alone keeps as many quotes per answer as 0.6 did with the earlier model (README)."""
+    share of the best excerpt's (`answer/rescorer.json`): excerpts far less likely than the
+    best add words, not answers."""
     extend_within: float = 0.2
     """A quote takes in a nearby excerpt (overlapping it, or before or after it in the document
     with at most `extend_gap` sentences between) whose probability is at least this share of the
     best excerpt's: the sentence that names the date or body often follows the one that
-    restates the question, and one longer quote costs no extra citation. 0.2: PolicyQA hit@1
-    0.223 -> 0.261, SQuAD 0.821 -> 0.846, for about 35% more words quoted (README).
-    `cite_within` or more: no reading on."""
+    restates the question, and one longer quote costs no extra citation. `cite_within` or
+    more: no reading on."""
     extend_gap: int = 2
     """Sentences that may lie between a quote and the excerpt it reads on into (quoted with it):
-    the answer is often two sentences past the one that restates the question. 0 -> 2, with
-    `quote_words` 200: PolicyQA hit@1 0.261 -> 0.301, SQuAD 0.846 -> 0.863, for 20% more words
-    quoted (README)."""
+    the answer is often one or two sentences past the one that restates the question; 0: only
+    an adjacent or overlapping excerpt."""
     quote_words: int = 200
     """A quote reads on, and quotes that follow each other are joined, only while the quote
-    stays within this many words: a quote, not a page (README)."""
+    stays within this many words: a quote, not a page."""
     abstain_below: float = 0.5
     """Answer only when the probability that the documents answer the question is at least
-    this (the rescorer's answerability model; see README, Abstention)."""
+    this (the rescorer's answerability model); below it the answer says the documents do not
+    cover the question and lists the closest passages."""
     vector_index: str = "auto"
-    """Dense search: "flat" (exact), "ivf" (approximate, faiss IndexIVFFlat, memory-mapped), or
-    "auto": ivf above `ann_above` passages. At query time "flat" searches every vector exactly
-    whatever the build wrote."""
+    """Dense search: "flat" (exact), "ivf" (approximate: faiss IndexIVFScalarQuantizer with 8-bit
+    codes, its lists memory-mapped, candidates re-ranked by exact cosine), or "auto": ivf above
+    `ann_above` passages. At query time "flat" searches every vector exactly whatever the build
+    wrote."""
     ann_above: int = 50_000
-    """Passages above which "auto" builds the approximate index (benchmarks/bench_scale.py)."""
+    """Passages above which "auto" builds the approximate index: below it exact search is fast
+    enough (`benchmarks/bench_scale.py` prints both)."""
     overlay_above: int = 50_000
     """Above this many passages an incremental build writes only the documents that changed, as an
-    overlay over the served version (see README, Large libraries), instead of a whole new version."""
+    overlay over the served version, instead of a whole new version: an edit then costs what
+    changed, not the size of the index."""
     overlay_share: float = 0.1
     """Largest share of the base version's passages an overlay may replace (hidden and rewritten)
     before a build writes a whole version again; 0: never write overlays."""
     ivf_lists: int = 0
     """Inverted lists of the approximate index; 0: about 4 x sqrt(passages)."""
     ivf_probe: int = 0
-    """Lists a query reads; 0: what the build chose (recall@10 >= 0.95 in bench_scale.py)."""
+    """Lists a query reads; 0: what the build chose for recall@10 of at least 0.95."""
     ray: str = ""
     """Parse, chunk and embed a build in a Ray cluster: "auto" (the one running on this machine,
     else a new local one) or its address (HOST:6379, ray://HOST:10001); "" (default) for none."""
     store: str = ""
     """Where the index is served from: "" for the embedded index in `index_dir`, or
     milvus://HOST:PORT/COLLECTION for a Milvus server (a build then stages the index in
-    `index_dir` and publishes it there; README, Scaling out)."""
+    `index_dir` and publishes it there)."""
     progress: bool = True
     """Show progress bars on long work."""
     allow_private_urls: bool = False
     """Pages may be added by URL from this machine and private networks (loopback, 10/8,
     172.16/12, 192.168/16, link-local, ...). Off: only public addresses are fetched, so whoever
-    can add a page cannot make the server read its own network (ingest/fetch.py)."""
+    can add a page cannot make the server read its own network (`ingest/fetch.py`)."""
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed; unknown names are an error."""

@@ -1,13 +1,13 @@
 """Exceptions the assistant raises, one small tree:
 
     AssistantError
-     ├── ConfigError        bad settings or environment overrides
-     ├── CorpusError        a corpus file or the metadata file cannot be used
-     ├── ModelError         the embedding model cannot be loaded
-     └── IndexError_        the index is missing, damaged or built with other settings
-          └── IndexMismatchError
-     ├── PassageIdError     a passage id is malformed or names nothing this index has seen
-     └── BriefingError      a briefing cannot be written (bad path, unknown format or style)
+     ├── ConfigError            bad settings or environment overrides
+     ├── CorpusError            a corpus file or the metadata file cannot be used
+     ├── ModelError             the embedding model cannot be loaded
+     ├── IndexError_            the index is missing, damaged or built with other settings
+     │    └── IndexMismatchError   the index on disk was built with other settings
+     ├── PassageIdError         a passage id is malformed or names nothing this index has seen
+     └── BriefingError          a briefing cannot be written (bad path, unknown format or style)
 
 Every message names the file or setting and says what to do.
 """

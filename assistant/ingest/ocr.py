@@ -2,8 +2,8 @@
 (through pytesseract).
 
 Used only for pages that have no text layer. Both are programs the setup scripts install
-(Debian `poppler-utils`, `tesseract-ocr`, `tesseract-ocr-eng`); without them OCR is simply
-not available and such pages stay without text, as before.
+(Debian `poppler-utils`, `tesseract-ocr`, `tesseract-ocr-eng`); without them OCR is not
+available and such pages are reported as having no text (with `Settings.ocr` "on", an error).
 """
 
 from __future__ import annotations
