@@ -1,23 +1,32 @@
 #!/usr/bin/env bash
-# Set up (with test extras) and run the whole test suite.
+# Set up (with test extras) and run the whole test suite: `bash scripts/test.sh [--fast] [PYTEST ARGS]`.
+# --fast leaves out the tests marked slow, browser, milvus, ray, office, ocr and bench (pyproject.toml)
+# and the Debian packages only they need; what is left runs in a few minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+FAST=""
+if [ "${1:-}" = "--fast" ]; then
+  FAST="not (slow or browser or milvus or ray or office or ocr or bench)"
+  shift
+fi
 # The browser tests need Debian's chromium (never a downloaded browser); the briefing
 # tests turn a .docx into PDF with LibreOffice and into PNG pages with pdftoppm; the OCR
 # tests need Tesseract.
 SUDO=""
 [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && SUDO="sudo"
-if [ ! -x /usr/bin/chromium ]; then
+if [ -n "$FAST" ]; then
+  :  # none of the tests left need the Debian packages below
+elif [ ! -x /usr/bin/chromium ]; then
   echo "test: installing Debian's chromium for the browser tests"
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium
 fi
-if ! command -v soffice >/dev/null || ! command -v pdftoppm >/dev/null; then
+if [ -z "$FAST" ] && { ! command -v soffice >/dev/null || ! command -v pdftoppm >/dev/null; }; then
   echo "test: installing Debian's LibreOffice Writer and poppler-utils for the briefing tests"
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends libreoffice-writer-nogui poppler-utils
 fi
 # The OCR tests read scanned PDFs with Tesseract (scripts/setup.sh tries the same, quietly).
-if ! command -v tesseract >/dev/null || [ ! -e /usr/share/tesseract-ocr/5/tessdata/eng.traineddata ]; then
+if [ -z "$FAST" ] && { ! command -v tesseract >/dev/null || [ ! -e /usr/share/tesseract-ocr/5/tessdata/eng.traineddata ]; }; then
   echo "test: installing Debian's tesseract-ocr (English) for the OCR tests"
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends tesseract-ocr tesseract-ocr-eng
@@ -26,4 +35,8 @@ EXTRAS=test bash scripts/setup.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 .venv/bin/ruff check assistant tests benchmarks scripts
 .venv/bin/mypy assistant
-.venv/bin/python -m pytest "$@"
+if [ -n "$FAST" ]; then
+  .venv/bin/python -m pytest -m "$FAST" "$@"
+else
+  .venv/bin/python -m pytest "$@"
+fi

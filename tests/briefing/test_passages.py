@@ -50,6 +50,7 @@ def test_every_citation_has_a_readable_id_that_shows_its_excerpt(seed_index, emb
         assert " ".join(excerpt.split()[:6]) in " ".join(view.text.split())
 
 
+@pytest.mark.slow
 def test_ids_are_stable_across_rebuilds_of_an_unchanged_corpus(corpus_copy: Path, tmp_path: Path,
                                                                embedder) -> None:
     settings = make_settings(corpus_copy, tmp_path / "index")
@@ -64,6 +65,7 @@ def test_ids_are_stable_across_rebuilds_of_an_unchanged_corpus(corpus_copy: Path
     assert cited_ids(Assistant(other, embedder)) == before
 
 
+@pytest.mark.slow
 def test_an_edit_makes_ids_stale_and_show_points_to_where_the_text_went(corpus_copy: Path, tmp_path: Path,
                                                                        embedder, capsys) -> None:
     settings = make_settings(corpus_copy, tmp_path / "index")
@@ -127,6 +129,7 @@ def test_unknown_ids_are_refused_clearly(seed_index, embedder) -> None:
         assistant.show("nope#p1")
 
 
+@pytest.mark.slow
 def test_pdf_ids_name_the_page(tmp_path: Path, embedder) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -93,6 +93,7 @@ def write_beir(folder: Path) -> None:
         "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\nq3\td3\t1\n", encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_beir_command_reports_ndcg_and_recall(tmp_path: Path) -> None:
     folder = tmp_path / "tiny"
     write_beir(folder)
@@ -108,6 +109,7 @@ def test_beir_command_reports_ndcg_and_recall(tmp_path: Path) -> None:
     assert json.loads(again.stdout)["ndcg@10"] == first["ndcg@10"]  # index reused, same result
 
 
+@pytest.mark.slow
 def test_beir_missing_split_is_one_clear_error(tmp_path: Path) -> None:
     folder = tmp_path / "tiny"
     write_beir(folder)
@@ -180,6 +182,7 @@ def test_each_question_is_asked_within_its_documents() -> None:
     assert summarize(results)["mean_citations"] == 2.0
 
 
+@pytest.mark.slow
 def test_eval_per_question_file_and_doc_scoped_questions(seed_index, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Each question is asked within its `doc`; one JSON line per question for diagnosis."""
     doc = "us-uk-ai-rd-declaration-2020"
@@ -204,6 +207,7 @@ def test_eval_per_question_file_and_doc_scoped_questions(seed_index, tmp_path: P
     assert rows[1]["first_hit"] is None
 
 
+@pytest.mark.slow
 def test_eval_refuses_questions_about_documents_the_index_lacks(seed_index, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     lines = tmp_path / "q.jsonl"
     lines.write_text(json.dumps({"id": "x", "question": "q?", "evidence": ["e"], "doc": "no-such-doc"}) + "\n",

@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from assistant.indexing.corpus_status import CorpusChanges, IndexedFile, compare
 from assistant.ingest.documents import SourceFile
 from assistant.pipeline import Assistant, build_index
@@ -33,6 +35,7 @@ def test_nothing_changed_is_falsy() -> None:
     assert CorpusChanges().describe() == "no changes"
 
 
+@pytest.mark.slow
 def test_assistant_reports_changes_on_disk(corpus_copy: Path, tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     settings = make_settings(corpus_copy, tmp_path / "index")
     build_index(settings, embedder=embedder)

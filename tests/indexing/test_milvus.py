@@ -27,6 +27,8 @@ from assistant.types import Answer
 
 from ..conftest import REPO, SHARED, DroppingProxy, MilvusServer, free_port, make_settings
 
+pytestmark = pytest.mark.milvus
+
 DEV_QUESTIONS = SHARED / "eval" / "dev_qa.jsonl"
 QUESTIONS = ("Which UK ministers signed the US-UK AI declaration?",
              "When do the US and UK expect to launch their prize challenges?",

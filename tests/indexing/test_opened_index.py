@@ -67,6 +67,7 @@ def test_the_vector_index_is_chosen_by_size() -> None:
     assert choose(500, kind="ivf", lists=4, probe=2) == {"kind": "ivf", "lists": 4, "probe": 2}
 
 
+@pytest.mark.slow
 def test_an_approximate_index_answers_like_exact_search(corpus_copy: Path, tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     exact = make_settings(corpus_copy, tmp_path / "exact")
     approximate = make_settings(corpus_copy, tmp_path / "ivf", vector_index="ivf", ivf_lists=1)
@@ -80,6 +81,7 @@ def test_an_approximate_index_answers_like_exact_search(corpus_copy: Path, tmp_p
         assert by_exact.ask(question).citations == by_ivf.ask(question).citations
 
 
+@pytest.mark.slow
 def test_worker_processes_make_the_same_index(corpus_copy: Path, tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     inline = make_settings(corpus_copy, tmp_path / "inline", workers=0)
     pooled = make_settings(corpus_copy, tmp_path / "pooled", workers=2)
@@ -93,6 +95,7 @@ def test_worker_processes_make_the_same_index(corpus_copy: Path, tmp_path: Path,
     assert one.acronyms == two.acronyms and one.corpus_words == two.corpus_words
 
 
+@pytest.mark.slow
 def test_an_index_in_the_old_format_is_refused_then_rebuilt(corpus_copy: Path, tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     settings = make_settings(corpus_copy, tmp_path / "index")
     build_index(settings, embedder=embedder)
@@ -123,6 +126,7 @@ def _rows(opened: store.IndexStore, doc_id: str) -> tuple[int, int]:
     return entry.first_row, entry.end_row
 
 
+@pytest.mark.slow
 def test_an_incremental_build_copies_unchanged_rows_into_what_a_full_build_makes(
         corpus_copy: Path, tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     settings = make_settings(corpus_copy, tmp_path / "index")
@@ -157,6 +161,7 @@ def test_an_incremental_build_copies_unchanged_rows_into_what_a_full_build_makes
     assert 0 < again.embedded_chunks <= 2
 
 
+@pytest.mark.slow
 def test_a_script_without_a_main_guard_still_builds(corpus_copy: Path, tmp_path: Path) -> None:
     """Spawned workers re-run such a script and die; the build carries on without them."""
     script = tmp_path / "unguarded.py"

@@ -81,6 +81,7 @@ def chunk_ids(opened, rows) -> list[str]:  # type: ignore[no-untyped-def]
     return [c.chunk_id for c, _ in opened.passages([int(r) for r in rows])]
 
 
+@pytest.mark.slow
 def test_an_edit_writes_only_that_document_over_the_served_version(corpus_copy: Path, tmp_path: Path,
                                                                    embedder) -> None:  # type: ignore[no-untyped-def]
     settings = layered_settings(corpus_copy, tmp_path / "index")
@@ -102,6 +103,7 @@ def test_an_edit_writes_only_that_document_over_the_served_version(corpus_copy: 
     assert_serves_the_same(settings, whole, embedder)
 
 
+@pytest.mark.slow
 def test_overlays_follow_edits_additions_and_removals_then_write_whole(
         corpus_copy: Path, tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     # Five documents: every edit moves the average passage length by more than a large index's would.
@@ -148,6 +150,7 @@ def test_overlays_follow_edits_additions_and_removals_then_write_whole(
     assert manifest(settings)["format"] == store.FORMAT_VERSION
 
 
+@pytest.mark.slow
 def test_new_acronyms_or_a_small_index_write_a_whole_version(corpus_copy: Path, tmp_path: Path,
                                                              embedder) -> None:  # type: ignore[no-untyped-def]
     settings = layered_settings(corpus_copy, tmp_path / "index")
@@ -161,6 +164,7 @@ def test_new_acronyms_or_a_small_index_write_a_whole_version(corpus_copy: Path, 
     assert manifest(settings)["format"] == store.FORMAT_VERSION
 
 
+@pytest.mark.slow
 def test_a_failed_overlay_build_leaves_the_served_version(corpus_copy: Path, tmp_path: Path,
                                                           embedder, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     settings = layered_settings(corpus_copy, tmp_path / "index")

@@ -16,6 +16,8 @@ from assistant.indexing import store as index_store
 
 from ..conftest import CORPUS, REPO, free_port, make_settings, wait_for_port
 
+pytestmark = pytest.mark.ray
+
 RAY = Path(sys.executable).parent / "ray"
 
 

@@ -139,6 +139,7 @@ def test_public_addresses_are(address: str) -> None:
     assert is_public_address(address)
 
 
+@pytest.mark.slow
 def test_cli_add_refuses_an_internal_address_unless_allowed(local: LocalSite, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
     url = f"http://localhost:{local.port}/admin"

@@ -235,7 +235,8 @@ def shared_rows() -> list[dict[str, str]]:
 
 
 SHARED_ROWS = shared_rows()
-SHARED_PARAMS = [pytest.param(row, id=row["file"]) for row in SHARED_ROWS] or [
+SHARED_PARAMS = [pytest.param(row, id=row["file"], marks=[pytest.mark.ocr] if row["expect"] == "no-text" else [])
+                 for row in SHARED_ROWS] or [
     pytest.param(None, marks=pytest.mark.skip(reason=f"{SHARED_PDFS} not found"))]
 
 

@@ -20,6 +20,8 @@ from assistant.web.views import where
 
 from ..conftest import DATA, make_settings
 
+pytestmark = pytest.mark.ocr
+
 SCAN = DATA / "pdfs" / "contrib_pdf-with-jbig2.pdf"  # a drawing whose speech bubble says "It Doesn't Work?!?!?!"
 TEXT_PDF = DATA / "pdfs" / "crazyones.pdf"
 

@@ -152,6 +152,7 @@ def test_a_failed_metadata_write_puts_the_file_back(corpus_copy: Path, monkeypat
     assert tree(corpus_copy) == before  # the file is back, the metadata as it was, nothing kept
 
 
+@pytest.mark.slow
 def test_after_removing_and_building_the_index_no_longer_holds_it(corpus_copy: Path, tmp_path: Path,
                                                                   embedder) -> None:  # type: ignore[no-untyped-def]
     settings = make_settings(corpus_copy, tmp_path / "index")
@@ -172,6 +173,7 @@ def test_after_removing_and_building_the_index_no_longer_holds_it(corpus_copy: P
     assert not answer.abstained and answer.citations
 
 
+@pytest.mark.slow
 def test_cli_removes_each_and_reports_errors(corpus_copy: Path, tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "assistant", "remove", DECLARATION_ID, "../outside.txt", ARTICLE, "--no-index",

@@ -175,6 +175,7 @@ def test_docx_upload_is_accepted_and_a_docx_named_pdf_is_not(tmp_path: Path) -> 
         save_upload(corpus, "report.pdf", data)
 
 
+@pytest.mark.slow
 def test_docx_is_indexed_and_cited_with_its_notes(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -189,6 +190,7 @@ def test_docx_is_indexed_and_cited_with_its_notes(tmp_path: Path, embedder) -> N
     assert first.doc_id == "report" and first.page is None and first.paragraph in (8, 9), first
 
 
+@pytest.mark.slow
 def test_briefing_exported_as_docx_is_indexed_back_quote_for_quote(tmp_path: Path, seed_index, embedder) -> None:  # type: ignore[no-untyped-def]
     from assistant.briefing.docx_export import to_docx
     from assistant.briefing.layout import briefing_from_answers

@@ -31,6 +31,8 @@ from assistant.web.access import EDIT_REFUSED
 
 from ..conftest import CHROMIUM, CORPUS, make_settings, serving
 
+pytestmark = pytest.mark.slow  # each test talks to a server it started
+
 READER, EDITOR = ("reader", "reader pw"), ("editor", "editor pw")
 EDITING = ("details-save", "rebuild", "add-documents", "add-url-button", "remove-button")
 """The elem_ids of the buttons whose events change the library."""

@@ -11,6 +11,8 @@ import pytest
 
 from ..conftest import REPO, WebServer, free_port, wait_until_up
 
+pytestmark = pytest.mark.slow  # each test talks to a server it started
+
 QUESTIONS = ["Which UK ministers signed the US-UK AI declaration?", "What is the capital of Australia?"]
 
 

@@ -9,7 +9,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from ..conftest import CORPUS, REPO, MilvusServer, serving
+
+pytestmark = [pytest.mark.milvus, pytest.mark.slow]
 
 QUESTIONS = ["Which UK ministers signed the US-UK AI declaration?",
              "When do the US and UK expect to launch their prize challenges?",

@@ -18,9 +18,9 @@ import pytest
 
 from ..conftest import CHROMIUM, DATA, REPO, WebServer
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(
     not CHROMIUM.exists(),
-    reason="browser tests need Debian's chromium at /usr/bin/chromium (apt-get install chromium; .ci/run does it)")
+    reason="browser tests need Debian's chromium at /usr/bin/chromium (apt-get install chromium; .ci/run does it)")]
 
 SHOTS = REPO / "tests" / "screenshots"
 ANSWERS = ".ca-answer, .ca-abstain, .ca-error"

@@ -86,6 +86,7 @@ def test_empty_question_changes_nothing(web: WebChat) -> None:
     assert web.chat("   ", [], state) == (gr.skip(), state, "")
 
 
+@pytest.mark.slow
 def test_rebuild_keeps_answering_from_the_old_index_until_the_swap(own_web: WebChat) -> None:
     web = own_web
     old = web.assistant.store.path
