@@ -73,7 +73,7 @@ class SessionBriefing:
         items, keys = list(self.briefing.items), list(self.keys)
         items.insert(j, items.pop(i))
         keys.insert(j, keys.pop(i))
-        return self._with(items, keys, self.layout + (i != j))
+        return self._replaced(items, keys, self.layout + (i != j))
 
     def remove(self, key: int) -> SessionBriefing:
         if key not in self.keys:
@@ -81,7 +81,7 @@ class SessionBriefing:
         i = self.keys.index(key)
         items, keys = list(self.briefing.items), list(self.keys)
         del items[i], keys[i]
-        return self._with(items, keys, self.layout + 1)
+        return self._replaced(items, keys, self.layout + 1)
 
     def with_note(self, key: int, note: str) -> SessionBriefing:
         if key not in self.keys:
@@ -89,9 +89,9 @@ class SessionBriefing:
         i = self.keys.index(key)
         items = list(self.briefing.items)
         items[i] = dataclasses.replace(items[i], note=(note or "").strip()[:NOTE_MAX_CHARS])
-        return self._with(items, list(self.keys), self.layout)
+        return self._replaced(items, list(self.keys), self.layout)
 
-    def _with(self, items: Sequence[BriefingItem], keys: Sequence[int], layout: int) -> SessionBriefing:
+    def _replaced(self, items: Sequence[BriefingItem], keys: Sequence[int], layout: int) -> SessionBriefing:
         briefing = dataclasses.replace(self.briefing, items=tuple(items))
         return SessionBriefing(briefing, tuple(keys), self.next_key, layout)
 

@@ -25,9 +25,10 @@ FORM_FIELDS = (("title", "Title"), ("author", "Author"), ("publisher", "Publishe
 UPLOAD_FIELDS = ("title", "author", "publisher", "date", "type")
 assert {name for name, _ in FORM_FIELDS} <= EDITABLE_FIELDS and set(UPLOAD_FIELDS) <= EDITABLE_FIELDS
 DATE_HINT = "YYYY, YYYY-MM or YYYY-MM-DD"
-HINT = ("Saved to `metadata.json` in the corpus folder; an emptied box removes that detail. References in answers "
-        "and briefings are built from these details. **Passage ids do not change**: a document keeps its version "
-        "while its text is unchanged, so citations made before still resolve — only their references change.")
+DETAILS_HINT = (
+    "Saved to `metadata.json` in the corpus folder; an emptied box removes that detail. References in answers "
+    "and briefings are built from these details. **Passage ids do not change**: a document keeps its version "
+    "while its text is unchanged, so citations made before still resolve — only their references change.")
 
 
 class DocumentDetails(LibrarySection):
@@ -49,7 +50,7 @@ class DocumentDetails(LibrarySection):
         try:
             entry = read_entry(self.settings.corpus_dir, path)
         except (AssistantError, OSError) as exc:
-            return (*(gr.skip() for _ in FORM_FIELDS), gr.Button(interactive=False), _error(str(exc)))
+            return (*(gr.skip() for _ in FORM_FIELDS), gr.Button(interactive=False), _error_html(str(exc)))
         indexed = next((d.meta for d in self.assistant.summary().documents if d.path == path), None)
         shown = {"title": indexed.title if indexed else "", "type": indexed.source_type if indexed else ""}
         boxes = []
@@ -67,14 +68,14 @@ class DocumentDetails(LibrarySection):
         (filled again, as saved, once the new index is in)."""
         skip = tuple(gr.skip() for _ in range(4 + len(FORM_FIELDS)))
         if not path:
-            yield _error("Choose a document first."), *skip
+            yield _error_html("Choose a document first."), *skip
             return
         corpus = self.settings.corpus_dir
         try:
             before = read_entry(corpus, path)
             after = update_entry(corpus, path, dict(zip([n for n, _ in FORM_FIELDS], values, strict=True)))
         except (AssistantError, OSError) as exc:
-            yield _error(f"Not saved: {exc}"), *skip
+            yield _error_html(f"Not saved: {exc}"), *skip
             return
         if after == before:
             yield '<div class="ca-ok">No changes to save.</div>', *skip
@@ -89,7 +90,7 @@ class DocumentDetails(LibrarySection):
             rebuilt = False
         done = (f'<div class="ca-ok">Saved the details of {esc(path)}; the new index is answering questions, '
                 "with references built from them.</div>") if rebuilt else \
-            _error(f"Saved the details of {path}, but the index was not rebuilt with them: see the log above, "
+            _error_html(f"Saved the details of {path}, but the index was not rebuilt with them: see the log above, "
                    "then Rebuild index.")
         yield done, *skip[:3], self.refresh(path), *self.show(path)[:len(FORM_FIELDS)]
 
@@ -102,16 +103,16 @@ class DocumentDetails(LibrarySection):
         boxes = []
         with gr.Row():
             for name, label in FORM_FIELDS[:2]:
-                boxes.append(_box(name, label, "details", False, scale=3))
+                boxes.append(_detail_box(name, label, "details", False, scale=3))
         with gr.Row():
             for name, label in FORM_FIELDS[2:6]:
-                boxes.append(_box(name, label, "details", False, scale=2 if name in {"publisher", "url"} else 1))
-        boxes.append(_box("notes", "Notes", "details", False, lines=2))
+                boxes.append(_detail_box(name, label, "details", False, scale=2 if name in {"publisher", "url"} else 1))
+        boxes.append(_detail_box("notes", "Notes", "details", False, lines=2))
         with gr.Row():
             save = gr.Button("Save and rebuild", variant="primary", interactive=False, elem_id="details-save",
                              scale=0, min_width=240)
         status = gr.HTML("", elem_id="details-status")
-        gr.Markdown(HINT, elem_id="details-hint")
+        gr.Markdown(DETAILS_HINT, elem_id="details-hint")
         # On a choice by the user only: a refreshed list must not overwrite what is being typed.
         picker.input(self.show, [picker], [*boxes, save, status], api_visibility=PRIVATE, show_progress="hidden")
         save.click(guard(self.save), [picker, *boxes], [status, *outputs, picker, *boxes], **options)
@@ -122,7 +123,7 @@ def upload_boxes() -> list[gr.Textbox]:
     """Optional details for a single uploaded file (call inside the tab)."""
     with gr.Accordion("Details of the document (optional; only when adding one file)", open=False,
                       elem_id="upload-details"), gr.Row():
-        boxes = [_box(name, label, "upload", True, scale=3 if name in {"title", "author"} else 1)
+        boxes = [_detail_box(name, label, "upload", True, scale=3 if name in {"title", "author"} else 1)
                  for name, label in FORM_FIELDS if name in UPLOAD_FIELDS]
     return boxes
 
@@ -149,11 +150,11 @@ def apply_upload_details(settings: Settings, details: dict[str, str], given: int
     return f"details of {saved[0]} saved to metadata.json: {', '.join(details)}"
 
 
-def _box(name: str, label: str, prefix: str, interactive: bool, **kwargs: Any) -> gr.Textbox:
+def _detail_box(name: str, label: str, prefix: str, interactive: bool, **kwargs: Any) -> gr.Textbox:
     return gr.Textbox(label=label, max_lines=1 if name != "notes" else 6, max_length=2000,
                       placeholder=DATE_HINT if name == "date" else "", interactive=interactive,
                       elem_id=f"{prefix}-{name}", **kwargs)
 
 
-def _error(message: str) -> str:
+def _error_html(message: str) -> str:
     return f'<div class="ca-error">{esc(message)}</div>'

@@ -118,11 +118,11 @@ class DocumentsTab:
         """Check and add the uploaded files to the corpus folder (with the details typed for a
         single file), then rebuild."""
         lines: list[str] = []
-        keep = tuple(gr.skip() for _ in details)
+        unchanged_boxes = tuple(gr.skip() for _ in details)
         try:
             typed = upload_details(details)  # checked before any file is written
         except AssistantError as exc:
-            yield render_log([f"refused: the details: {exc}"]), gr.skip(), gr.skip(), gr.skip(), *keep
+            yield render_log([f"refused: the details: {exc}"]), gr.skip(), gr.skip(), gr.skip(), *unchanged_boxes
             return
         saved: list[str] = []
         files = list(files or [])
@@ -145,7 +145,7 @@ class DocumentsTab:
         if note := apply_upload_details(self.settings, typed, len(files), saved):
             lines.append(note)
         if not saved:
-            yield render_log(lines), gr.skip(), gr.skip(), gr.skip(), *keep
+            yield render_log(lines), gr.skip(), gr.skip(), gr.skip(), *unchanged_boxes
             return
         for update in self.rebuild(lines):
             yield (*update, None, *("" for _ in details))  # the added files and their details leave the form
