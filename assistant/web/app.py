@@ -3,9 +3,10 @@ the /ask API, laid out and wired together over one Assistant.
 
 Each tab's callbacks and layout live in its own module (chat_tab, briefing_tab,
 documents_tab); this module wires what crosses them: a click on a chat message opens the
-passage panel or adds to the briefing, and a rebuild renews the chat's document choices
-and examples. The chat shows HTML made by views.py, never markdown, so nothing a document
-holds can run or load anything. server.py starts it.
+passage panel or adds to the briefing, and each page load shows the index being served
+(its panel, the chat's document choices and example questions). The chat shows HTML made
+by views.py, never markdown, so nothing a document holds can run or load anything.
+server.py starts the page.
 """
 
 from __future__ import annotations
