@@ -267,7 +267,7 @@ def _write_atomically(path: Path, data: bytes, what: str = "the briefing") -> No
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from .web.access import EDITOR, READER, Access, parse_logins
-    from .web.app import serve  # gradio is imported only by this command
+    from .web.server import serve  # gradio is imported only by this command
 
     settings = _settings(args)
     logins = parse_logins(args.auth or [], args.auth_file, READER, "--auth") + \

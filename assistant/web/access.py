@@ -168,7 +168,7 @@ class LoginThrottle:
             failures = self._recent(client, now)
             return failures[0] + self.window - now if len(failures) >= self.allowed else 0.0
 
-    def failed(self, client: str, now: float) -> None:
+    def record_failure(self, client: str, now: float) -> None:
         with self._lock:
             self._recent(client, now).append(now)
 
@@ -204,7 +204,7 @@ class RequestGuard:
             return
         path, method = scope.get("path", ""), scope.get("method", "GET")
         if method == "POST" and path.rstrip("/").endswith("/gradio_api/upload"):
-            if not self.access.may_edit(_user(scope, headers)):
+            if not self.access.may_edit(_logged_in_user(scope, headers)):
                 await _refuse(scope, send, 403, EDIT_REFUSED)
                 return
         elif method == "POST":
@@ -212,7 +212,7 @@ class RequestGuard:
             if body is None:
                 await _refuse(scope, send, 413, f"The request is over {MAX_REQUEST_BYTES // 1024} KB.")
                 return
-            receive = _replay(body, receive)
+            receive = _replaying(body, receive)
         if method == "POST" and path.rstrip("/").endswith("/login"):
             await self._login(scope, receive, send)
             return
@@ -233,10 +233,10 @@ class RequestGuard:
 
         await self.app(scope, receive, noting_status)
         if status and status[0] >= 400:
-            self.throttle.failed(client, time.monotonic())
+            self.throttle.record_failure(client, time.monotonic())
 
 
-def _user(scope: dict[str, Any], headers: dict[str, str]) -> str | None:
+def _logged_in_user(scope: dict[str, Any], headers: dict[str, str]) -> str | None:
     """The logged-in user of a request, from Gradio's session cookie (None: nobody)."""
     app = scope.get("app")
     tokens, cookie_id = getattr(app, "tokens", {}), getattr(app, "cookie_id", "")
@@ -263,7 +263,7 @@ async def _body_within(receive: Any, limit: int, headers: dict[str, str]) -> byt
             return bytes(body)
 
 
-def _replay(body: bytes, receive: Any) -> Any:
+def _replaying(body: bytes, receive: Any) -> Any:
     """A receive() that hands the app the body already read, then passes on the server's
     own messages (a disconnect)."""
     sent = False

@@ -1,5 +1,5 @@
 """The web chat's Briefing tab: collect answers and citations per browser session, order
-them, add notes, export Markdown and .docx (briefing.py and briefing_docx.py do the work).
+them, add notes, export Markdown and .docx (briefing/layout.py and briefing/docx_export.py do the work).
 
 The briefing lives in a gr.State (one per browser session, never shared). The list of
 items is a gr.render over that state: each item has its own note box and buttons. It is
@@ -41,63 +41,17 @@ from ..briefing.layout import (
 )
 from ..briefing.references import DEFAULT_STYLE, STYLES, Run
 from ..types import Answer, Citation, Document
+from .events import BRIEFING_EVENTS, PRIVATE, QUIET
 from .views import esc, one_line
 
-PRIVATE = "private"
-CONCURRENCY: dict[str, Any] = {"concurrency_id": "briefing", "concurrency_limit": 1}
-"""Every change to a briefing runs in this group: a note saved on leaving its box is
-handled before the click that left it (and such calls take milliseconds)."""
 EXPORT_MAX_AGE_SECONDS = 3600
 """Export folders are removed after this long (Gradio has copied the files to its cache)."""
 NOTE_MAX_CHARS = 4000
 STYLE_CHOICES = [("Chicago", "chicago"), ("APA", "apa")]
 assert [v for _label, v in STYLE_CHOICES] == list(STYLES)
 
-CSS = """
-.ca-item {border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .5em .75em !important}
-.ca-item-head {display: flex; gap: .5em; align-items: baseline; font-weight: 600; overflow-wrap: anywhere}
-.ca-item-num {color: var(--color-accent)}
-.ca-item-quote {margin: .4em 0 .2em 1.4em; padding-left: .6em; border-left: 3px solid var(--color-accent);
-                overflow-wrap: anywhere}
-.ca-item-ref {margin: 0 0 .3em 1.4em; font-size: .85em; color: var(--body-text-color); opacity: .8;
-              overflow-wrap: anywhere}
-.ca-item-ref code {font-size: .9em}
-.ca-item-abstain {margin: .4em 0 .2em 1.4em; font-style: italic}
-.ca-item-buttons {min-width: 8.5em !important; gap: .3em !important}
-.ca-note-saved {font-size: .8em; color: var(--body-text-color-subdued)}
-.ca-briefing-empty {color: var(--body-text-color-subdued); margin: 1em 0}
-.ca-add {color: var(--color-accent); font-size: .82em; font-weight: 600; white-space: nowrap; cursor: copy;
-         border: 1px solid var(--color-accent); border-radius: 999px; padding: 0 .55em; margin-left: .3em}
-.ca-add:hover, .ca-add:focus-visible {background: var(--color-accent); color: white}
-.ca-card:focus-visible {outline: 2px solid var(--color-accent); outline-offset: 1px}
-.ca-add-row {margin-top: .45em}
-"""
-
-LISTEN_JS = """() => {
-  // Which part of a chat message was clicked: "add" (an Add-to-briefing pill) or "open".
-  if (window.__caListening) return;
-  window.__caListening = true;
-  document.addEventListener('click', (e) => {
-    window.__caIntent = (e.target.closest && e.target.closest('.ca-add')) ? 'add' : 'open';
-  }, true);
-  // Keyboard: Enter or Space on a focused pill or citation card acts as a click on it.
-  document.addEventListener('keydown', (e) => {
-    const target = e.target.closest && e.target.closest('.ca-add, .ca-card');
-    if (!target || (e.key !== 'Enter' && e.key !== ' ')) return;
-    e.preventDefault();
-    target.click();
-  }, true);
-}"""
-INTENT_JS = """(...args) => {
-  args[args.length - 1] = window.__caIntent || 'open';
-  window.__caIntent = 'open';
-  return args;
-}"""
-"""The chat's select event: its last input (a hidden textbox) becomes what was clicked."""
-
-
 @dataclass(frozen=True)
-class Collected:
+class SessionBriefing:
     """One browser session's briefing, with a stable key per item (for the page's
     components) and a layout counter that changes when items come, go or move (the
     list is rendered again when it does)."""
@@ -107,11 +61,11 @@ class Collected:
     next_key: int = 0
     layout: int = 0
 
-    def add(self, item: BriefingItem) -> Collected:
-        return Collected(dataclasses.replace(self.briefing, items=(*self.briefing.items, item)),
+    def add(self, item: BriefingItem) -> SessionBriefing:
+        return SessionBriefing(dataclasses.replace(self.briefing, items=(*self.briefing.items, item)),
                          (*self.keys, self.next_key), self.next_key + 1, self.layout + 1)
 
-    def move(self, key: int, step: int) -> Collected:
+    def move(self, key: int, step: int) -> SessionBriefing:
         if key not in self.keys:
             return self
         i = self.keys.index(key)
@@ -119,30 +73,30 @@ class Collected:
         items, keys = list(self.briefing.items), list(self.keys)
         items.insert(j, items.pop(i))
         keys.insert(j, keys.pop(i))
-        return self._with(items, keys, self.layout + (i != j))
+        return self._replaced(items, keys, self.layout + (i != j))
 
-    def remove(self, key: int) -> Collected:
+    def remove(self, key: int) -> SessionBriefing:
         if key not in self.keys:
             return self
         i = self.keys.index(key)
         items, keys = list(self.briefing.items), list(self.keys)
         del items[i], keys[i]
-        return self._with(items, keys, self.layout + 1)
+        return self._replaced(items, keys, self.layout + 1)
 
-    def with_note(self, key: int, note: str) -> Collected:
+    def with_note(self, key: int, note: str) -> SessionBriefing:
         if key not in self.keys:
             return self
         i = self.keys.index(key)
         items = list(self.briefing.items)
         items[i] = dataclasses.replace(items[i], note=(note or "").strip()[:NOTE_MAX_CHARS])
-        return self._with(items, list(self.keys), self.layout)
+        return self._replaced(items, list(self.keys), self.layout)
 
-    def _with(self, items: Sequence[BriefingItem], keys: Sequence[int], layout: int) -> Collected:
+    def _replaced(self, items: Sequence[BriefingItem], keys: Sequence[int], layout: int) -> SessionBriefing:
         briefing = dataclasses.replace(self.briefing, items=tuple(items))
-        return Collected(briefing, tuple(keys), self.next_key, layout)
+        return SessionBriefing(briefing, tuple(keys), self.next_key, layout)
 
 
-def item_for(answer: Answer | None, card: tuple[Citation, bool] | None) -> BriefingItem | None:
+def item_to_add(answer: Answer | None, card: tuple[Citation, bool] | None) -> BriefingItem | None:
     """What an "Add to briefing" click adds: the whole answer (an abstention as "not
     covered"), or a card's one citation; a closest passage never becomes a quote."""
     if answer is None:
@@ -153,12 +107,12 @@ def item_for(answer: Answer | None, card: tuple[Citation, bool] | None) -> Brief
     return None if closest else item_from_answer(answer, [citation.n])
 
 
-def tab_label(collected: Collected) -> str:
+def tab_label(collected: SessionBriefing) -> str:
     n = len(collected.briefing.items)
     return f"Briefing ({n})" if n else "Briefing"
 
 
-def added_message(collected: Collected) -> str:
+def added_message(collected: SessionBriefing) -> str:
     n = len(collected.briefing.items)
     return f"Added to briefing ({n} item{'s' if n != 1 else ''})."
 
@@ -219,27 +173,27 @@ class BriefingTab:
         self.is_current = is_current
         self._exports: Path | None = None
 
-    def add(self, collected: Collected, item: BriefingItem) -> tuple[Collected, Any]:
+    def add(self, collected: SessionBriefing, item: BriefingItem) -> tuple[SessionBriefing, Any]:
         """Add an item from the chat; feedback as a toast and in the tab's label."""
         collected = collected.add(item)
         gr.Info(added_message(collected), duration=4, title="Briefing")
         return collected, gr.Tab(label=tab_label(collected))
 
-    def move(self, key: int, step: int, collected: Collected) -> tuple[Collected, int, Any]:
+    def move(self, key: int, step: int, collected: SessionBriefing) -> tuple[SessionBriefing, int, Any]:
         collected = collected.move(key, step)
         return collected, collected.layout, gr.skip()
 
-    def remove(self, key: int, collected: Collected) -> tuple[Collected, int, Any]:
+    def remove(self, key: int, collected: SessionBriefing) -> tuple[SessionBriefing, int, Any]:
         collected = collected.remove(key)
         return collected, collected.layout, gr.Tab(label=tab_label(collected))
 
-    def save_note(self, key: int, note: str, collected: Collected) -> tuple[Collected, str]:
+    def save_note(self, key: int, note: str, collected: SessionBriefing) -> tuple[SessionBriefing, str]:
         """Keep the note; the line under the box says it is kept (or that it was cleared)."""
         saved = collected.with_note(key, note)
         return saved, ('<div class="ca-note-saved">Note saved.</div>' if note.strip()
                        else '<div class="ca-note-saved">No note.</div>')
 
-    def export(self, collected: Collected, title: str, style: str) -> tuple[Any, str]:
+    def export(self, collected: SessionBriefing, title: str, style: str) -> tuple[Any, str]:
         """Check every quote against its source, then write .md and .docx to a new folder."""
         briefing = Briefing(one_line(title or "") or "Briefing", collected.briefing.items)
         checked, problems = verified(briefing, self.source)
@@ -277,8 +231,8 @@ class BriefingTab:
                              elem_id="briefing-style")
 
         @gr.render(inputs=[collected, style], triggers=[layout_count.change, style.change, tab.select],
-                   show_progress="hidden", **CONCURRENCY)
-        def items(state: Collected, chosen: str) -> None:
+                   show_progress="hidden", **BRIEFING_EVENTS)
+        def items(state: SessionBriefing, chosen: str) -> None:
             if not state.briefing.items:
                 gr.HTML('<div class="ca-briefing-empty">Nothing collected yet. In the Chat, click '
                         "<b>+ Add answer to briefing</b> under an answer, or <b>+ Add to briefing</b> on a "
@@ -303,7 +257,7 @@ class BriefingTab:
                                          key=f"down-{key}", elem_classes="ca-item-down")
                         remove = gr.Button("Remove", size="sm", variant="stop", key=f"remove-{key}",
                                            elem_classes="ca-item-remove")
-                options: dict[str, Any] = {"api_visibility": PRIVATE, "show_progress": "hidden", **CONCURRENCY}
+                options: dict[str, Any] = {**QUIET, **BRIEFING_EVENTS}
                 note.blur(partial(self.save_note, key), [note, collected], [collected, saved], **options)
                 changed = [collected, layout_count, tab]
                 up.click(partial(self.move, key, -1), [collected], changed, **options)
@@ -317,6 +271,6 @@ class BriefingTab:
         files = gr.File(label="Exports (⇣ downloads)", file_count="multiple", interactive=False,
                         visible=False, elem_id="exports", height=140)
         export.click(self.export, [collected, title, style], [files, report], api_visibility=PRIVATE,
-                     **CONCURRENCY)
+                     **BRIEFING_EVENTS)
         del items  # registered by the decorator
         return style

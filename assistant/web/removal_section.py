@@ -1,7 +1,9 @@
-"""The web chat's "Remove a document": an indexed document, or a file that failed to index,
-taken out of the corpus (kept in corpus/.removed/, see ingest/removal.py), then the page's
-one background rebuild (WebChat.rebuild). Editors only: the caller wraps `remove` with
-access.editors_only."""
+"""The "Remove a document" section of the Documents & index tab.
+
+An indexed document, or a file that failed to index, is taken out of the corpus (kept in
+corpus/.removed/, see ingest/removal.py), then the page's one background rebuild runs
+(DocumentsTab.rebuild). Editors only: the caller wraps `remove` with access.editors_only.
+"""
 
 from __future__ import annotations
 
@@ -10,24 +12,17 @@ from typing import Any
 
 import gradio as gr
 
-from ..config import Settings
 from ..errors import AssistantError
 from ..ingest.removal import remove_document
-from ..pipeline import Assistant
-from .documents_tab import Guard, Rebuild
+from .sections import Guard, LibrarySection
 from .views import esc, shorten
 
 CONFIRM_JS = """(path) => (path && confirm(`Remove ${path} from the library? It is kept in the corpus folder's
 .removed/ and can be moved back.`)) ? path : null"""
 
 
-class DocumentRemoval:
+class DocumentRemoval(LibrarySection):
     """Choose a document (or a file that failed to index), remove it, rebuild."""
-
-    def __init__(self, settings: Settings, assistant: Assistant, rebuild: Rebuild) -> None:
-        self.settings = settings
-        self.assistant = assistant
-        self.rebuild = rebuild
 
     def choices(self) -> list[tuple[str, str]]:
         """Indexed documents, then the files that could not be indexed, with why."""

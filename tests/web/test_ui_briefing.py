@@ -4,7 +4,7 @@ Collect a whole answer, one citation of another answer and an abstention; reorde
 remove, write a note; export Markdown and .docx through the browser's own download, then
 check both files: every quote verbatim in its source file under the corpus, one note per
 marker numbered 1..N, a source list, the analyst's note as typed, nothing of the removed
-item. Fixtures: conftest's server and browser, tests/test_ui.py's guarded page.
+item. Fixtures: conftest's server and browser, tests/web/test_ui.py's guarded page.
 """
 
 from __future__ import annotations

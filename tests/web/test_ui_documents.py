@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from assistant.config import Settings
-from assistant.web.documents_tab import apply_upload_details
+from assistant.web.details_section import apply_upload_details
 
 from ..conftest import CHROMIUM, DATA, WebServer, make_settings, serve_copy
 from .test_ui import Session, open_session

@@ -10,7 +10,7 @@ import pytest
 from assistant.briefing.layout import Briefing, BriefingItem, layout
 from assistant.indexing.corpus_status import CorpusChanges
 from assistant.types import Answer, Citation, Document, DocumentMeta, FileFailure, IndexedDocument, IndexSummary
-from assistant.web.briefing_tab import Collected, render_item, safe_name
+from assistant.web.briefing_tab import SessionBriefing, render_item, safe_name
 from assistant.web.views import (
     in_context,
     locate,
@@ -124,7 +124,7 @@ def test_export_file_names_are_safe() -> None:
 
 def test_collected_items_move_remove_and_keep_their_notes() -> None:
     a, b, c = (BriefingItem(q) for q in "abc")
-    collected = Collected().add(a).add(b).add(c)
+    collected = SessionBriefing().add(a).add(b).add(c)
     assert collected.keys == (0, 1, 2) and collected.layout == 3
     moved = collected.move(2, -1).with_note(2, "  mine  ")
     assert [i.question for i in moved.briefing.items] == ["a", "c", "b"] and moved.keys == (0, 2, 1)

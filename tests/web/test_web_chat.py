@@ -1,4 +1,4 @@
-"""The web chat's callbacks on the real pipeline, without a browser (tests/test_ui.py drives one)."""
+"""The web chat's callbacks on the real pipeline, without a browser (tests/web/test_ui.py drives one)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from assistant.errors import ConfigError
 from assistant.pipeline import Assistant, build_index
 from assistant.render import answer_to_json
 from assistant.web.access import EDITOR, READER, Access, Login, parse_logins
-from assistant.web.app import ChatState, WebChat
+from assistant.web.app import WebChat
+from assistant.web.chat_tab import ChatState
 
 from ..conftest import CORPUS, DATA, make_settings
 
@@ -47,43 +48,43 @@ def select(index: int) -> gr.SelectData:
 
 
 def test_answer_then_cards_that_open_their_passage(web: WebChat) -> None:
-    messages, state, cleared = web.chat(SEED, [], ChatState())
+    messages, state, cleared = web.chat_tab.chat(SEED, [], ChatState())
     assert cleared == "" and [m["role"] for m in messages[:2]] == ["user", "assistant"]
     assert "ca-answer" in messages[1]["content"] and "[1]" in messages[1]["content"]
     assert [i for i, _c, _closest in state.cards] == list(range(2, len(messages)))
     for index, citation, closest in state.cards:
         assert not closest and f"[{citation.n}]" in messages[index]["content"]
-        panel, reference, sidebar = web.open_card(state, index, "apa")
+        panel, reference, sidebar = web.chat_tab.open_card(state, index, "apa")
         assert "<mark>" in panel and reference == quoted(citation, "apa")  # the chosen style
         assert isinstance(sidebar, gr.Sidebar) and sidebar.open
-    assert web.open_card(state, 1) == (gr.skip(), gr.skip(), gr.skip())  # the answer itself
+    assert web.chat_tab.open_card(state, 1) == (gr.skip(), gr.skip(), gr.skip())  # the answer itself
 
 
 def test_follow_up_uses_the_conversation_and_says_so(web: WebChat) -> None:
-    _messages, state, _ = web.chat(SEED, [], ChatState())
-    messages, state, _ = web.chat("When was it signed?", [], state)
+    _messages, state, _ = web.chat_tab.chat(SEED, [], ChatState())
+    messages, state, _ = web.chat_tab.chat("When was it signed?", [], state)
     assert state.turns[-1].searched.startswith("When was it signed? ") and "declaration" in state.turns[-1].searched
     answer = next(m["content"] for m in reversed(messages) if "ca-searched" in m["content"])
     assert "with the conversation so far" in answer
 
 
 def test_scope_restricts_to_chosen_documents_and_is_shown(web: WebChat) -> None:
-    messages, state, _ = web.chat("What is the purpose of the contract?", [DECLARATION], ChatState())
+    messages, state, _ = web.chat_tab.chat("What is the purpose of the contract?", [DECLARATION], ChatState())
     assert state.cards and all(c.doc_id == DECLARATION for _i, c, _closest in state.cards)
     assert "only in: Declaration of the United States" in messages[1]["content"]
 
 
 def test_not_covered_shows_closest_passages_as_such(web: WebChat) -> None:
-    messages, state, _ = web.chat("What is the capital of Australia?", [], ChatState())
+    messages, state, _ = web.chat_tab.chat("What is the capital of Australia?", [], ChatState())
     assert "The documents do not cover this question." in messages[1]["content"]
     assert state.cards and all(closest for _i, _c, closest in state.cards)
-    panel, _reference, _sidebar = web.open_card(state, state.cards[0][0])
+    panel, _reference, _sidebar = web.chat_tab.open_card(state, state.cards[0][0])
     assert "not an answer" in panel
 
 
 def test_empty_question_changes_nothing(web: WebChat) -> None:
     state = ChatState()
-    assert web.chat("   ", [], state) == (gr.skip(), state, "")
+    assert web.chat_tab.chat("   ", [], state) == (gr.skip(), state, "")
 
 
 @pytest.mark.slow
@@ -91,17 +92,17 @@ def test_rebuild_keeps_answering_from_the_old_index_until_the_swap(own_web: WebC
     web = own_web
     old = web.assistant.store.path
     (web.settings.corpus_dir / "kestrel-accord.txt").write_bytes((DATA / "web" / "kestrel-accord.txt").read_bytes())
-    assert "1 added (kestrel-accord.txt)" in web.index_view()
-    steps = web.rebuild()
+    assert "1 added (kestrel-accord.txt)" in web.documents_tab.index_view()
+    steps = web.documents_tab.rebuild()
     first = next(steps)[0]
     assert "keeps answering from the current one" in first
     next(steps)  # the build is now running in the background
-    _messages, state, _ = web.chat(SEED, [], ChatState())
+    _messages, state, _ = web.chat_tab.chat(SEED, [], ChatState())
     assert state.cards and web.assistant.store.path == old
     *_, (log, index_html, _scope) = steps
     assert "the new index is answering questions" in log and "added:   kestrel-accord.txt" in log
     assert web.assistant.store.path != old and "kestrel-accord.txt" in index_html and "up to date" in index_html
-    _messages, state, _ = web.chat("Where was the Kestrel Accord signed?", [], ChatState())
+    _messages, state, _ = web.chat_tab.chat("Where was the Kestrel Accord signed?", [], ChatState())
     assert any(c.path == "kestrel-accord.txt" for _i, c, _closest in state.cards)
 
 
@@ -110,7 +111,7 @@ def test_upload_refusals_are_listed_by_file_and_nothing_is_rebuilt(web: WebChat,
     fake.write_text("not a pdf", encoding="utf-8")
     empty = tmp_path / "empty.md"
     empty.write_bytes(b"")
-    updates = list(web.upload([str(fake), str(empty)]))
+    updates = list(web.documents_tab.upload([str(fake), str(empty)]))
     assert len(updates) == 1
     log = updates[0][0]
     assert "refused: fake.pdf: the content is plain text" in log and "refused: empty.md: empty file" in log
