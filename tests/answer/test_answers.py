@@ -142,6 +142,7 @@ def test_chunk_ids_are_stable_across_rechunking(assistant: Assistant, embedder) 
 VOCAB = sorted({w.lower() for p in CORPUS.glob("*.txt") for w in words(p.read_text(encoding="utf-8"))})
 
 
+@pytest.mark.slow
 @hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.sampled_from(VOCAB), min_size=1, max_size=12).map(" ".join)
        | st.text(min_size=1, max_size=80))

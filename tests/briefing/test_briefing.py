@@ -99,6 +99,7 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+@pytest.mark.slow
 def test_brief_markdown_round_trip(seed_index, embedder, tmp_path: Path) -> None:
     out = tmp_path / "briefing.md"
     result = run_brief(seed_index, "-o", str(out), "--title", "AI cooperation")

@@ -128,6 +128,7 @@ def eval_summary(questions: Path, settings) -> dict[str, float]:  # type: ignore
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (SHARED / "eval" / "dev_qa.jsonl").exists(), reason="shared dev set not present")
 def test_dev_set_meets_the_targets(seed_index) -> None:  # type: ignore[no-untyped-def]
     summary = eval_summary(SHARED / "eval" / "dev_qa.jsonl", seed_index)
@@ -135,6 +136,7 @@ def test_dev_set_meets_the_targets(seed_index) -> None:  # type: ignore[no-untyp
     assert summary["offtopic_abstained"] == 1.0 and summary["false_abstention"] <= 0.05
 
 
+@pytest.mark.slow
 def test_our_held_out_questions(seed_index) -> None:  # type: ignore[no-untyped-def]
     """Questions we wrote over the shipped corpus (eval/extra_qa.jsonl), never tuned on."""
     summary = eval_summary(REPO / "eval" / "extra_qa.jsonl", seed_index)

@@ -185,6 +185,7 @@ def test_a_local_model_folder_can_be_used_and_a_bad_one_is_refused(corpus_copy: 
         SentenceTransformerEmbedder(str(tmp_path / "nowhere"))
 
 
+@pytest.mark.slow
 def test_bfloat16_vectors_match_float32(embedder) -> None:  # type: ignore[no-untyped-def]
     from assistant.indexing.embedding import SentenceTransformerEmbedder
 
