@@ -297,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     styles = argparse.ArgumentParser(add_help=False)
     styles.add_argument("--style", choices=STYLES, default=DEFAULT_STYLE,
-                        help=f"reference style (default: {DEFAULT_STYLE}; see README, Briefings)")
+                        help=f"reference style (default: {DEFAULT_STYLE}; see docs/briefings.md)")
 
     p = sub.add_parser("index", parents=[common], help="build or update the index (incremental)",
                        description="Parse, chunk and embed the corpus. Unchanged documents are "
@@ -395,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "editors also add, edit and delete documents and rebuild the index). "
                                    "Builds the index first if there is none. Without logins the page is "
                                    "read-only unless started with --open-editing. Behind a TLS reverse "
-                                   "proxy, give its public name with --allowed-host (README, Sharing).",
+                                   "proxy, give its public name with --allowed-host (docs/web-chat.md, Sharing the chat).",
                        epilog="Example: assistant serve --host 0.0.0.0 --auth-file readers.txt "
                               "--editor-file editors.txt --allowed-host assistant.example.org")
     p.add_argument("--host", default="127.0.0.1",

@@ -13,7 +13,7 @@ a temp folder first); --url points it at a server already running on this machin
 
 --servers N starts N servers and spreads the clients over them. With --milvus-lite (a local
 Milvus server started here) or --store milvus://HOST:PORT/COLLECTION, the index is published
-to that collection and every server answers from it (README, Scaling out).
+to that collection and every server answers from it (docs/scaling.md, Scaling out).
 """
 
 from __future__ import annotations

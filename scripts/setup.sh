@@ -36,9 +36,9 @@ if ! command -v tesseract >/dev/null || ! command -v pdftoppm >/dev/null; then
     echo "setup: installing poppler-utils and tesseract-ocr for OCR of scanned PDFs"
     { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends \
         poppler-utils tesseract-ocr tesseract-ocr-eng; } >/dev/null 2>&1 \
-      || echo "setup: could not install them; scanned PDFs will be reported, not read (see README)" >&2
+      || echo "setup: could not install them; scanned PDFs will be reported, not read (see docs/corpus.md)" >&2
   else
-    echo "setup: pdftoppm or tesseract missing; scanned PDFs will be reported, not read (see README)" >&2
+    echo "setup: pdftoppm or tesseract missing; scanned PDFs will be reported, not read (see docs/corpus.md)" >&2
   fi
 fi
 

@@ -50,7 +50,7 @@ HAND_SET = {"byline": 3.0, "signatory": 3.0}
 
 # The sets the excerpt model fits on. PolicyQA marks one span where a policy often holds several
 # that answer, so its pairs call good answers wrong: fitted with it, the model did worse on our
-# own independent questions and no better on PolicyQA's held-out policies (README, 2026-12-04).
+# own independent questions and no better on PolicyQA's held-out policies (docs/experiments.md, 2026-12-04).
 # PolicyQA still trains the answerability model.
 EXCERPT_SETS = ("squad2", "squad2-open")
 

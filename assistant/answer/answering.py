@@ -30,7 +30,7 @@ Coverage = Callable[[Query, set[str]], float]
 def evidence_strength(hits: Sequence[Hit]) -> float:
     """How well the best passage matches: its cosine plus how many question terms it holds.
 
-    The rule and its threshold are explained in the README (Abstention).
+    The rule and its threshold are explained in docs/answers.md (Abstention).
     """
     if not hits:
         return 0.0
@@ -50,7 +50,7 @@ def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: Doc
     rescorer = rescorer or default_rescorer()
     found = candidates(query, answer_pool(query, hits, settings), document, excerpt_vectors, coverage)
     scored = sorted(((rescorer.score(c.features), c) for c in found), key=lambda item: -item[0])
-    # Measure the evidence before composing anything (README, Abstention).
+    # Measure the evidence before composing anything (docs/answers.md, Abstention).
     if not scored or rescorer.answerable(answerability(query, hits, scored[0][0])) < settings.abstain_below:
         closest = [_citation(n, h, h.chunk.sentences[0], h.chunk.sentences[-1], document(h.chunk.doc_id), h.dense)
                    for n, h in enumerate(hits[:3], start=1)]

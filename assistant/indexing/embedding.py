@@ -29,7 +29,7 @@ def limit_kernel_cache() -> None:
     """For a process that builds an index and answers no question (`assistant index`, `add`):
     keep few of the kernels torch's oneDNN compiles for each text length. It keeps about 360 MB
     of them by default, which a chat server repays in speed (each question about 2 ms faster)
-    but a build does not (encoding runs as fast without them; README, Large libraries). Call it
+    but a build does not (encoding runs as fast without them; docs/scaling.md, Large libraries). Call it
     before the model first encodes; a value set in the environment wins."""
     os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", KERNEL_CACHE_FOR_BUILDS)
 
