@@ -395,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "editors also add, edit and delete documents and rebuild the index). "
                                    "Builds the index first if there is none. Without logins the page is "
                                    "read-only unless started with --open-editing. Behind a TLS reverse "
-                                   "proxy, give its public name with --allowed-host (docs/web-chat.md, Sharing the chat).",
+                                   "proxy, give its public name with --allowed-host (docs/web-chat.md).",
                        epilog="Example: assistant serve --host 0.0.0.0 --auth-file readers.txt "
                               "--editor-file editors.txt --allowed-host assistant.example.org")
     p.add_argument("--host", default="127.0.0.1",
