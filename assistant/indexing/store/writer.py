@@ -149,7 +149,7 @@ class VersionWriter:
                         "WHERE row >= ? AND row < ?", (shift, run.ordinal - run.old_ordinal, first, end))
         if self._keyword.can_copy(old.path):  # postings copied in one pass when the index is finished
             self._keyword.copy(old.path, first, end)
-        else:  # a version written before term frequencies were kept: its terms are read back
+        else:  # postings that cannot be copied (a version without term frequencies): terms read back
             for (terms,) in self.db.execute("SELECT terms FROM old.chunks WHERE row >= ? AND row < ? ORDER BY row",
                                             (first, end)):
                 self._keyword.add(terms.split())
@@ -168,6 +168,8 @@ class VersionWriter:
                             ((start + shift, stop + shift, ordinal) for ordinal, start, stop in run.documents))
 
     def _add_run(self, kind: int, start: int, stop: int, shift: int) -> None:
+        """Note that the served version's `kind` vectors [start, stop) now sit `shift` rows later
+        (extending the last such run when this one continues it)."""
         last = next((r for r in reversed(self._runs) if r[0] == kind), None)
         if last is not None and last[2] == start and last[3] == shift:
             last[2] = stop
