@@ -244,9 +244,7 @@ class ChunkTable(Sequence[Chunk]):
         found = self._store._db().execute("SELECT data FROM chunks WHERE row = ?", (row,)).fetchone()
         if found is None:
             raise IndexError(row)
-        return self._remember(row, chunk_from_json(json.loads(found[0])))
-
-    def _remember(self, row: int, chunk: Chunk) -> Chunk:
+        chunk = chunk_from_json(json.loads(found[0]))
         with self._lock:
             self._cache[row] = chunk
             self._rows[chunk.chunk_id] = row
