@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..atomic import write_atomically
+from ..atomic import write_atomically, write_synced
 from ..errors import CorpusError
 from ..types import Document
 from .documents import (
@@ -263,11 +263,8 @@ def _write_new(corpus_dir: Path, clean: str, data: bytes, taken: set[str]) -> Pa
     """Write under the first free name; a name is free when no file has its document id."""
     stem, suffix = Path(clean).stem, Path(clean).suffix
     tmp = corpus_dir / f".upload-{uuid.uuid4().hex}"  # hidden: discover() skips it
-    with open(tmp, "xb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
     try:
+        write_synced(tmp, data, new=True)
         for attempt in range(1, _MAX_ATTEMPTS + 1):
             candidate = f"{stem}{'' if attempt == 1 else f'-{attempt}'}"
             if slugify(candidate) in taken:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import functools
 import json
 import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
+from cachetools import LRUCache
 
 from ...errors import IndexError_, IndexMismatchError
 from ...types import Chunk, Document
@@ -31,6 +31,7 @@ from .publish import served_collection
 
 CARRY_UP_TO = 64  # searches this deep bring back the other vector of their hits
 PASSAGES_KEPT = 4096  # passages read lately, kept in memory
+TERMS_KEPT = 200_000  # terms looked up lately, kept in memory
 _CONSISTENCY = "Bounded"  # a version is written once, then only read: no need to wait for the newest writes
 
 
@@ -111,11 +112,14 @@ class MilvusStore:
         self.documents = DocumentTable(self.entry, lambda: self.entries, self._read_document)
         self.byline_rows = np.array(sorted(r["row"] for r in query_all(
             self.client, names.passages, f'role == "{BYLINE}"', ["row"])), dtype=np.int64)
-        self._rows: OrderedDict[str, int] = OrderedDict()  # chunk id -> row, of passages read lately
-        self._fields: OrderedDict[tuple[int, str], Any] = OrderedDict()  # (row, field) -> a search hit holding it
+        # chunk id -> row, of passages read lately
+        self._rows: LRUCache[str, int] = LRUCache(maxsize=PASSAGES_KEPT)
+        # (row, field) -> a search hit holding it
+        self._fields: LRUCache[tuple[int, str], Any] = LRUCache(maxsize=2 * PASSAGES_KEPT)
         # row -> (chunk, its terms, its excerpt vectors or None), of passages read lately
-        self._passages: OrderedDict[int, tuple[Chunk, tuple[str, ...], np.ndarray | None]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._passages: LRUCache[int, tuple[Chunk, tuple[str, ...], np.ndarray | None]] = LRUCache(
+            maxsize=PASSAGES_KEPT)
+        self._lock = threading.Lock()  # guards the three caches: an LRUCache reorders itself on every read
 
     @property
     def identity(self) -> IndexIdentity:
@@ -198,12 +202,7 @@ class MilvusStore:
         with self._lock:
             for row in rows:
                 self._passages[row] = known[row]
-                self._passages.move_to_end(row)
                 self._rows[known[row][0].chunk_id] = row
-            while len(self._passages) > PASSAGES_KEPT:
-                self._passages.popitem(last=False)
-            while len(self._rows) > PASSAGES_KEPT:
-                self._rows.popitem(last=False)
         return [(known[r][0], known[r][1]) for r in rows]
 
     def excerpt_vectors_of(self, chunks: Sequence[Chunk]) -> list[np.ndarray]:
@@ -265,8 +264,6 @@ class MilvusStore:
             with self._lock:
                 for hit in hits:
                     self._fields[(int(hit["row"]), carry)] = hit
-                while len(self._fields) > 2 * PASSAGES_KEPT:
-                    self._fields.popitem(last=False)
         return hits
 
     def _blob(self, name: str) -> str:
@@ -281,8 +278,9 @@ class MilvusTerms:
 
     def __init__(self, store: MilvusStore) -> None:
         self._store = store
-        self._known: OrderedDict[str, tuple[int, int] | None] = OrderedDict()
-        self._lock = threading.Lock()
+        # term -> (dimension, document frequency), None for a term the index does not hold
+        self._known: LRUCache[str, tuple[int, int] | None] = LRUCache(maxsize=TERMS_KEPT)
+        self._lock = threading.Lock()  # an LRUCache reorders itself on every read
 
     def _lookup(self, terms: Iterable[str]) -> dict[str, tuple[int, int]]:
         terms = set(terms)
@@ -295,8 +293,6 @@ class MilvusTerms:
                 found[r["term"]] = (int(r["dimension"]), int(r["df"]))
             with self._lock:
                 self._known.update(found)
-                while len(self._known) > 200_000:
-                    self._known.popitem(last=False)
         with self._lock:
             return {t: k for t in terms if (k := self._known.get(t)) is not None}
 
