@@ -112,7 +112,6 @@ class RayEmbedder:
         import ray
 
         self.local = local
-        self.ray_workers = workers  # building.workers_for sends parsing and chunking to Ray too
         precision = str(getattr(local, "precision", settings.precision))
         actor: Any = ray.remote(num_cpus=EMBED_CPUS)(_EmbedWorker)
         self.actors: list[Any] = [actor.remote(settings.model, precision, settings.device) for _ in range(workers)]
