@@ -158,12 +158,12 @@ class Assistant:
         return compose(query, hits, self.settings, store.document, store.excerpt_vectors_of,
                        retriever.coverage, searched=question)
 
-    # -- For the web chat (assistant/ui.py) ------------------------------------------------
+    # -- For the web chat (assistant/web/) -------------------------------------------------
 
     def ask_in_context(self, question: str, searched: str,
                        doc_ids: Collection[str] | None = None) -> Answer:
         """Like ask(), but retrieval reads `searched` (a follow-up resolved with the
-        conversation, see conversation.py) while the answer keeps the question as asked.
+        conversation, see answer/conversation.py) while the answer keeps the question as asked.
 
         The limits hold for the question as asked: its length, and a letter or digit in it
         ("???" is refused even where the conversation would give it a topic; "Why?" is a

@@ -1,6 +1,7 @@
 """A build's parsing, chunking and embedding in Ray: tasks for documents, one actor per worker
 for the model (loaded once each). The build itself (what to reuse, the order rows are written
-in, the atomic swap) is unchanged: Ray replaces the process pool and the encoder only.
+in, the atomic swap) is the same as without Ray: the pipeline hands the build RayExecutor in
+place of its process pool (indexing.build.RemoteTasks) and RayEmbedder in place of the model.
 
 Every node must see the corpus folder and the index folder at the same paths (a shared file
 system) and have this package installed with its `distributed` extra.

@@ -53,8 +53,8 @@ class CorpusTables:
 
 
 @dataclass
-class Pass1:
-    """The documents pass 1 planned, in order, and what became of each input."""
+class ReadOutcome:
+    """What reading a source gave: the documents planned, in order, and what became of each input."""
 
     planned: list[PlannedDocument] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
@@ -74,7 +74,7 @@ class DocumentSource(Protocol):
         """Whole version or overlay, from what the source can tell before it is read."""
 
     def read(self, settings: Settings, embedder: Embedder, remote: RemoteTasks | None, writer: VersionWriter,
-             served: ServedVersion | None, plan: VersionPlan, tables: CorpusTables) -> Pass1:
+             served: ServedVersion | None, plan: VersionPlan, tables: CorpusTables) -> ReadOutcome:
         """Write the new and changed documents into `writer`, gathering `tables`; plan the kept ones."""
 
 
@@ -123,9 +123,9 @@ class CorpusFolder:
                             len(files) - len(self._kept), overlays)
 
     def read(self, settings: Settings, embedder: Embedder, remote: RemoteTasks | None, writer: VersionWriter,
-             served: ServedVersion | None, plan: VersionPlan, tables: CorpusTables) -> Pass1:
+             served: ServedVersion | None, plan: VersionPlan, tables: CorpusTables) -> ReadOutcome:
         files, kept = self._files, self._kept
-        found = Pass1(failures=list(self._skipped))
+        found = ReadOutcome(failures=list(self._skipped))
         was_indexed = {e.path for e in served.store.entries.values()} if served else set()
         workers = workers_for(settings, embedder, len(files) - len(kept), remote)
         # PDFs to read may hold scans: OCR takes seconds a page, so its progress is shown.
@@ -175,9 +175,9 @@ class DocumentStream:
         return plan_version(settings, served, overlays=overlays)
 
     def read(self, settings: Settings, embedder: Embedder, remote: RemoteTasks | None, writer: VersionWriter,
-             served: ServedVersion | None, plan: VersionPlan, tables: CorpusTables) -> Pass1:
+             served: ServedVersion | None, plan: VersionPlan, tables: CorpusTables) -> ReadOutcome:
         old = served.store.entries if served and served.reuse_documents else {}
-        found = Pass1()
+        found = ReadOutcome()
         for doc in self.documents:
             meta_json = json.dumps(dataclasses.asdict(doc.meta), sort_keys=True)
             key = hashlib.sha256(f"{doc.content_hash}:{meta_json}".encode()).hexdigest()

@@ -76,8 +76,8 @@ StartPool = Callable[[int, Callable[..., None] | None, tuple[Any, ...]], Executo
 class RemoteTasks:
     """Workers a caller lends a build in place of local processes (a Ray cluster's tasks)."""
 
-    count: int
-    start: StartPool
+    count: int  # jobs run at once
+    start: StartPool  # makes the executor that runs them (RayExecutor, say)
 
 
 @dataclass(frozen=True)
