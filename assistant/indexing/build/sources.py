@@ -65,7 +65,8 @@ class ReadOutcome:
 
 
 class DocumentSource(Protocol):
-    """Where a build's documents come from."""
+    """Where a build's documents come from. plan() comes before each read(), which may use what
+    plan() found (a corpus folder's files and which of them are unchanged)."""
 
     with_excerpts: bool  # embed excerpt windows too (answers quote better with them)
     read_again: bool  # can be read a second time (a build may start over to write a whole version)
