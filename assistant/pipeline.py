@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 import threading
 import time
-from collections.abc import Collection, Sequence
-from datetime import datetime
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,27 +16,27 @@ from tqdm import tqdm
 from .answer.answering import compose, search_depth
 from .answer.retrieval import Retriever
 from .briefing.layout import Briefing, briefing_from_answers, verified
-from .building import (
+from .config import Settings
+from .errors import PassageIdError
+from .indexing.archive import PassageView, resolve
+from .indexing.build import (
+    CorpusFolder,
+    DocumentStream,
     Progress,
-    build_index,
-    build_index_from_documents,
+    RemoteTasks,
+    build,
     get_embedder,
     identity_for,
     make_splitter,
 )
-from .config import Settings
-from .errors import PassageIdError
-from .indexing.archive import PassageView, resolve
 from .indexing.corpus_status import CorpusChanges, IndexedFile, compare
 from .indexing.embedding import Embedder
-from .indexing.layered import LayeredStore
-from .indexing.opening import archive_for, open_store, served_version
+from .indexing.opening import archive_for, finished_at, open_store, served_version
 from .indexing.passage_store import PassageStore
-from .indexing.store import IndexStore
 from .ingest.documents import discover
 from .ingest.passages import document_version, parse_passage_id
 from .ingest.textnorm import has_letter_or_digit, without_lone_surrogates
-from .types import Answer, Citation, Document, FileFailure, IndexedDocument, IndexSummary
+from .types import Answer, BuildReport, Citation, Document, FileFailure, IndexedDocument, IndexSummary
 
 __all__ = ["MAX_QUESTION_CHARS", "Assistant", "build_index", "build_index_from_documents", "evaluate_beir",
            "get_embedder", "identity_for", "make_splitter", "show_passage"]
@@ -47,6 +47,49 @@ is refused before any of it is read, so a huge request costs nothing."""
 NO_QUESTION = "Ask a question about the documents."
 """The answer to a question with nothing to search for (empty, punctuation, stop words only)."""
 _SHOWN_CHARS = 200  # how much of a refused, over-long question its answer repeats
+
+
+def build_index(settings: Settings, full: bool = False, embedder: Embedder | None = None,
+                progress: Progress | None = None) -> BuildReport:
+    """Incremental build of the corpus folder: re-parse and re-embed only what changed (`full`:
+    everything), then swap atomically (and publish to settings.store); in a Ray cluster when
+    settings.ray names one.
+
+    Raises CorpusError when no document at all could be indexed.
+    """
+    with _ray_if_asked(settings, embedder or get_embedder(settings)) as (used, remote):
+        return build(settings, CorpusFolder(), used, progress, full=full, remote=remote)
+
+
+def build_index_from_documents(settings: Settings, documents: Iterable[Document],
+                               embedder: Embedder | None = None, progress: Progress | None = None,
+                               with_excerpts: bool = False) -> BuildReport:
+    """Index documents that are not files in a corpus folder (a BEIR data set, say), read once.
+
+    Same incremental reuse and atomic swap as build_index; a document is unchanged when
+    its content hash and metadata are. Excerpt windows are embedded only `with_excerpts`
+    (retrieval alone does not need them; answers quote better with them).
+    """
+    with _ray_if_asked(settings, embedder or get_embedder(settings)) as (used, remote):
+        return build(settings, DocumentStream(documents, with_excerpts), used, progress, remote=remote)
+
+
+@contextlib.contextmanager
+def _ray_if_asked(settings: Settings, embedder: Embedder) -> Iterator[tuple[Embedder, RemoteTasks | None]]:
+    """The embedder a build uses and where it parses and chunks: the local model and processes,
+    or (settings.ray) the model spread over a Ray cluster's actors and its tasks, for the length
+    of the build."""
+    if not settings.ray:
+        yield embedder, None
+        return
+    from .distributed.ray_cluster import RayEmbedder, RayExecutor, ray_session
+
+    with ray_session(settings.ray) as cpus:
+        spread_out = RayEmbedder(embedder, settings, workers=cpus)
+        try:
+            yield spread_out, RemoteTasks(cpus, RayExecutor)
+        finally:
+            spread_out.close()
 
 
 def show_passage(settings: Settings, passage_id: str, store: PassageStore | None = None) -> PassageView:
@@ -115,12 +158,12 @@ class Assistant:
         return compose(query, hits, self.settings, store.document, store.excerpt_vectors_of,
                        retriever.coverage, searched=question)
 
-    # -- For the web chat (assistant/ui.py) ------------------------------------------------
+    # -- For the web chat (assistant/web/) -------------------------------------------------
 
     def ask_in_context(self, question: str, searched: str,
                        doc_ids: Collection[str] | None = None) -> Answer:
         """Like ask(), but retrieval reads `searched` (a follow-up resolved with the
-        conversation, see conversation.py) while the answer keeps the question as asked.
+        conversation, see answer/conversation.py) while the answer keeps the question as asked.
 
         The limits hold for the question as asked: its length, and a letter or digit in it
         ("???" is refused even where the conversation would give it a topic; "Why?" is a
@@ -183,7 +226,7 @@ class Assistant:
         files, _skipped = discover(self.settings.corpus_dir)
         indexed = {e.path: IndexedFile(e.file_sha256, e.meta_entry) for e in store.entries.values()}
         failed = {f["path"] for f in store.manifest.get("failed", [])}
-        built_at = _built_at(store)
+        built_at = finished_at(self.settings, store)
         modified = {f.relpath: f.path.stat().st_mtime for f in files if f.relpath in failed}
         return compare(files, indexed, failed, built_at, modified)
 
@@ -203,14 +246,6 @@ def _too_long(question: str) -> Answer | None:
                          f"{MAX_QUESTION_CHARS:,}.", True, ())
 
 
-def _built_at(store: PassageStore) -> float:
-    """When the served version was finished (seconds since the epoch)."""
-    if isinstance(store, IndexStore | LayeredStore):
-        return (store.path / "manifest.json").stat().st_mtime
-    return datetime.fromisoformat(str(store.manifest["built_at"])).timestamp() + \
-        float(store.manifest.get("build_seconds", 0.0))
-
-
 def evaluate_beir(settings: Settings, folder: Path, split: str = "test",
                   progress: Progress | None = None) -> dict[str, Any]:
     """nDCG@10 and recall@100 of hybrid, dense-only and keyword-only retrieval on a BEIR set.
@@ -220,12 +255,12 @@ def evaluate_beir(settings: Settings, folder: Path, split: str = "test",
     """
     from .evaluation.beir import load_beir, ndcg_at, recall_at
 
-    say = progress or (lambda _message: None)
+    progress = progress or (lambda _message: None)
     started = time.perf_counter()
     data = load_beir(folder, split)
-    say(f"{folder.name}: {len(data.documents)} documents, {len(data.queries)} queries ({split})")
-    report = build_index_from_documents(settings, data.documents, progress=say)
-    say(f"index: {report.total_chunks} chunks ({report.embedded_chunks} embedded) "
+    progress(f"{folder.name}: {len(data.documents)} documents, {len(data.queries)} queries ({split})")
+    report = build_index_from_documents(settings, data.documents, progress=progress)
+    progress(f"index: {report.total_chunks} chunks ({report.embedded_chunks} embedded) "
         f"in {report.seconds:.1f} s")
     deep = settings.with_overrides(candidates=max(settings.candidates, 300))
     assistant = Assistant(deep)

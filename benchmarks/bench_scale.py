@@ -194,8 +194,8 @@ def pool_texts(bases: list[tuple[str, str]], size: int) -> list[str]:
 
 
 def phase_build(args: argparse.Namespace) -> dict[str, Any]:
-    from assistant.building import build_index_from_documents, get_embedder
     from assistant.indexing.embedding import limit_kernel_cache
+    from assistant.pipeline import build_index_from_documents, get_embedder
 
     limit_kernel_cache()  # as `assistant index` does: this process builds and answers nothing
 
@@ -211,8 +211,8 @@ def phase_build(args: argparse.Namespace) -> dict[str, Any]:
         embedder = SyntheticEmbedder(real, pool)
     real.count_tokens(["warm up"])
     # Passages per document, measured on a sample, sets how many documents make about N passages.
-    from assistant.building import identity_for, make_splitter
     from assistant.ingest.chunking import ChunkingParams, chunk_document
+    from assistant.pipeline import identity_for, make_splitter
 
     identity_for(settings, real)
     splitter = make_splitter(real)

@@ -13,19 +13,22 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "assistant"
 
-# Lower layers never import higher ones: files -> documents -> chunks -> index -> hits ->
-# answer -> briefing/evaluation (and a build's Ray workers) -> pipeline/render -> the two adapters.
+# Lower layers never import higher ones: files -> documents -> chunks -> index (and its build) ->
+# hits -> answer -> briefing/evaluation (and a build's Ray workers) -> pipeline/render -> the two adapters.
 LAYERS = {
     "types": 0, "config": 0, "errors": 0, "atomic": 0,
     "ingest": 1,
     "indexing": 2,
     "answer": 3,
     "briefing": 4, "evaluation": 4, "distributed": 4,
-    "building": 5, "workers": 5, "pipeline": 5, "render": 5,
+    "pipeline": 5, "render": 5,
     "web": 6,
     "cli": 7,
     "__init__": 8, "__main__": 8,
 }
+# Within indexing/: the build writes versions through the stores and search code, which never
+# reach back into the build (a server that only answers loads none of it).
+INDEXING_BUILD = "assistant.indexing.build"
 
 
 def module_name(path: Path) -> str:
@@ -93,6 +96,16 @@ def test_imports_point_down_the_layers(name: str) -> None:
     assert upward == [], f"{name} imports a higher layer"
 
 
+def test_nothing_in_indexing_imports_the_build() -> None:
+    others = [n for n in MODULES if n.startswith("assistant.indexing.") and not in_build(n)]
+    offenders = {n: sorted(t for t in GRAPH[n] if in_build(t)) for n in others}
+    assert {n: t for n, t in offenders.items() if t} == {}
+
+
+def in_build(name: str) -> bool:
+    return name == INDEXING_BUILD or name.startswith(INDEXING_BUILD + ".")
+
+
 def test_the_library_never_imports_an_adapter() -> None:
     library = [n for n in MODULES if layer(n) < LAYERS["web"]]
     offenders = {n: sorted(t for t in GRAPH[n] if t.startswith(("assistant.cli", "assistant.web"))) for n in library}
@@ -102,6 +115,7 @@ def test_the_library_never_imports_an_adapter() -> None:
 def test_the_walk_sees_real_edges() -> None:
     # Guards the walker itself: an import graph it failed to read would pass every test above.
     assert "assistant.pipeline" in GRAPH["assistant.cli"]
-    assert "assistant.indexing.store" in GRAPH["assistant.pipeline"]
+    assert "assistant.indexing.build" in GRAPH["assistant.pipeline"]
+    assert "assistant.indexing.store" in GRAPH["assistant.indexing.build.driver"]
     assert "assistant.ingest.passages" in GRAPH["assistant.ingest.chunking"]
     assert "assistant.render" in GRAPH["assistant.web.app"]

@@ -11,11 +11,11 @@ from typing import Any
 import numpy as np
 
 from ..config import Settings
+from ..indexing.acronyms import expand, spelled_out
 from ..indexing.embedding import Embedder
 from ..indexing.passage_store import PassageStore
 from ..ingest.textnorm import QUESTION_WORDS, GlueSplitter, adjectives_as_names, canonical_names, keyword_terms
-from ..types import Chunk, Hit
-from .acronyms import expand, spelled_out
+from ..types import Hit
 from .features import AnswerTypes, answer_types
 
 SEARCH_MODES = ("hybrid", "dense", "keyword")
@@ -46,16 +46,6 @@ class Query:
     unknown_name: bool = False  # a name in the question (a capitalised word inside it, an acronym) no passage holds
     scope: np.ndarray | None = None  # the chunk rows of the documents asked about; None: all
     types: AnswerTypes = field(default_factory=AnswerTypes)  # the kind of answer asked for (features.answer_types)
-
-
-def chunk_search_text(chunk: Chunk, title: str) -> str:
-    """What keyword search reads for a chunk: its title, heading and text."""
-    return f"{title}\n{chunk.heading}\n{chunk.text}"
-
-
-def chunk_keyword_terms(chunk: Chunk, title: str, acronyms: dict[str, str], splitter: GlueSplitter) -> list[str]:
-    """The terms a chunk is found by (written into the index at build time)."""
-    return keyword_terms(expand(chunk_search_text(chunk, title), acronyms), splitter)
 
 
 class Retriever:

@@ -1,6 +1,7 @@
 """A build's parsing, chunking and embedding in Ray: tasks for documents, one actor per worker
 for the model (loaded once each). The build itself (what to reuse, the order rows are written
-in, the atomic swap) is unchanged: Ray replaces the process pool and the encoder only.
+in, the atomic swap) is the same as without Ray: the pipeline hands the build RayExecutor in
+place of its process pool (indexing.build.RemoteTasks) and RayEmbedder in place of the model.
 
 Every node must see the corpus folder and the index folder at the same paths (a shared file
 system) and have this package installed with its `distributed` extra.
@@ -112,7 +113,6 @@ class RayEmbedder:
         import ray
 
         self.local = local
-        self.ray_workers = workers  # building.workers_for sends parsing and chunking to Ray too
         precision = str(getattr(local, "precision", settings.precision))
         actor: Any = ray.remote(num_cpus=EMBED_CPUS)(_EmbedWorker)
         self.actors: list[Any] = [actor.remote(settings.model, precision, settings.device) for _ in range(workers)]

@@ -13,7 +13,8 @@ postings of its own terms only, so memory follows what questions touch, not the 
                          for unchanged passages instead of reading their terms again
     terms table          term -> [start, stop) in those arrays (in the index's SQLite file)
 
-The same files and formulas as the in-memory index this replaced, so rankings are unchanged.
+A passage's terms are those of its title, heading and text with the corpus's acronyms written
+out (chunk_keyword_terms): the build writes them, and a question is read the same way.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ from typing import Any
 
 import numpy as np
 
+from ..ingest.textnorm import GlueSplitter, keyword_terms
+from ..types import Chunk
+from .acronyms import expand
+
 ROWS_FILE = "keyword_rows.npy"
 WEIGHTS_FILE = "keyword_weights.npy"
 TF_FILE = "keyword_tf.npy"
@@ -37,10 +42,19 @@ _POSTINGS_FILE = "keyword_postings.tmp"  # (term id, row, tf) triples as the bui
 _POSTING = np.dtype([("term", "<i4"), ("row", "<i4"), ("tf", "<u2")])
 _BLOCK = 4_000_000  # postings read or sorted at a time when finishing: bounds the build's memory (~150 MB)
 
-
 AVERAGE_DRIFT = 0.01
 """How far the average passage length may move from the one stored BM25 weights were normalised by
 before an index is written anew (an overlay here, a Milvus version brought up to date there)."""
+
+
+def chunk_search_text(chunk: Chunk, title: str) -> str:
+    """What keyword search reads for a chunk: its title, heading and text."""
+    return f"{title}\n{chunk.heading}\n{chunk.text}"
+
+
+def chunk_keyword_terms(chunk: Chunk, title: str, acronyms: dict[str, str], splitter: GlueSplitter) -> list[str]:
+    """The terms a chunk is found by (written into the index at build time)."""
+    return keyword_terms(expand(chunk_search_text(chunk, title), acronyms), splitter)
 
 
 def idf(size: int, df: int) -> float:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,18 +49,50 @@ def load(index_dir: Path, expected: IndexIdentity | None = None, exact: bool = F
          probe: int = 0) -> IndexStore | LayeredStore:
     """Open the version CURRENT names, whole or an overlay over its base; refuse one built with
     other settings (see store.load)."""
+    return load_layers(index_dir, expected, exact, probe).served
+
+
+def load_layers(index_dir: Path, expected: IndexIdentity | None = None, exact: bool = False,
+                probe: int = 0) -> ServedLayers:
+    """As load, with the layers the served version is made of (what a build reuses)."""
     version = current_version(index_dir)
     if version is None:
         raise IndexError_(f"{index_dir}: no index built yet; run `assistant index`")
     manifest = read_manifest(version, expected, formats=(WHOLE_FORMAT, OVERLAY_FORMAT))
     if manifest["format"] == WHOLE_FORMAT:
-        return open_version(version, expected, exact, probe, manifest)
+        whole = open_version(version, expected, exact, probe, manifest)
+        return ServedLayers(whole, whole)
     base_path = version.parent / str(manifest.get("overlay", {}).get("base", ""))
     if not base_path.is_dir() or base_path == version:
         raise IndexError_(f"{version}: the version it is layered over is missing; run `assistant index --full`")
     base = open_version(base_path, expected, exact, probe)
     overlay = open_version(version, expected, exact, probe, manifest)
-    return LayeredStore(base, overlay)
+    layered = LayeredStore(base, overlay)
+    return ServedLayers(layered, base, layered)
+
+
+@dataclass(frozen=True)
+class ServedLayers:
+    """A served version and what it is made of: the whole version at its bottom (`base`, the
+    served version itself when it is whole) and, for an overlay, the two opened together."""
+
+    served: IndexStore | LayeredStore
+    base: IndexStore
+    layered: LayeredStore | None = None
+
+    def layer(self, doc_id: str) -> tuple[IndexStore, DocumentEntry] | None:
+        """The version folder that holds a served document, and its entry there."""
+        if self.layered is not None:
+            return self.layered.layer(doc_id)
+        entry = self.base.entries.get(doc_id)
+        return (self.base, entry) if entry is not None else None
+
+    @property
+    def overlay_rows(self) -> int:
+        """Rows an overlay already replaces or adds: its base's hidden rows and its own."""
+        if self.layered is None:
+            return 0
+        return int(self.layered.hidden.sum()) + self.layered.overlay.size
 
 
 def overlay_over(base: IndexStore, hidden: Iterable[str], stale_terms: bool = False) -> Overlay:

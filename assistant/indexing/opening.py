@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from ..config import Settings
 from . import store as index_store
@@ -38,6 +39,15 @@ def served_version(settings: Settings, opened: PassageStore | None = None) -> st
     if isinstance(opened, MilvusStore):
         return served_collection(opened.client, location.collection)
     return milvus_version(location)
+
+
+def finished_at(settings: Settings, opened: PassageStore) -> float:
+    """When the opened version was finished, in seconds since the epoch: the time its manifest was
+    written in the index folder, or what a Milvus manifest records (built at + build seconds)."""
+    if parse_location(settings.store) is None:
+        return (settings.index_dir / opened.version / "manifest.json").stat().st_mtime
+    return datetime.fromisoformat(str(opened.manifest["built_at"])).timestamp() + \
+        float(opened.manifest.get("build_seconds", 0.0))
 
 
 def where_served(settings: Settings) -> str:

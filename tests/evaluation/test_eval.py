@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answer.acronyms import expand, find_acronyms, spelled_out
 from assistant.errors import AssistantError
 from assistant.evaluation.beir import load_beir, ndcg_at, recall_at
 from assistant.evaluation.questions import (
@@ -20,6 +19,7 @@ from assistant.evaluation.questions import (
     read_questions,
     summarize,
 )
+from assistant.indexing.acronyms import expand, find_acronyms, spelled_out
 from assistant.types import Answer, Citation
 
 from ..conftest import REPO, SHARED

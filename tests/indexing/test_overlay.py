@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant import building
 from assistant.indexing import layered, store
+from assistant.indexing.build import reuse
 from assistant.pipeline import Assistant, build_index
 
 from ..conftest import make_settings
@@ -107,7 +107,7 @@ def test_an_edit_writes_only_that_document_over_the_served_version(corpus_copy: 
 def test_overlays_follow_edits_additions_and_removals_then_write_whole(
         corpus_copy: Path, tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     # Five documents: every edit moves the average passage length by more than a large index's would.
-    monkeypatch.setattr(building, "AVERAGE_DRIFT", 1.0)
+    monkeypatch.setattr(reuse, "AVERAGE_DRIFT", 1.0)
     settings = layered_settings(corpus_copy, tmp_path / "index")
     build_index(settings, embedder=embedder)
     base = store.current_version(settings.index_dir)
@@ -135,7 +135,7 @@ def test_overlays_follow_edits_additions_and_removals_then_write_whole(
     # Once the average passage length has moved by AVERAGE_DRIFT, or the overlay would replace more
     # than overlay_share of the base, the next build writes a whole version again.
     monkeypatch.undo()
-    assert written["overlay"]["average_length_drift"] >= building.AVERAGE_DRIFT
+    assert written["overlay"]["average_length_drift"] >= reuse.AVERAGE_DRIFT
     edit(other, "One more paragraph.")
     report = build_index(settings, embedder=embedder)
     assert manifest(settings)["format"] == store.FORMAT_VERSION

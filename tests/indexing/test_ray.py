@@ -92,7 +92,7 @@ def test_the_command_line_build_with_ray_and_its_errors(ray_cluster: str, tmp_pa
 
 
 def test_without_ray_or_milvus_neither_is_imported() -> None:
-    code = ("import sys; import assistant.cli, assistant.pipeline, assistant.building, assistant.web.app; "
+    code = ("import sys; import assistant.cli, assistant.pipeline, assistant.indexing.build, assistant.web.app; "
             "from assistant.config import Settings; from assistant.indexing.opening import open_store; "
             "print(sorted(m for m in ('ray', 'pymilvus') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)

@@ -3,11 +3,13 @@
 The process that embeds (torch, one model) stays the only one holding the model; workers
 get the tokenizer alone, pickled once when they start, so that a chunk counts the same
 word pieces wherever it was made. Workers are spawned (not forked from a process with
-torch threads running) and only when there is enough work to repay their start.
+torch threads running) and only when there is enough work to repay their start. A caller
+may hand the build other workers instead (RemoteTasks: a Ray cluster's tasks).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import time
@@ -20,12 +22,14 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from .answer.retrieval import chunk_keyword_terms
-from .errors import CorpusError
-from .ingest.chunking import ChunkingParams, TokenCounter, chunk_document
-from .ingest.documents import SourceFile, load_document
-from .ingest.textnorm import GlueSplitter
-from .types import Chunk, Document
+from ...config import Settings
+from ...errors import CorpusError
+from ...ingest.chunking import ChunkingParams, TokenCounter, chunk_document
+from ...ingest.documents import SourceFile, load_document
+from ...ingest.textnorm import GlueSplitter
+from ...types import Chunk, Document
+from ..embedding import Embedder
+from ..keyword import chunk_keyword_terms
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -62,6 +66,59 @@ def pool(workers: int, initializer: Callable[..., None] | None = None, args: tup
         process.terminate()
     executor.shutdown(wait=False, cancel_futures=True)
     return None
+
+
+StartPool = Callable[[int, Callable[..., None] | None, tuple[Any, ...]], Executor]
+"""(workers, initializer, its arguments) -> an executor whose worker processes ran the initializer."""
+
+
+@dataclass(frozen=True)
+class RemoteTasks:
+    """Workers a caller lends a build in place of local processes (a Ray cluster's tasks)."""
+
+    count: int  # jobs run at once
+    start: StartPool  # makes the executor that runs them (RayExecutor, say)
+
+
+@dataclass(frozen=True)
+class Workers:
+    """How many processes parse and chunk, the token counter they get, and where they run
+    (`remote`, else processes spawned here)."""
+
+    count: int
+    count_tokens: TokenCounter | None
+    remote: RemoteTasks | None = None
+
+    def pool(self, initializer: Callable[..., None] | None = None, args: tuple[Any, ...] = ()) -> Executor | None:
+        """The executor jobs go to; None: they run inline."""
+        if self.remote is not None:
+            return self.remote.start(self.count, initializer, args)
+        return pool(self.count, initializer, args)
+
+
+def workers_for(settings: Settings, embedder: Embedder, documents: int, remote: RemoteTasks | None = None) -> Workers:
+    """Workers only where the embedder can hand them its tokenizer (so chunks count alike); every
+    document goes to the `remote` workers when there are some."""
+    make_counter = getattr(embedder, "token_counter", None)
+    if make_counter is None:
+        return Workers(0, None)
+    if remote is not None:
+        return Workers(remote.count, make_counter(), remote)
+    count = worker_count(settings.workers, documents)
+    return Workers(count, make_counter() if count else None)
+
+
+@contextlib.contextmanager
+def closing_pool(executor: Executor | None) -> Iterator[Executor | None]:
+    """The pool, shut down on the way out (waiting jobs cancelled when something failed)."""
+    try:
+        yield executor
+    except BaseException:
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+        raise
+    if executor is not None:
+        executor.shutdown(wait=True)
 
 
 @dataclass(frozen=True)
