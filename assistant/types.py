@@ -1,13 +1,27 @@
-"""Plain values that flow between the modules: frozen dataclasses, no I/O."""
+"""Plain values that flow between the modules: frozen dataclasses, no I/O.
+
+`DocumentMeta` is the one record of what a document says about itself; citations,
+references and fetched web pages carry it whole rather than copying its fields.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
+
+
+def one_line(text: str) -> str:
+    """The text on one line: each run of whitespace (newlines included) becomes one space."""
+    return re.sub(r"\s+", " ", text).strip()
 
 
 @dataclass(frozen=True)
 class DocumentMeta:
-    """What a citation needs to know about a document; empty string = unknown."""
+    """What a citation needs to know about a document; empty string = unknown.
+
+    Indexes store it as `dataclasses.asdict` gives it, so a new field is added here, with a
+    default, and every record that carries a `meta` has it.
+    """
 
     title: str = ""
     author: str = ""
@@ -17,6 +31,45 @@ class DocumentMeta:
     url: str = ""
     notes: str = ""
     retrieved: str = ""  # a web page added by URL: the day it was fetched (YYYY-MM-DD)
+
+
+class HasMeta:
+    """Read-only access to a record's `meta` by the field names: `citation.title` is
+    `citation.meta.title`."""
+
+    meta: DocumentMeta
+
+    @property
+    def title(self) -> str:
+        return self.meta.title
+
+    @property
+    def author(self) -> str:
+        return self.meta.author
+
+    @property
+    def publisher(self) -> str:
+        return self.meta.publisher
+
+    @property
+    def date(self) -> str:
+        return self.meta.date
+
+    @property
+    def source_type(self) -> str:
+        return self.meta.source_type
+
+    @property
+    def url(self) -> str:
+        return self.meta.url
+
+    @property
+    def notes(self) -> str:
+        return self.meta.notes
+
+    @property
+    def retrieved(self) -> str:
+        return self.meta.retrieved
 
 
 @dataclass(frozen=True)
@@ -123,18 +176,14 @@ class Hit:
     coverage: float = 0.0  # share of the question's content terms the chunk contains
 
 
-@dataclass(frozen=True)
-class Citation:
-    """One quoted excerpt, marked [n] in an answer."""
+@dataclass(frozen=True, init=False)
+class Citation(HasMeta):
+    """One quoted excerpt, marked [n] in an answer, with its document's metadata."""
 
     n: int
     chunk_id: str
     doc_id: str
-    title: str
-    author: str
-    publisher: str
-    date: str
-    source_type: str
+    meta: DocumentMeta
     page: int | None
     paragraph: int | None
     excerpt: str
@@ -142,10 +191,20 @@ class Citation:
     end: int
     score: float
     path: str = ""
-    url: str = ""
     passage_id: str = ""  # permanent, readable: "<doc_id>#p12@<version>" (see passages.py)
     ocr: bool = False  # the excerpt's page was read by OCR: recognition errors are quoted as read
-    retrieved: str = ""  # a web page added by URL: the day it was fetched (YYYY-MM-DD)
+
+    def __init__(self, *, n: int, chunk_id: str, doc_id: str, page: int | None, paragraph: int | None,
+                 excerpt: str, start: int, end: int, score: float, path: str = "", passage_id: str = "",
+                 ocr: bool = False, meta: DocumentMeta | None = None, **meta_fields: str) -> None:
+        """`meta` is the document's metadata; a caller that has its fields one by one may
+        name them instead (title=..., url=...), and they are set on `meta`."""
+        values = {"n": n, "chunk_id": chunk_id, "doc_id": doc_id,
+                  "meta": replace(meta or DocumentMeta(), **meta_fields), "page": page, "paragraph": paragraph,
+                  "excerpt": excerpt, "start": start, "end": end, "score": score, "path": path,
+                  "passage_id": passage_id, "ocr": ocr}
+        for name, value in values.items():
+            object.__setattr__(self, name, value)  # frozen: set once, here
 
 
 @dataclass(frozen=True)

@@ -157,9 +157,10 @@ def _html_document(source: SourceFile, html: str) -> Document:
     blocks = segment(page.text)
     _require_passages(source, blocks)
     # The page's own title or the file name: never a first line, which may be a table's header.
-    title = page.title or _file_title(source.relpath)
-    meta = _document_meta(source, page.text, blocks, title,
-                          {"author": page.author, "publisher": page.publisher, "date": page.date, "url": page.url})
+    stated = page.meta
+    meta = _document_meta(source, page.text, blocks, stated.title or _file_title(source.relpath),
+                          {"author": stated.author, "publisher": stated.publisher, "date": stated.date,
+                           "url": stated.url})
     return _document(source, page.text, blocks, (), "html", meta)
 
 
