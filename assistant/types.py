@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from typing import overload
 
 
 def one_line(text: str) -> str:
@@ -19,8 +20,9 @@ def one_line(text: str) -> str:
 class DocumentMeta:
     """What a citation needs to know about a document; empty string = unknown.
 
-    Indexes store it as `dataclasses.asdict` gives it, so a new field is added here, with a
-    default, and every record that carries a `meta` has it.
+    Citations, references and web pages carry it as `meta`, so a field added here reaches all of
+    them. Indexes store it as `dataclasses.asdict` gives it and read it back with
+    `DocumentMeta(**stored)`: a new field needs a default, so that an index built before it loads.
     """
 
     title: str = ""
@@ -33,43 +35,33 @@ class DocumentMeta:
     retrieved: str = ""  # a web page added by URL: the day it was fetched (YYYY-MM-DD)
 
 
+class _MetaField:
+    """A read-only attribute that reads the field of the same name from the record's `meta`."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, record: None, owner: type) -> _MetaField: ...
+    @overload
+    def __get__(self, record: HasMeta, owner: type | None = None) -> str: ...
+    def __get__(self, record: HasMeta | None, owner: type | None = None) -> _MetaField | str:
+        return self if record is None else getattr(record.meta, self.name)
+
+
 class HasMeta:
-    """Read-only access to a record's `meta` by the field names: `citation.title` is
-    `citation.meta.title`."""
+    """A record that carries a document's metadata as `meta`; `record.title` reads
+    `record.meta.title`, and so on for each field named here."""
 
     meta: DocumentMeta
-
-    @property
-    def title(self) -> str:
-        return self.meta.title
-
-    @property
-    def author(self) -> str:
-        return self.meta.author
-
-    @property
-    def publisher(self) -> str:
-        return self.meta.publisher
-
-    @property
-    def date(self) -> str:
-        return self.meta.date
-
-    @property
-    def source_type(self) -> str:
-        return self.meta.source_type
-
-    @property
-    def url(self) -> str:
-        return self.meta.url
-
-    @property
-    def notes(self) -> str:
-        return self.meta.notes
-
-    @property
-    def retrieved(self) -> str:
-        return self.meta.retrieved
+    title = _MetaField()
+    author = _MetaField()
+    publisher = _MetaField()
+    date = _MetaField()
+    source_type = _MetaField()
+    url = _MetaField()
+    notes = _MetaField()
+    retrieved = _MetaField()
 
 
 @dataclass(frozen=True)
