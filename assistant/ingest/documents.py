@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorpusError
-from ..types import Block, Document, DocumentMeta, PageSpan
+from ..types import Block, Document, DocumentMeta, PageSpan, one_line
 from .ocr import missing as ocr_missing
 from .ocr import recognise_pages
 from .structure import segment
@@ -272,7 +272,7 @@ def _read_pdf(source: SourceFile, ocr: str = "auto") -> tuple[str, tuple[PageSpa
         title = ""
         try:
             info = reader.metadata
-            title = " ".join(str(info.title).split()) if info and info.title else ""
+            title = one_line(str(info.title)) if info and info.title else ""
         except Exception:  # noqa: BLE001 - broken /Info must not stop the text
             title = ""
     except CorpusError:
