@@ -191,10 +191,10 @@ class Citation(HasMeta):
                  ocr: bool = False, meta: DocumentMeta | None = None, **meta_fields: str) -> None:
         """`meta` is the document's metadata; a caller that has its fields one by one may
         name them instead (title=..., url=...), and they are set on `meta`."""
-        values = {"n": n, "chunk_id": chunk_id, "doc_id": doc_id,
-                  "meta": replace(meta or DocumentMeta(), **meta_fields), "page": page, "paragraph": paragraph,
-                  "excerpt": excerpt, "start": start, "end": end, "score": score, "path": path,
-                  "passage_id": passage_id, "ocr": ocr}
+        meta = replace(DocumentMeta() if meta is None else meta, **meta_fields)
+        values = {"n": n, "chunk_id": chunk_id, "doc_id": doc_id, "meta": meta, "page": page,
+                  "paragraph": paragraph, "excerpt": excerpt, "start": start, "end": end, "score": score,
+                  "path": path, "passage_id": passage_id, "ocr": ocr}
         for name, value in values.items():
             object.__setattr__(self, name, value)  # frozen: set once, here
 
