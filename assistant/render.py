@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
-from .briefing.references import DEFAULT_STYLE, locator, one_line, reference
-from .types import Answer, BuildReport, Citation
+from .briefing.references import DEFAULT_STYLE, locator, reference
+from .types import Answer, BuildReport, Citation, one_line
 
 if TYPE_CHECKING:
     from .indexing.archive import PassageView
@@ -34,9 +34,10 @@ def answer_to_json(answer: Answer, style: str = DEFAULT_STYLE) -> dict[str, obje
 
 
 def _citation_json(citation: Citation, style: str) -> dict[str, object]:
-    # The source file is "file", not "path": gradio_client takes any object with a "path"
-    # key for a file to download, and /ask in the web chat returns this same object.
-    data = {**asdict(citation), "file": citation.path}
+    # The metadata's fields stand beside the citation's own, not under "meta". The source file
+    # is "file", not "path": gradio_client takes any object with a "path" key for a file to
+    # download, and /ask in the web chat returns this same object.
+    data = {**asdict(citation), **asdict(citation.meta), "file": citation.path}
     return {**{key: data[key] for key in _JSON_CITATION_KEYS}, "reference": reference(citation, style),
             "reference_markdown": reference(citation, style, "markdown")}
 

@@ -1,13 +1,29 @@
-"""Plain values that flow between the modules: frozen dataclasses, no I/O."""
+"""Plain values that flow between the modules: frozen dataclasses, no I/O.
+
+`DocumentMeta` is the one record of what a document says about itself; citations,
+references and fetched web pages carry it whole rather than copying its fields.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
+from typing import overload
+
+
+def one_line(text: str) -> str:
+    """The text on one line: each run of whitespace (newlines included) becomes one space."""
+    return re.sub(r"\s+", " ", text).strip()
 
 
 @dataclass(frozen=True)
 class DocumentMeta:
-    """What a citation needs to know about a document; empty string = unknown."""
+    """What a citation needs to know about a document; empty string = unknown.
+
+    Citations, references and web pages carry it as `meta`, so a field added here reaches all of
+    them. Indexes store it as `dataclasses.asdict` gives it and read it back with
+    `DocumentMeta(**stored)`: a new field needs a default, so that an index built before it loads.
+    """
 
     title: str = ""
     author: str = ""
@@ -17,6 +33,35 @@ class DocumentMeta:
     url: str = ""
     notes: str = ""
     retrieved: str = ""  # a web page added by URL: the day it was fetched (YYYY-MM-DD)
+
+
+class _MetaField:
+    """A read-only attribute that reads the field of the same name from the record's `meta`."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, record: None, owner: type) -> _MetaField: ...
+    @overload
+    def __get__(self, record: HasMeta, owner: type | None = None) -> str: ...
+    def __get__(self, record: HasMeta | None, owner: type | None = None) -> _MetaField | str:
+        return self if record is None else getattr(record.meta, self.name)
+
+
+class HasMeta:
+    """A record that carries a document's metadata as `meta`; `record.title` reads
+    `record.meta.title`, and so on for each field named here."""
+
+    meta: DocumentMeta
+    title = _MetaField()
+    author = _MetaField()
+    publisher = _MetaField()
+    date = _MetaField()
+    source_type = _MetaField()
+    url = _MetaField()
+    notes = _MetaField()
+    retrieved = _MetaField()
 
 
 @dataclass(frozen=True)
@@ -123,18 +168,14 @@ class Hit:
     coverage: float = 0.0  # share of the question's content terms the chunk contains
 
 
-@dataclass(frozen=True)
-class Citation:
-    """One quoted excerpt, marked [n] in an answer."""
+@dataclass(frozen=True, init=False)
+class Citation(HasMeta):
+    """One quoted excerpt, marked [n] in an answer, with its document's metadata."""
 
     n: int
     chunk_id: str
     doc_id: str
-    title: str
-    author: str
-    publisher: str
-    date: str
-    source_type: str
+    meta: DocumentMeta
     page: int | None
     paragraph: int | None
     excerpt: str
@@ -142,10 +183,20 @@ class Citation:
     end: int
     score: float
     path: str = ""
-    url: str = ""
     passage_id: str = ""  # permanent, readable: "<doc_id>#p12@<version>" (see passages.py)
     ocr: bool = False  # the excerpt's page was read by OCR: recognition errors are quoted as read
-    retrieved: str = ""  # a web page added by URL: the day it was fetched (YYYY-MM-DD)
+
+    def __init__(self, *, n: int, chunk_id: str, doc_id: str, page: int | None, paragraph: int | None,
+                 excerpt: str, start: int, end: int, score: float, path: str = "", passage_id: str = "",
+                 ocr: bool = False, meta: DocumentMeta | None = None, **meta_fields: str) -> None:
+        """`meta` is the document's metadata; a caller that has its fields one by one may
+        name them instead (title=..., url=...), and they are set on `meta`."""
+        meta = replace(DocumentMeta() if meta is None else meta, **meta_fields)
+        values = {"n": n, "chunk_id": chunk_id, "doc_id": doc_id, "meta": meta, "page": page,
+                  "paragraph": paragraph, "excerpt": excerpt, "start": start, "end": end, "score": score,
+                  "path": path, "passage_id": passage_id, "ocr": ocr}
+        for name, value in values.items():
+            object.__setattr__(self, name, value)  # frozen: set once, here
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@ from docx.oxml.ns import qn
 from docx.shared import Pt
 from docx.text.paragraph import Paragraph
 
+from ..types import one_line
 from .layout import NOT_COVERED, Briefing, Layout, introduction, layout
-from .references import DEFAULT_STYLE, Run, one_line
+from .references import DEFAULT_STYLE, Run
 
 
 def to_docx(briefing: Briefing, style: str = DEFAULT_STYLE, prepared: date | None = None) -> bytes:

@@ -2,7 +2,7 @@
 
 A Briefing is plain data (the web chat keeps one per browser session; `assistant brief`
 makes one from questions). `layout()` numbers the notes and orders the sources once, and
-both writers (Markdown here, .docx in briefing_docx.py) render that same layout, so the
+both writers (Markdown here, .docx in docx_export.py) render that same layout, so the
 two exports always agree.
 
 Guarantee: `verified()` drops any quote that is not, character for character (whitespace
@@ -18,16 +18,14 @@ from dataclasses import dataclass
 from datetime import date
 
 from ..answer.answering import excerpt_is_verbatim
-from ..types import Answer, Citation, Document
+from ..types import Answer, Citation, Document, DocumentMeta, one_line
 from .references import (
     DEFAULT_STYLE,
     Run,
-    Source,
     check_style,
     markdown,
     md_escape,
     note_runs,
-    one_line,
     source_of,
     source_runs,
 )
@@ -129,7 +127,7 @@ def layout(briefing: Briefing, style: str = DEFAULT_STYLE, prepared: date | None
     """Number the notes in reading order and list each cited document once."""
     check_style(style)
     notes: list[tuple[int, list[Run], str]] = []
-    sources: dict[str, Source] = {}
+    sources: dict[str, DocumentMeta] = {}  # by document id, as references print them
     items = []
     for item in briefing.items:
         quotes = []

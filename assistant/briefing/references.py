@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 
 from ..errors import BriefingError
-from ..types import Citation
+from ..types import Citation, DocumentMeta, one_line
 
 STYLES = ("chicago", "apa")
 DEFAULT_STYLE = "chicago"
@@ -36,27 +36,14 @@ class Run:
     italic: bool = False
 
 
-@dataclass(frozen=True)
-class Source:
-    """What a reference says about a document (a citation's metadata without the place)."""
-
-    doc_id: str
-    title: str
-    author: str = ""
-    publisher: str = ""
-    date: str = ""
-    source_type: str = ""
-    url: str = ""
-    retrieved: str = ""  # when a web page was fetched: Chicago gives it for an undated page
+def source_of(citation: Citation) -> DocumentMeta:
+    """The citation's metadata as a reference prints it: each field on one line, placeholders
+    such as "none" or "unknown" left out, and the document id for a missing title."""
+    source = DocumentMeta(**{name: _clean(value) for name, value in asdict(citation.meta).items()})
+    return source if source.title else replace(source, title=citation.doc_id)
 
 
-def source_of(citation: Citation) -> Source:
-    return Source(citation.doc_id, _clean(citation.title) or citation.doc_id, _clean(citation.author),
-                  _clean(citation.publisher), _clean(citation.date), _clean(citation.source_type),
-                  _clean(citation.url), _clean(citation.retrieved))
-
-
-def _accessed(source: Source) -> str:
+def _accessed(source: DocumentMeta) -> str:
     """Chicago's access date, for an undated online source: "accessed November 29, 2026"."""
     if source.date or not source.url or not source.retrieved:
         return ""
@@ -101,7 +88,7 @@ def note_runs(citation: Citation, style: str = DEFAULT_STYLE, short: bool = Fals
     return _merge(runs)
 
 
-def source_runs(source: Source, style: str = DEFAULT_STYLE) -> list[Run]:
+def source_runs(source: DocumentMeta, style: str = DEFAULT_STYLE) -> list[Run]:
     """The entry for the list of sources at the end of a briefing."""
     check_style(style)
     runs: list[Run] = []
@@ -192,10 +179,6 @@ def quoted(citation: Citation, style: str = DEFAULT_STYLE, markup: str = "plain"
     if markup == "markdown":
         excerpt = md_escape(excerpt)
     return f"“{excerpt}” — {reference(citation, style, markup)}"
-
-
-def one_line(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~])")

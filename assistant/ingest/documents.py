@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorpusError
-from ..types import Block, Document, DocumentMeta, PageSpan
+from ..types import Block, Document, DocumentMeta, PageSpan, one_line
 from .ocr import missing as ocr_missing
 from .ocr import recognise_pages
 from .structure import segment
@@ -157,9 +157,10 @@ def _html_document(source: SourceFile, html: str) -> Document:
     blocks = segment(page.text)
     _require_passages(source, blocks)
     # The page's own title or the file name: never a first line, which may be a table's header.
-    title = page.title or _file_title(source.relpath)
-    meta = _document_meta(source, page.text, blocks, title,
-                          {"author": page.author, "publisher": page.publisher, "date": page.date, "url": page.url})
+    stated = page.meta
+    meta = _document_meta(source, page.text, blocks, stated.title or _file_title(source.relpath),
+                          {"author": stated.author, "publisher": stated.publisher, "date": stated.date,
+                           "url": stated.url})
     return _document(source, page.text, blocks, (), "html", meta)
 
 
@@ -271,7 +272,7 @@ def _read_pdf(source: SourceFile, ocr: str = "auto") -> tuple[str, tuple[PageSpa
         title = ""
         try:
             info = reader.metadata
-            title = " ".join(str(info.title).split()) if info and info.title else ""
+            title = one_line(str(info.title)) if info and info.title else ""
         except Exception:  # noqa: BLE001 - broken /Info must not stop the text
             title = ""
     except CorpusError:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..atomic import write_atomically
 from ..errors import CorpusError
+from ..types import one_line
 from .documents import META_FIELDS, METADATA_FILE, load_metadata
 
 PROTECTED_FIELDS = frozenset({"password"})
@@ -53,7 +54,7 @@ def clean_fields(changes: Mapping[str, str | None]) -> dict[str, str]:
     if protected:
         raise CorpusError(f"{', '.join(sorted(protected))} cannot be changed from here; "
                           f"edit {METADATA_FILE} in the corpus folder")
-    out = {name: " ".join(str(value or "").split()) if name != "notes" else str(value or "").strip()
+    out = {name: one_line(str(value or "")) if name != "notes" else str(value or "").strip()
            for name, value in changes.items()}
     if out.get("date"):
         out["date"] = check_date(out["date"])

@@ -4,7 +4,7 @@ trafilatura finds the main content (dropping navigation, ads, cookie banners, fo
 comments) and returns it as simplified HTML; htmltext.html_to_text then turns that into our
 text, one paragraph, list item, heading or table cell per block, as for any HTML file (a
 table stays cell by cell, so a quote never mixes two columns). When trafilatura finds no
-main content the whole page is used, as before.
+main content, or much less than the page holds, the whole page is used.
 
 Metadata comes only from what the page states: <title>, OpenGraph, schema.org (JSON-LD),
 <meta name="author">, <time> and date meta tags (htmldate without its extensive search, so a
@@ -15,9 +15,9 @@ for a publisher.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 
+from ..types import DocumentMeta, HasMeta, one_line
 from .htmltext import html_to_text
 
 # Dates in ISO form from the page's own markup only (htmldate's options).
@@ -26,15 +26,12 @@ _MIN_MAIN_SHARE = 0.2  # main content shorter than this share of the page's text
 
 
 @dataclass(frozen=True)
-class WebPage:
-    """A page read: its text, and the fields a citation needs that the page itself states."""
+class WebPage(HasMeta):
+    """A page read: its text, and what the page states about itself (title, author,
+    publisher, date, address); the rest of `meta` is left empty."""
 
     text: str
-    title: str = ""
-    author: str = ""
-    publisher: str = ""
-    date: str = ""
-    url: str = ""
+    meta: DocumentMeta
 
 
 def read_page(html: str, url: str = "") -> WebPage:
@@ -53,15 +50,11 @@ def read_page(html: str, url: str = "") -> WebPage:
         _, main = html_to_text(main_html)
         if len(main.strip()) >= _MIN_MAIN_SHARE * len(whole.strip()):
             text = main
-    meta = extract_metadata(html, default_url=url or None, date_config=dict(_DATE_OPTIONS), extensive=False)
-    stated_url = meta.url or url
-    publisher = meta.sitename or ""
+    stated = extract_metadata(html, default_url=url or None, date_config=dict(_DATE_OPTIONS), extensive=False)
+    stated_url = stated.url or url
+    publisher = stated.sitename or ""
     host = META_URL.match(stated_url) if stated_url else None
     if host and publisher == host[1]:
         publisher = ""  # made up from the host name, not stated by the page
-    return WebPage(text=text, title=_one_line(meta.title or own_title), author=_one_line(meta.author or ""),
-                   publisher=_one_line(publisher), date=meta.date or "", url=stated_url)
-
-
-def _one_line(value: str) -> str:
-    return re.sub(r"\s+", " ", value).strip()
+    return WebPage(text, DocumentMeta(title=one_line(stated.title or own_title), author=one_line(stated.author or ""),
+                                      publisher=one_line(publisher), date=stated.date or "", url=stated_url))

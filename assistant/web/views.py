@@ -8,13 +8,12 @@ images and links in a document stay plain characters.
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..briefing.references import locator_parts
 from ..indexing.corpus_status import CorpusChanges
-from ..types import Answer, Citation, Document, IndexSummary
+from ..types import Answer, Citation, Document, IndexSummary, one_line
 
 CONTEXT_BEFORE = 400
 CONTEXT_AFTER = 900
@@ -24,17 +23,13 @@ CARD_EXCERPT_CHARS = 320
 """Longest excerpt shown whole on a citation card (the panel always shows all of it)."""
 ADD = ('<span class="ca-add" tabindex="0" role="button" title="Add to the briefing (Briefing tab)">'
        '+ {label}</span>')
-"""The "Add to briefing" pill; the chat's click listener (ui_briefing.LISTEN_JS) tells it
+"""The "Add to briefing" pill; the chat's click listener (briefing_tab.LISTEN_JS) tells it
 from a click elsewhere on the message."""
 
 
 def esc(text: str) -> str:
     """Text made safe to place inside HTML elements and attribute values."""
     return html.escape(text, quote=True)
-
-
-def one_line(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
 
 
 def shorten(text: str, limit: int) -> str:
@@ -44,7 +39,8 @@ def shorten(text: str, limit: int) -> str:
 
 def where(citation: Citation) -> str:
     """Author · publisher · date · page · paragraph (· read by OCR), unknown parts left out."""
-    parts = [p for p in (citation.author, citation.publisher, citation.date) if p]
+    meta = citation.meta
+    parts = [p for p in (meta.author, meta.publisher, meta.date) if p]
     return " · ".join(parts + locator_parts(citation))
 
 
@@ -75,7 +71,7 @@ def render_card(citation: Citation, closest: bool) -> str:
              else f'<span class="ca-marker">[{citation.n}]</span>')
     meta = where(citation)
     return (f'<div class="ca-card{" ca-card-closest" if closest else ""}" tabindex="0" role="button">'
-            f'<div class="ca-card-title">{label}<span class="ca-card-name">{esc(citation.title)}</span>'
+            f'<div class="ca-card-title">{label}<span class="ca-card-name">{esc(citation.meta.title)}</span>'
             '<span class="ca-card-open">open in context ›</span>'
             + ("" if closest else ADD.format(label="Add to briefing")) + "</div>"
             + (f'<div class="ca-card-meta">{esc(meta)}</div>' if meta else "")
@@ -132,7 +128,7 @@ def render_passage(citation: Citation, passage: Passage | None, closest: bool) -
     label = "Closest passage — not an answer" if closest else f"Citation [{citation.n}] in context"
     meta = where(citation)
     head = (f'<div class="ca-panel-label">{esc(label)}</div>'
-            f'<div class="ca-panel-title">{esc(citation.title)}</div>'
+            f'<div class="ca-panel-title">{esc(citation.meta.title)}</div>'
             + (f'<div class="ca-card-meta">{esc(meta)}</div>' if meta else ""))
     if passage is None:
         return (head + '<div class="ca-warning">This passage is no longer in the index (the document was '

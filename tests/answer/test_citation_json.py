@@ -1,0 +1,57 @@
+"""A citation carries its document's metadata as one record; its JSON lays it out flat.
+
+Other tools read these keys (`ask --json`, the web chat's /ask API), so they are pinned here
+in order, with their values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from assistant.briefing.references import source_of
+from assistant.render import answer_to_json
+from assistant.types import Answer, Citation, DocumentMeta
+
+META = DocumentMeta(title="Declaration on AI Research", author="Governments of the US and the UK",
+                    publisher="U.S. Department of State", date="2020-09-25", source_type="declaration",
+                    url="https://example.org/decl", notes="Signed in Washington.", retrieved="2026-11-29")
+CITATION = Citation(n=1, chunk_id="decl:1", doc_id="decl", meta=META, page=3, paragraph=2,
+                    excerpt="We intend\n to cooperate.", start=5, end=29, score=0.5, path="decl.pdf",
+                    passage_id="decl#p3.2@abc123", ocr=True)
+
+
+def test_citation_json_keys_and_values_are_flat() -> None:
+    data = answer_to_json(Answer("Q?", "“We intend to cooperate.” [1]", False, (CITATION,)))
+    assert list(data) == ["question", "answer", "abstained", "citations", "closest", "searched"]
+    assert data["citations"] == [{
+        "n": 1, "chunk_id": "decl:1", "doc_id": "decl", "title": "Declaration on AI Research", "page": 3,
+        "paragraph": 2, "excerpt": "We intend\n to cooperate.", "start": 5, "end": 29, "score": 0.5,
+        "author": "Governments of the US and the UK", "publisher": "U.S. Department of State",
+        "date": "2020-09-25", "source_type": "declaration", "file": "decl.pdf", "passage_id": "decl#p3.2@abc123",
+        "url": "https://example.org/decl", "ocr": True, "retrieved": "2026-11-29",
+        "reference": "Governments of the US and the UK, Declaration on AI Research (U.S. Department of State, "
+                     "September 25, 2020), p. 3, para. 2, text recognised by OCR, https://example.org/decl. "
+                     "[decl#p3.2@abc123]",
+        "reference_markdown": "Governments of the US and the UK, *Declaration on AI Research* (U.S. Department "
+                              "of State, September 25, 2020), p. 3, para. 2, text recognised by OCR, "
+                              "https://example.org/decl. [`decl#p3.2@abc123`]",
+    }]
+    assert list(data["citations"][0]) == [  # dict equality ignores order; the JSON keeps it
+        "n", "chunk_id", "doc_id", "title", "page", "paragraph", "excerpt", "start", "end", "score", "author",
+        "publisher", "date", "source_type", "file", "passage_id", "url", "ocr", "retrieved", "reference",
+        "reference_markdown"]
+    assert "notes" not in data["citations"][0] and "meta" not in data["citations"][0]
+
+
+def test_a_citation_built_field_by_field_is_the_same_value() -> None:
+    fields = {f.name: getattr(META, f.name) for f in dataclasses.fields(DocumentMeta)}
+    place = {name: getattr(CITATION, name) for name in ("n", "chunk_id", "doc_id", "page", "paragraph", "excerpt",
+                                                          "start", "end", "score", "path", "passage_id", "ocr")}
+    assert Citation(**place, **fields) == CITATION
+    assert (CITATION.title, CITATION.url, CITATION.retrieved) == (META.title, META.url, META.retrieved)
+    assert dataclasses.replace(CITATION, n=2).meta == META
+
+
+def test_a_reference_reads_the_metadata_cleaned() -> None:
+    messy = dataclasses.replace(CITATION, meta=DocumentMeta(title="", author="  Jane\n Doe ", publisher="unknown"))
+    assert source_of(messy) == DocumentMeta(title="decl", author="Jane Doe")
