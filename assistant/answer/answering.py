@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -12,7 +11,7 @@ import numpy as np
 from ..config import Settings
 from ..ingest.passages import passage_id
 from ..ingest.textnorm import keyword_terms
-from ..types import Answer, Chunk, Citation, Document, Hit, Sentence
+from ..types import Answer, Chunk, Citation, Document, Hit, Sentence, one_line
 from .features import excerpt_features, holds_party_line, signature_windows
 from .quotes import Quote, extended, joined
 from .rescorer import Rescorer, default_rescorer
@@ -75,10 +74,10 @@ def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: Doc
         groups: dict[str, list[Citation]] = {}
         for c in citations:
             groups.setdefault(c.doc_id, []).append(c)
-        text = "\n\n".join(f"{group[0].title}: " + " ".join(f"“{_one_line(c.excerpt)}” [{c.n}]" for c in group)
+        text = "\n\n".join(f"{group[0].title}: " + " ".join(f"“{one_line(c.excerpt)}” [{c.n}]" for c in group)
                            for group in groups.values())
     else:
-        text = " ".join(f"“{_one_line(c.excerpt)}” [{c.n}]" for c in citations)
+        text = " ".join(f"“{one_line(c.excerpt)}” [{c.n}]" for c in citations)
     return Answer(query.text, text, False, tuple(citations), (), searched)
 
 
@@ -205,19 +204,12 @@ def _bigram_cover(query_terms: Sequence[str], excerpt_terms: Sequence[str]) -> f
     return len(wanted & set(itertools.pairwise(excerpt_terms))) / len(wanted)
 
 
-def _one_line(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
-
-
 def _citation(n: int, hit: Hit, first: Sentence, last: Sentence, doc: Document, score: float) -> Citation:
-    meta = doc.meta
     return Citation(
-        n=n, chunk_id=hit.chunk.chunk_id, doc_id=doc.doc_id, title=meta.title, author=meta.author,
-        publisher=meta.publisher, date=meta.date, source_type=meta.source_type, page=first.page,
+        n=n, chunk_id=hit.chunk.chunk_id, doc_id=doc.doc_id, meta=doc.meta, page=first.page,
         paragraph=first.paragraph, excerpt=doc.text[first.start:last.end], start=first.start,
-        end=last.end, score=round(float(score), 4), path=doc.path, url=meta.url,
+        end=last.end, score=round(float(score), 4), path=doc.path,
         passage_id=passage_id(doc, first.page, first.paragraph), ocr=doc.read_by_ocr(first.page),
-        retrieved=meta.retrieved,
     )
 
 
@@ -227,7 +219,7 @@ def excerpt_is_verbatim(citation: Citation, doc: Document) -> bool:
         return False
     if citation.doc_id != doc.doc_id:
         return False
-    return _one_line(doc.text[citation.start:citation.end]) == _one_line(citation.excerpt)
+    return one_line(doc.text[citation.start:citation.end]) == one_line(citation.excerpt)
 
 
 def _verified(citations: list[Citation], document: DocumentLookup) -> list[Citation]:

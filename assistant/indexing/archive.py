@@ -68,13 +68,11 @@ class PassageView:
     def as_citation(self) -> Citation:
         """The whole paragraph as a citation, for its reference."""
         doc, para = self.document, self.paragraph
-        meta = doc.meta
         return Citation(
-            n=1, chunk_id="", doc_id=doc.doc_id, title=meta.title, author=meta.author,
-            publisher=meta.publisher, date=meta.date, source_type=meta.source_type,
+            n=1, chunk_id="", doc_id=doc.doc_id, meta=doc.meta,
             page=para.page if doc.kind == "pdf" else None, paragraph=para.number, excerpt=self.text,
-            start=para.start, end=para.end, score=0.0, path=doc.path, url=meta.url,
-            passage_id=self.passage_id, ocr=doc.read_by_ocr(para.page), retrieved=meta.retrieved)
+            start=para.start, end=para.end, score=0.0, path=doc.path,
+            passage_id=self.passage_id, ocr=doc.read_by_ocr(para.page))
 
 
 class ArchivedVersions(Protocol):

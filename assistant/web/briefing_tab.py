@@ -40,9 +40,9 @@ from ..briefing.layout import (
     verified,
 )
 from ..briefing.references import DEFAULT_STYLE, STYLES, Run
-from ..types import Answer, Citation, Document
+from ..types import Answer, Citation, Document, one_line
 from .events import BRIEFING_EVENTS, PRIVATE, QUIET
-from .views import esc, one_line
+from .views import esc
 
 EXPORT_MAX_AGE_SECONDS = 3600
 """Export folders are removed after this long (Gradio has copied the files to its cache)."""
