@@ -99,7 +99,10 @@ def ray_builds(corpus: Path, workers: list[int], root: Path, embedder: Any) -> l
             if count:
                 import ray
 
-                ray.init(num_cpus=count, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+                from assistant.distributed.ray_cluster import start_local_cluster
+
+                start_local_cluster(num_cpus=count, include_dashboard=False, logging_level="ERROR",
+                                    log_to_driver=False)
                 stack.callback(ray.shutdown)
                 settings = settings.with_overrides(ray="auto")
             started = time.perf_counter()

@@ -43,7 +43,7 @@ def ray_session(address: str) -> Iterator[int]:
                 try:
                     ray.init(address="auto", **options)
                 except ConnectionError:
-                    ray.init(**options)  # no cluster running here: a local one
+                    start_local_cluster(**options)  # no cluster running here: a local one
             else:
                 _check_reachable(address)  # ray.init would retry for minutes
                 ray.init(address=address, **options)
@@ -56,6 +56,19 @@ def ray_session(address: str) -> Iterator[int]:
     finally:
         if started_here:
             ray.shutdown()
+
+
+def start_local_cluster(**options: Any) -> None:
+    """ray.init: a new Ray cluster on this machine's cores. Its head processes are started once
+    more when the first start times out (Ray waits a fixed time for them, which a busy machine
+    can pass); a second failure is raised."""
+    import ray
+
+    try:
+        ray.init(**options)
+    except RuntimeError:
+        ray.shutdown()
+        ray.init(**options)
 
 
 def _check_reachable(address: str, timeout: float = 5.0) -> None:
