@@ -161,3 +161,33 @@ def test_train_rescorer_logistic_recovers_known_weights() -> None:
     y = (rng.random(len(x)) < 1 / (1 + np.exp(-(x @ truth + intercept)))).astype(float)
     weights, fitted = trainer.logistic(x, y, l2=1e-3)
     assert np.allclose(weights, truth, atol=0.1) and abs(fitted - intercept) < 0.1
+
+
+@pytest.mark.skipif(not (SHARED / "train" / "cuad-train").exists(), reason="shared training sets not present")
+def test_train_reader_trains_saves_and_reports_held_out_figures(tmp_path: Path) -> None:
+    out = run_script(REPO / "scripts" / "train_reader.py", "--steps", "2", "--scale", "0.002", "--eval-questions",
+                     "4", "--no-baseline", "--out", str(tmp_path / "reader"), timeout=600)
+    assert "held-out figures" in out and "squad2" in out and "policyqa" in out
+    card = json.loads((tmp_path / "reader" / "reader.json").read_text(encoding="utf-8"))
+    assert card["run"]["steps"] == 2 and card["figures"]["reader"]["squad2"]["questions"] == 4
+    assert {"squad", "cuad-answerable", "policyqa", "contractnli", "covid-qa"} <= set(card["trained_on"])
+    from assistant.answer.reader import Reader
+
+    reader = Reader(tmp_path / "reader")
+    texts = ["The declaration was signed on 1 November 2023.", "Officials met in Seoul."]
+    readings = reader.read("When was the declaration signed?", texts)
+    assert len(readings) == 2 and all(0 <= r.start < r.end <= len(t) for r, t in zip(readings, texts))
+    assert (tmp_path / "reader" / "reader.safetensors").stat().st_size < 40e6
+
+
+@pytest.mark.skipif(not (SHARED / "train" / "cuad-train").exists(), reason="shared training sets not present")
+def test_train_reader_reports_only_on_documents_it_did_not_train_on() -> None:
+    sys.path.insert(0, str(REPO / "scripts"))
+    import train_reader
+
+    fit, report = train_reader.load_questions(SHARED / "train", SHARED / "eval")
+    trained = {(q.source, q.doc) for questions in fit.values() for q in questions}
+    reported = {(q.source, q.doc) for questions in report.values() for q in questions}
+    assert trained and reported and not trained & reported
+    assert {name for name, questions in report.items() if questions} == {"squad2", "policyqa", "cuad", "contractnli",
+                                                                       "covid-qa"}
