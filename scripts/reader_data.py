@@ -144,7 +144,8 @@ def squad2_eval_questions(folder: Path) -> Iterator[Question]:
     for line in (folder / "dev_qa.jsonl").read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         paragraph = row["segment"]
-        spans = [(paragraph.find(e), paragraph.find(e) + len(e)) for e in row["evidence"] if e and e in paragraph]
+        places = [(paragraph.find(e), len(e)) for e in row["evidence"] if e]
+        spans = [(at, at + length) for at, length in places if at >= 0]
         if row["answerable"] and not spans:
             continue
         yield Question("squad2", row["doc"], paragraph, row["question"], tuple(spans) if row["answerable"] else ())
@@ -208,23 +209,22 @@ def group_of(q: Question, rng: random.Random, negatives: int = NEGATIVES, hide: 
         return not any(a < end and b > start for a, b in q.answers) and not any(t and t in body for t in answer_texts)
 
     offered = [w for w in random_windows(spans, rng, 12, q.text) if clean(w)]
-    negative = hardest(q.question, q.text, spans, offered, max(1, negatives - 1))
-    negative += [w for w in offered if w not in negative][: negatives - len(negative)]
     pairs = []
-    if q.answers and not (rng.random() < hide):
-        a, b = q.answers[0]
-        first = next((i for i, (s, e) in enumerate(spans) if e > a), len(spans) - 1)
-        last = next((i for i, (s, e) in enumerate(spans) if e >= b), len(spans) - 1)
-        if _words(q.text, spans[first][0], spans[last][1]) > WINDOW_WORDS * 2:
-            return None  # an answer longer than any quote
-        first, last = window_around(spans, first, last, rng, q.text)
-        start, end = spans[first][0], spans[last][1]
-        span = (a - start, b - start) if q.mark and start <= a and b <= end else None
-        pairs.append(Pair(q.question, q.text[start:end], True, span))
-    elif q.answers:
-        pass  # the answer hidden: only windows that do not hold it
+    if not q.answers:
+        negative = hardest(q.question, q.text, spans, offered, negatives + 1)
     else:
-        negative = hardest(q.question, q.text, spans, random_windows(spans, rng, 12, q.text), negatives + 1)
+        negative = hardest(q.question, q.text, spans, offered, max(1, negatives - 1))
+        negative += [w for w in offered if w not in negative][: negatives - len(negative)]
+        if rng.random() >= hide:  # else the answer is hidden: only windows that do not hold it
+            a, b = q.answers[0]
+            first = next((i for i, (s, e) in enumerate(spans) if e > a), len(spans) - 1)
+            last = next((i for i, (s, e) in enumerate(spans) if e >= b), len(spans) - 1)
+            if _words(q.text, spans[first][0], spans[last][1]) > WINDOW_WORDS * 2:
+                return None  # an answer longer than any quote
+            first, last = window_around(spans, first, last, rng, q.text)
+            start, end = spans[first][0], spans[last][1]
+            span = (a - start, b - start) if q.mark and start <= a and b <= end else None
+            pairs.append(Pair(q.question, q.text[start:end], True, span))
     pairs += [Pair(q.question, q.text[spans[first][0]:spans[last][1]], False) for first, last in negative]
     if len(pairs) < 2:
         return None

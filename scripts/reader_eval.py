@@ -22,8 +22,6 @@ from typing import Any
 import numpy as np
 import reader_data as data
 
-from assistant.ingest.textnorm import keyword_terms
-
 CANDIDATES = 12
 Scorer = Callable[[str, Sequence[str]], list[tuple[float, int, int]]]
 """(question, texts) -> per text: (score, answer start, answer end); start -1 when not marked."""
@@ -57,11 +55,10 @@ def candidates(q: data.Question, rng: random.Random) -> tuple[list[tuple[int, in
         chosen = list(spans)
     else:
         positive = [s for s in spans if answers(s)]
-        wanted = set(keyword_terms(q.question))
-        others = [s for s in spans if not answers(s)]
+        others = [(i, i) for i, s in enumerate(spans) if not answers(s)]
         rng.shuffle(others)
-        others.sort(key=lambda s: -len(wanted & set(keyword_terms(q.text[s[0]:s[1]]))))
-        chosen = positive[:3] + others[: CANDIDATES - min(3, len(positive))]
+        hardest = data.hardest(q.question, q.text, spans, others, CANDIDATES - min(3, len(positive)))
+        chosen = positive[:3] + [spans[i] for i, _ in hardest]
         rng.shuffle(chosen)
     return chosen, [answers(s) for s in chosen]
 

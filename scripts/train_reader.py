@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import reader_data as data
 from reader_eval import baseline_scorer, evaluate, print_figures, reader_scorer
 
-from assistant.answer.reader import DEFAULT_DIR, MAX_LENGTH, Reader, build_model, save_reader
+from assistant.answer.reader import DEFAULT_DIR, MAX_LENGTH, Reader, build_model, save_reader, write_card
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -65,8 +65,8 @@ QuestionSets = dict[str, list[data.Question]]
 
 def load_questions(train: Path, eval_dir: Path) -> tuple[QuestionSets, QuestionSets]:
     """Training questions per source, and held-out ones per reported set."""
-    fit: dict[str, list[data.Question]] = {}
-    report: dict[str, list[data.Question]] = {}
+    fit: QuestionSets = {}
+    report: QuestionSets = {}
 
     def split(name: str, questions: Sequence[data.Question], train_key: str | None = None) -> None:
         for q in questions:
@@ -90,7 +90,7 @@ def load_questions(train: Path, eval_dir: Path) -> tuple[QuestionSets, QuestionS
     return fit, report
 
 
-def training_groups(fit: dict[str, list[data.Question]], rng: random.Random, scale: float) -> list[data.Group]:
+def training_groups(fit: QuestionSets, rng: random.Random, scale: float) -> list[data.Group]:
     out: list[data.Group] = []
     for name, questions in sorted(fit.items()):
         made = data.groups(questions, rng, int(TRAIN_LIMITS[name] * scale))
@@ -196,7 +196,6 @@ def train(args: argparse.Namespace, groups: list[data.Group]) -> tuple[Any, dict
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    random.seed(args.seed)
     rng = random.Random(args.seed)
     fit, report = load_questions(args.train, args.eval)
     for name, questions in sorted(report.items()):
@@ -226,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_figures(figures)
     if not args.report_only:
         card["figures"] = figures
-        save_reader(reader.model, args.out, card)
+        write_card(args.out, card)
     return 0
 
 

@@ -78,6 +78,10 @@ def save_reader(model: Any, folder: Path, card: dict[str, Any]) -> None:
     state = {name: tensor.detach().to("cpu").half().contiguous()
              for name, tensor in model.state_dict().items() if name not in FROZEN}
     save_file(state, str(folder / WEIGHTS))
+    write_card(folder, card)
+
+
+def write_card(folder: Path, card: dict[str, Any]) -> None:
     (folder / CARD).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
 
 
