@@ -58,17 +58,25 @@ def ray_session(address: str) -> Iterator[int]:
             ray.shutdown()
 
 
+START_ATTEMPTS = 3
+
+
 def start_local_cluster(**options: Any) -> None:
-    """ray.init: a new Ray cluster on this machine's cores. Its head processes are started once
-    more when the first start times out (Ray waits a fixed time for them, which a busy machine
-    can pass); a second failure is raised."""
+    """ray.init: a new Ray cluster on this machine's cores. Ray waits a fixed time for its head
+    processes, which a busy machine can pass: a start that times out is tried again, up to
+    START_ATTEMPTS in all, and the last failure is raised. (Ray reports these timeouts as
+    RuntimeError "Timed out waiting for file ...gcs_server_port" or as a bare Exception "The
+    current node timed out during startup", hence the broad except.)"""
     import ray
 
-    try:
-        ray.init(**options)
-    except RuntimeError:
-        ray.shutdown()
-        ray.init(**options)
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            ray.init(**options)
+            return
+        except Exception:
+            ray.shutdown()
+            if attempt == START_ATTEMPTS:
+                raise
 
 
 def _check_reachable(address: str, timeout: float = 5.0) -> None:
