@@ -36,9 +36,10 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 .venv/bin/ruff check assistant tests benchmarks scripts
 .venv/bin/mypy assistant
 # Two pytest workers (pytest-xdist), each taking whole test files: most tests wait on
-# processes and servers they start, so two share even a 2-core machine well. TEST_WORKERS=0
-# runs everything in this process.
-WORKERS=(-n "${TEST_WORKERS:-2}" --dist loadfile)
+# processes and servers they start, so two share even a 2-core machine well. Files are handed
+# out in collection order, the longest first (tests/conftest.py), not by their number of tests.
+# TEST_WORKERS=0 runs everything in this process.
+WORKERS=(-n "${TEST_WORKERS:-2}" --dist loadfile --no-loadscope-reorder)
 [ "${TEST_WORKERS:-2}" = "0" ] && WORKERS=()
 if [ -n "$FAST" ]; then
   .venv/bin/python -m pytest "${WORKERS[@]}" -m "$FAST" "$@"

@@ -35,10 +35,18 @@ DATA = Path(__file__).resolve().parent / "data"
 MARKS_BY_FIXTURE = {"browser": "browser", "milvus_server": "milvus", "web_server": "slow"}
 
 
+# The files that take longest run first (scripts/test.sh hands whole files to two workers, in
+# collection order): started last, one of them would leave a worker running alone at the end.
+LONGEST_FIRST = ("tests/test_benchmarks.py", "tests/indexing/test_milvus.py", "tests/indexing/test_ray.py",
+                 "tests/web/test_milvus_servers.py", "tests/ingest/test_ingest.py", "tests/briefing/test_briefing.py")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         for fixture in set(getattr(item, "fixturenames", ())) & set(MARKS_BY_FIXTURE):
             item.add_marker(MARKS_BY_FIXTURE[fixture])
+    rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: the rest keep their order
 
 
 @pytest.fixture(scope="session")
