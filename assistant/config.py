@@ -17,6 +17,7 @@ ENV_ALIASES = {"corpus": "corpus_dir", "index": "index_dir"}
 
 
 PRECISIONS = ("auto", "float32", "bfloat16")
+READER_MODES = ("on", "off")
 FUSIONS = ("zscore", "rrf")
 VECTOR_INDEXES = ("auto", "flat", "ivf")
 DEVICES = ("auto", "cpu", "cuda")
@@ -85,6 +86,22 @@ class Settings:
     """Answer only when the probability that the documents answer the question is at least
     this (the rescorer's answerability model); below it the answer says the documents do not
     cover the question and lists the closest passages."""
+    reader: str = "off"
+    """The reading model (`reader_dir`, trained by scripts/train_reader.py): "on" reads the
+    question with the rescorer's best `reader_excerpts` excerpts, puts the one that answers
+    first, marks the answer's words in it, and refuses when it finds none that answers
+    (`reader_abstain_below`); "off" leaves answers to the rescorer alone."""
+    reader_dir: Path = REPO_ROOT / "assistant/answer/reader"
+    """Folder of the reading model: reader.safetensors and its card, reader.json."""
+    reader_excerpts: int = 8
+    """Excerpts the reading model reads per question (the rescorer's best, in one batch): each
+    costs about 10 ms on 2 CPU cores."""
+    reader_abstain_below: float = 0.1
+    """With the reader on, answer only when it gives some excerpt at least this probability of
+    answering the question (`benchmarks/abstention_margin.py` prints the trade-off)."""
+    reader_mark_above: float = 0.0
+    """Mark the answer's words in a quote when the reader prefers that span to marking nothing
+    by more than this (a logit margin)."""
     vector_index: str = "auto"
     """Dense search: "flat" (exact), "ivf" (approximate: faiss IndexIVFScalarQuantizer with 8-bit
     codes, its lists memory-mapped, candidates re-ranked by exact cosine), or "auto": ivf above
@@ -132,6 +149,8 @@ class Settings:
             raise ConfigError(f"device={changes['device']!r}: choose one of {', '.join(DEVICES)}")
         if changes.get("ocr", "auto") not in OCR_MODES:
             raise ConfigError(f"ocr={changes['ocr']!r}: choose one of {', '.join(OCR_MODES)}")
+        if changes.get("reader", "off") not in READER_MODES:
+            raise ConfigError(f"reader={changes['reader']!r}: choose one of {', '.join(READER_MODES)}")
         if changes.get("vector_index", "auto") not in VECTOR_INDEXES:
             raise ConfigError(f"vector_index={changes['vector_index']!r}: choose one of {', '.join(VECTOR_INDEXES)}")
         store = str(changes.get("store", ""))

@@ -14,6 +14,7 @@ from typing import Any
 from tqdm import tqdm
 
 from .answer.answering import compose, search_depth
+from .answer.reader import reader_at
 from .answer.retrieval import Retriever
 from .briefing.layout import Briefing, briefing_from_answers, verified
 from .config import Settings
@@ -106,6 +107,7 @@ class Assistant:
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.embedder = embedder or get_embedder(settings)
+        self.reader = reader_at(settings.reader_dir) if settings.reader == "on" else None
         self._lock = threading.Lock()
         self._load()
 
@@ -156,7 +158,7 @@ class Assistant:
             return Answer(question, NO_QUESTION, True, ())
         hits = retriever.search(query, search_depth(query, self.settings), doc_ids)
         return compose(query, hits, self.settings, store.document, store.excerpt_vectors_of,
-                       retriever.coverage, searched=question)
+                       retriever.coverage, searched=question, reader=self.reader)
 
     # -- For the web chat (assistant/web/) -------------------------------------------------
 

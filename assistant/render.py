@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 _JSON_CITATION_KEYS = ("n", "chunk_id", "doc_id", "title", "page", "paragraph", "excerpt", "start",
                        "end", "score", "author", "publisher", "date", "source_type", "file", "passage_id",
-                       "url", "ocr", "retrieved")
+                       "url", "ocr", "retrieved", "answer")
 
 
 def answer_to_json(answer: Answer, style: str = DEFAULT_STYLE) -> dict[str, object]:

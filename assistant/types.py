@@ -168,6 +168,16 @@ class Hit:
     coverage: float = 0.0  # share of the question's content terms the chunk contains
 
 
+@dataclass(frozen=True)
+class AnswerSpan:
+    """The words of a quote that answer the question (marked by the reading model), as
+    [start, end) character offsets into the document's text, like the quote's own."""
+
+    text: str
+    start: int
+    end: int
+
+
 @dataclass(frozen=True, init=False)
 class Citation(HasMeta):
     """One quoted excerpt, marked [n] in an answer, with its document's metadata."""
@@ -185,16 +195,18 @@ class Citation(HasMeta):
     path: str = ""
     passage_id: str = ""  # permanent, readable: "<doc_id>#p12@<version>" (see passages.py)
     ocr: bool = False  # the excerpt's page was read by OCR: recognition errors are quoted as read
+    answer: AnswerSpan | None = None  # the answer inside the excerpt, when the reader marked one
 
     def __init__(self, *, n: int, chunk_id: str, doc_id: str, page: int | None, paragraph: int | None,
                  excerpt: str, start: int, end: int, score: float, path: str = "", passage_id: str = "",
-                 ocr: bool = False, meta: DocumentMeta | None = None, **meta_fields: str) -> None:
+                 ocr: bool = False, answer: AnswerSpan | None = None, meta: DocumentMeta | None = None,
+                 **meta_fields: str) -> None:
         """`meta` is the document's metadata; a caller that has its fields one by one may
         name them instead (title=..., url=...), and they are set on `meta`."""
         meta = replace(DocumentMeta() if meta is None else meta, **meta_fields)
         values = {"n": n, "chunk_id": chunk_id, "doc_id": doc_id, "meta": meta, "page": page,
                   "paragraph": paragraph, "excerpt": excerpt, "start": start, "end": end, "score": score,
-                  "path": path, "passage_id": passage_id, "ocr": ocr}
+                  "path": path, "passage_id": passage_id, "ocr": ocr, "answer": answer}
         for name, value in values.items():
             object.__setattr__(self, name, value)  # frozen: set once, here
 

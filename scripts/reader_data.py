@@ -151,6 +151,24 @@ def squad2_eval_questions(folder: Path) -> Iterator[Question]:
         yield Question("squad2", row["doc"], paragraph, row["question"], tuple(spans) if row["answerable"] else ())
 
 
+def asked_elsewhere(questions: Sequence[Question], rng: random.Random) -> list[Question]:
+    """Each question put to another paragraph of its document that does not hold its answer: a
+    text on the same subject that does not answer (what a search offers for a question the
+    documents do not cover)."""
+    by_doc: dict[str, list[str]] = {}
+    for q in questions:
+        paragraphs = by_doc.setdefault(q.doc, [])
+        if q.text not in paragraphs:
+            paragraphs.append(q.text)
+    out = []
+    for q in questions:
+        answers = [q.text[a:b].lower() for a, b in q.answers]
+        others = [t for t in by_doc[q.doc] if t != q.text and not any(a and a in t.lower() for a in answers)]
+        if others:
+            out.append(Question(q.source, q.doc, rng.choice(others), q.question, ()))
+    return out
+
+
 # --- questions -> groups of windows --------------------------------------------------------
 
 
@@ -191,9 +209,15 @@ def hardest(question: str, text: str, spans: Sequence[tuple[int, int]], windows:
     wanted = set(keyword_terms(question))
 
     def overlap(window: tuple[int, int]) -> int:
-        return len(wanted & set(keyword_terms(text[spans[window[0]][0]:spans[window[1]][1]])))
+        return len(wanted & _terms(text[spans[window[0]][0]:spans[window[1]][1]]))
     unique = list(dict.fromkeys(windows))
     return sorted(unique, key=overlap, reverse=True)[:count]
+
+
+@functools.lru_cache(maxsize=200_000)
+def _terms(piece: str) -> frozenset[str]:
+    """A window's keyword terms (asked again for each question about the same document)."""
+    return frozenset(keyword_terms(piece))
 
 
 def group_of(q: Question, rng: random.Random, negatives: int = NEGATIVES, hide: float = HIDE_ANSWER) -> Group | None:
@@ -231,15 +255,15 @@ def group_of(q: Question, rng: random.Random, negatives: int = NEGATIVES, hide: 
     return Group(q.source, q.doc, tuple(pairs))
 
 
-def groups(questions: Sequence[Question], rng: random.Random, limit: int) -> list[Group]:
-    """Up to `limit` groups from a random sample of the questions."""
+def groups(questions: Sequence[Question], rng: random.Random, limit: int, hide: float = HIDE_ANSWER) -> list[Group]:
+    """Up to `limit` groups from a random sample of the questions (`hide`: see group_of)."""
     chosen = list(questions)
     rng.shuffle(chosen)
     out = []
     for q in chosen:
         if len(out) >= limit:
             break
-        group = group_of(q, rng)
+        group = group_of(q, rng, hide=hide)
         if group is not None:
             out.append(group)
     return out

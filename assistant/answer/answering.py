@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -11,9 +12,10 @@ import numpy as np
 from ..config import Settings
 from ..ingest.passages import passage_id
 from ..ingest.textnorm import keyword_terms
-from ..types import Answer, Chunk, Citation, Document, Hit, Sentence, one_line
+from ..types import Answer, AnswerSpan, Chunk, Citation, Document, Hit, Sentence, one_line
 from .features import excerpt_features, holds_party_line, signature_windows
 from .quotes import Quote, extended, joined
+from .reader import Reader
 from .rescorer import Rescorer, default_rescorer
 from .retrieval import Query
 
@@ -44,13 +46,19 @@ def answerability(query: Query, hits: Sequence[Hit], best: float) -> tuple[float
 
 def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: DocumentLookup,
             excerpt_vectors: ExcerptVectors, coverage: Coverage, searched: str = "",
-            rescorer: Rescorer | None = None) -> Answer:
-    """Pick the sentences that best answer the question and cite each one."""
+            rescorer: Rescorer | None = None, reader: Reader | None = None) -> Answer:
+    """Pick the sentences that best answer the question and cite each one; with a `reader`,
+    the rescorer's best excerpts are re-ranked by it and the answer is marked in them."""
     rescorer = rescorer or default_rescorer()
     found = candidates(query, answer_pool(query, hits, settings), document, excerpt_vectors, coverage)
     scored = sorted(((rescorer.score(c.features), c) for c in found), key=lambda item: -item[0])
     # Measure the evidence before composing anything (docs/answers.md, Abstention).
-    if not scored or rescorer.answerable(answerability(query, hits, scored[0][0])) < settings.abstain_below:
+    refused = not scored or rescorer.answerable(answerability(query, hits, scored[0][0])) < settings.abstain_below
+    marks: list[tuple[float, str, AnswerSpan]] = []
+    if reader is not None and not refused:
+        scored, marks = read(query.text, scored, reader, settings, document)
+        refused = scored[0][0] < settings.reader_abstain_below
+    if refused:
         closest = [_citation(n, h, h.chunk.sentences[0], h.chunk.sentences[-1], document(h.chunk.doc_id), h.dense)
                    for n, h in enumerate(hits[:3], start=1)]
         return Answer(query.text, NOT_COVERED, True, (), tuple(_verified(closest, document)), searched)
@@ -67,7 +75,7 @@ def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: Doc
         chosen.sort(key=lambda c: order.index(c[0].chunk.doc_id))
     citations = [_citation(n, hit, first, last, document(hit.chunk.doc_id), score)
                  for n, (hit, first, last, score) in enumerate(chosen, start=1)]
-    citations = _verified(citations, document)
+    citations = [_marked(c, marks) for c in _verified(citations, document)]
     if not citations:
         return Answer(query.text, NOT_COVERED, True, (), (), searched)
     if query.comparison:
@@ -79,6 +87,34 @@ def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: Doc
     else:
         text = " ".join(f"“{one_line(c.excerpt)}” [{c.n}]" for c in citations)
     return Answer(query.text, text, False, tuple(citations), (), searched)
+
+
+def read(question: str, scored: Sequence[tuple[float, Candidate]], reader: Reader, settings: Settings,
+         document: DocumentLookup) -> tuple[list[tuple[float, Candidate]], list[tuple[float, str, AnswerSpan]]]:
+    """The rescorer's best `settings.reader_excerpts` excerpts, re-ranked by the reader's
+    probability that each answers the question (the others are dropped), and the answer spans
+    it marked in them: (probability, doc_id, span in document offsets)."""
+    top = [c for _, c in scored[: settings.reader_excerpts]]
+    rescored, marks = [], []
+    for candidate, reading in zip(top, reader.read(question, [c.text for c in top])):
+        probability = 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, reading.score))))
+        rescored.append((probability, candidate))
+        if reading.start >= 0 and reading.span_score > settings.reader_mark_above:
+            doc = document(candidate.hit.chunk.doc_id)
+            start = candidate.hit.chunk.sentences[candidate.first].start + reading.start
+            end = candidate.hit.chunk.sentences[candidate.first].start + reading.end
+            marks.append((probability, doc.doc_id, AnswerSpan(doc.text[start:end], start, end)))
+    rescored.sort(key=lambda item: -item[0])
+    return rescored, marks
+
+
+def _marked(citation: Citation, marks: Sequence[tuple[float, str, AnswerSpan]]) -> Citation:
+    """The citation with the answer span the reader was surest of inside its excerpt, if any."""
+    inside = [(p, span) for p, doc_id, span in marks
+              if doc_id == citation.doc_id and citation.start <= span.start < span.end <= citation.end]
+    if not inside:
+        return citation
+    return replace(citation, answer=max(inside, key=lambda item: item[0])[1])
 
 
 @dataclass(frozen=True)
@@ -218,6 +254,10 @@ def excerpt_is_verbatim(citation: Citation, doc: Document) -> bool:
     if not (0 <= citation.start < citation.end <= len(doc.text)):
         return False
     if citation.doc_id != doc.doc_id:
+        return False
+    span = citation.answer
+    if span is not None and not (citation.start <= span.start < span.end <= citation.end
+                                 and doc.text[span.start:span.end] == span.text):
         return False
     return one_line(doc.text[citation.start:citation.end]) == one_line(citation.excerpt)
 

@@ -136,5 +136,6 @@ def _reading(answer: float, start: np.ndarray, end: np.ndarray, context: np.ndar
 
 
 @functools.cache
-def default_reader() -> Reader:
-    return Reader(DEFAULT_DIR)
+def reader_at(folder: Path = DEFAULT_DIR) -> Reader:
+    """The reader in `folder`, loaded once per process."""
+    return Reader(folder)

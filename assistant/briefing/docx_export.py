@@ -16,9 +16,8 @@ from docx.oxml.ns import qn
 from docx.shared import Pt
 from docx.text.paragraph import Paragraph
 
-from ..types import one_line
 from .layout import NOT_COVERED, Briefing, Layout, introduction, layout
-from .references import DEFAULT_STYLE, Run
+from .references import DEFAULT_STYLE, Run, answer_parts
 
 
 def to_docx(briefing: Briefing, style: str = DEFAULT_STYLE, prepared: date | None = None) -> bytes:
@@ -39,7 +38,11 @@ def to_docx(briefing: Briefing, style: str = DEFAULT_STYLE, prepared: date | Non
             document.add_paragraph(NOT_COVERED)
         for quote in item.quotes:
             paragraph = document.add_paragraph(style="Quote")
-            paragraph.add_run(f"“{one_line(quote.citation.excerpt)}”")
+            before, marked, after = answer_parts(quote.citation)
+            paragraph.add_run(f"“{before}")
+            if marked:
+                paragraph.add_run(marked).bold = True  # the answer the reader marked
+            paragraph.add_run(f"{after}”")
             _note_marker(paragraph, quote.note_number)
         if item.note:
             paragraph = document.add_paragraph()

@@ -22,6 +22,7 @@ from ..types import Answer, Citation, Document, DocumentMeta, one_line
 from .references import (
     DEFAULT_STYLE,
     Run,
+    answer_parts,
     check_style,
     markdown,
     md_escape,
@@ -155,7 +156,9 @@ def to_markdown(briefing: Briefing, style: str = DEFAULT_STYLE, prepared: date |
         if item.abstained and not item.quotes:
             lines += [NOT_COVERED, ""]
         for quote in item.quotes:
-            lines += [f"> “{md_escape(one_line(quote.citation.excerpt))}”[^{quote.note_number}]", ""]
+            before, marked, after = answer_parts(quote.citation)
+            bold = f"**{md_escape(marked)}**" if marked else ""
+            lines += [f"> “{md_escape(before)}{bold}{md_escape(after)}”[^{quote.note_number}]", ""]
         if item.note:
             note = "  \n".join(md_escape(line) for line in item.note.splitlines())
             lines += [f"*Analyst's note:* {note}", ""]

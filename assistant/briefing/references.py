@@ -173,6 +173,18 @@ def reference(citation: Citation, style: str = DEFAULT_STYLE, markup: str = "pla
     return plain(runs) + (f" [{citation.passage_id}]" if citation.passage_id else "")
 
 
+def answer_parts(citation: Citation) -> tuple[str, str, str]:
+    """The excerpt on one line as (before, answer, after): the words the reader marked as the
+    answer, and the text either side ("" and the whole excerpt before it when none is marked)."""
+    span = citation.answer
+    if span is None:
+        return one_line(citation.excerpt), "", ""
+    a, b = span.start - citation.start, span.end - citation.start
+    before, marked, after = (re.sub(r"\s+", " ", part) for part in
+                             (citation.excerpt[:a], citation.excerpt[a:b], citation.excerpt[b:]))
+    return before.lstrip(), marked, after.rstrip()
+
+
 def quoted(citation: Citation, style: str = DEFAULT_STYLE, markup: str = "plain") -> str:
     """“The excerpt” — its reference: one citation, ready to paste into a briefing."""
     excerpt = one_line(citation.excerpt)

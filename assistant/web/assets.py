@@ -14,6 +14,8 @@ CSS = """
 .ca-docs td {overflow-wrap: break-word}
 .ca-searched {font-size: .82em; color: var(--body-text-color-subdued); margin-bottom: .35em}
 .ca-quote {margin: .35em 0}
+.ca-answer-mark {background: #fde68a; color: inherit; padding: 0 .1em; border-radius: 2px}
+.ca-short-answer {font-weight: 600; margin: .3em 0 .4em}
 .ca-marker {font-weight: 600; color: var(--color-accent)}
 .ca-abstain {font-weight: 600}
 .ca-closest-label {font-size: .85em; color: var(--body-text-color-subdued); margin-top: .35em}

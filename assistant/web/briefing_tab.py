@@ -42,7 +42,7 @@ from ..briefing.layout import (
 from ..briefing.references import DEFAULT_STYLE, STYLES, Run
 from ..types import Answer, Citation, Document, one_line
 from .events import BRIEFING_EVENTS, PRIVATE, QUIET
-from .views import esc
+from .views import esc, quote_html
 
 EXPORT_MAX_AGE_SECONDS = 3600
 """Export folders are removed after this long (Gradio has copied the files to its cache)."""
@@ -138,7 +138,7 @@ def render_item(position: int, item: LaidOutItem, notes: dict[int, tuple[list[Ru
         body.append(f'<div class="ca-item-abstain">{esc(NOT_COVERED)}</div>')
     for quote in item.quotes:
         runs, pid = notes[quote.note_number]
-        body.append(f'<div class="ca-item-quote">“{esc(one_line(quote.citation.excerpt))}” '
+        body.append(f'<div class="ca-item-quote">“{quote_html(quote.citation)}” '
                     f'<sup class="ca-marker">{quote.note_number}</sup></div>'
                     f'<div class="ca-item-ref">{quote.note_number}. {render_runs(runs)}'
                     + (f" <code>{esc(pid)}</code>" if pid else "") + "</div>")

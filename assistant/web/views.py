@@ -11,7 +11,7 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..briefing.references import locator_parts
+from ..briefing.references import answer_parts, locator_parts
 from ..indexing.corpus_status import CorpusChanges
 from ..types import Answer, Citation, Document, IndexSummary, one_line
 
@@ -59,10 +59,31 @@ def render_answer(answer: Answer, scope_titles: Sequence[str] = ()) -> str:
                    'not as an answer.</div>') if answer.closest else ""
         add = ADD.format(label="Add to briefing as not covered")
         return f'{head}<div class="ca-abstain">{esc(answer.text)}</div>{closest}<div class="ca-add-row">{add}</div>'
-    quotes = "".join(f'<p class="ca-quote">“{esc(one_line(c.excerpt))}” '
+    quotes = "".join(f'<p class="ca-quote">“{quote_html(c)}” '
                      f'<span class="ca-marker">[{c.n}]</span></p>' for c in answer.citations)
     add = ADD.format(label="Add answer to briefing")
-    return f'{head}<div class="ca-answer">{quotes}</div><div class="ca-add-row">{add}</div>'
+    return f'{head}{short_answer_html(answer)}<div class="ca-answer">{quotes}</div><div class="ca-add-row">{add}</div>'
+
+
+SHORT_ANSWER_WORDS = 12
+"""A marked answer this short is also shown on its own line above the quotes."""
+
+
+def quote_html(citation: Citation) -> str:
+    """The excerpt on one line, the answer the reader marked in it (if any) highlighted."""
+    before, marked, after = answer_parts(citation)
+    if not marked:
+        return esc(before)
+    return f'{esc(before)}<mark class="ca-answer-mark">{esc(marked)}</mark>{esc(after)}'
+
+
+def short_answer_html(answer: Answer) -> str:
+    """A factoid question's answer, first and on one line: the first quote's marked words."""
+    span = answer.citations[0].answer if answer.citations else None
+    if span is None or len(span.text.split()) > SHORT_ANSWER_WORDS:
+        return ""
+    return (f'<div class="ca-short-answer">{esc(one_line(span.text))} '
+            f'<span class="ca-marker">[{answer.citations[0].n}]</span></div>')
 
 
 def render_card(citation: Citation, closest: bool) -> str:

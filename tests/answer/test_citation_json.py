@@ -10,7 +10,7 @@ import dataclasses
 
 from assistant.briefing.references import source_of
 from assistant.render import answer_to_json
-from assistant.types import Answer, Citation, DocumentMeta
+from assistant.types import Answer, AnswerSpan, Citation, DocumentMeta
 
 META = DocumentMeta(title="Declaration on AI Research", author="Governments of the US and the UK",
                     publisher="U.S. Department of State", date="2020-09-25", source_type="declaration",
@@ -28,7 +28,7 @@ def test_citation_json_keys_and_values_are_flat() -> None:
         "paragraph": 2, "excerpt": "We intend\n to cooperate.", "start": 5, "end": 29, "score": 0.5,
         "author": "Governments of the US and the UK", "publisher": "U.S. Department of State",
         "date": "2020-09-25", "source_type": "declaration", "file": "decl.pdf", "passage_id": "decl#p3.2@abc123",
-        "url": "https://example.org/decl", "ocr": True, "retrieved": "2026-11-29",
+        "url": "https://example.org/decl", "ocr": True, "retrieved": "2026-11-29", "answer": None,
         "reference": "Governments of the US and the UK, Declaration on AI Research (U.S. Department of State, "
                      "September 25, 2020), p. 3, para. 2, text recognised by OCR, https://example.org/decl. "
                      "[decl#p3.2@abc123]",
@@ -38,8 +38,8 @@ def test_citation_json_keys_and_values_are_flat() -> None:
     }]
     assert list(data["citations"][0]) == [  # dict equality ignores order; the JSON keeps it
         "n", "chunk_id", "doc_id", "title", "page", "paragraph", "excerpt", "start", "end", "score", "author",
-        "publisher", "date", "source_type", "file", "passage_id", "url", "ocr", "retrieved", "reference",
-        "reference_markdown"]
+        "publisher", "date", "source_type", "file", "passage_id", "url", "ocr", "retrieved", "answer",
+        "reference", "reference_markdown"]
     assert "notes" not in data["citations"][0] and "meta" not in data["citations"][0]
 
 
@@ -55,3 +55,9 @@ def test_a_citation_built_field_by_field_is_the_same_value() -> None:
 def test_a_reference_reads_the_metadata_cleaned() -> None:
     messy = dataclasses.replace(CITATION, meta=DocumentMeta(title="", author="  Jane\n Doe ", publisher="unknown"))
     assert source_of(messy) == DocumentMeta(title="decl", author="Jane Doe")
+
+
+def test_a_marked_answer_is_its_text_and_offsets_in_the_source() -> None:
+    marked = dataclasses.replace(CITATION, answer=AnswerSpan("cooperate", 19, 28))
+    data = answer_to_json(Answer("Q?", "“We intend to cooperate.” [1]", False, (marked,)))
+    assert data["citations"][0]["answer"] == {"text": "cooperate", "start": 19, "end": 28}

@@ -1,0 +1,81 @@
+"""Answers with the reading model on (ASSISTANT_READER=on): the invariants hold whatever the
+model's figures. These use a reader whose heads are not trained yet (the real encoder, real
+weights on disk, loaded as the product loads them); what a trained reader scores is printed by
+scripts/train_reader.py and benchmarks/answer_quality.py, not asserted here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant.answer.reader import Reader, build_model, save_reader
+from assistant.config import Settings
+from assistant.errors import ConfigError
+from assistant.indexing.embedding import SentenceTransformerEmbedder
+from assistant.pipeline import Assistant
+from assistant.render import answer_to_json
+
+from ..conftest import SHARED
+
+QUESTIONS = [json.loads(line)["question"] for line in
+             (SHARED / "eval" / "dev_qa.jsonl").read_text(encoding="utf-8").splitlines()[:12]]
+
+
+@pytest.fixture(scope="module")
+def untrained_reader(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import torch
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("reader")
+    save_reader(build_model(), folder, {"base": "test: heads not trained"})
+    return folder
+
+
+def reading(settings: Settings, folder: Path, **overrides: object) -> Settings:
+    return settings.with_overrides(reader="on", reader_dir=folder, **overrides)
+
+
+def test_marked_answers_are_verbatim_and_inside_their_quotes(
+        seed_index: Settings, embedder: SentenceTransformerEmbedder, untrained_reader: Path) -> None:
+    assistant = Assistant(reading(seed_index, untrained_reader, reader_abstain_below=0.0,
+                                  reader_mark_above=float("-inf")), embedder)
+    marked = 0
+    for question in QUESTIONS:
+        answer = assistant.ask(question)
+        for citation in answer.citations:
+            doc = assistant.document(citation.doc_id)
+            assert doc is not None and doc.text[citation.start:citation.end] == citation.excerpt
+            if citation.answer is not None:
+                marked += 1
+                span = citation.answer
+                assert citation.start <= span.start < span.end <= citation.end
+                assert doc.text[span.start:span.end] == span.text
+                data = answer_to_json(answer)["citations"][citation.n - 1]
+                assert data["answer"] == {"text": span.text, "start": span.start, "end": span.end}
+    assert marked >= len(QUESTIONS) // 2  # marking forced on: most answers carry a marked span
+
+
+def test_the_reader_refuses_below_its_threshold_and_answers_above_it(
+        seed_index: Settings, embedder: SentenceTransformerEmbedder, untrained_reader: Path) -> None:
+    question = QUESTIONS[0]
+    assert not Assistant(seed_index, embedder).ask(question).abstained
+    sure = Assistant(reading(seed_index, untrained_reader, reader_abstain_below=0.0), embedder).ask(question)
+    assert not sure.abstained and sure.citations
+    refused = Assistant(reading(seed_index, untrained_reader, reader_abstain_below=1.0), embedder).ask(question)
+    assert refused.abstained and not refused.citations and refused.closest
+
+
+def test_reader_off_marks_nothing(seed_index: Settings, embedder: SentenceTransformerEmbedder) -> None:
+    assistant = Assistant(seed_index, embedder)
+    assert assistant.reader is None
+    assert all(c.answer is None for q in QUESTIONS[:4] for c in assistant.ask(q).citations)
+
+
+def test_a_missing_reader_or_a_bad_mode_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no reader model"):
+        Reader(tmp_path)
+    with pytest.raises(ConfigError, match="reader='maybe'"):
+        Settings().with_overrides(reader="maybe")
+    assert Settings.from_env({"ASSISTANT_READER": "on"}).reader == "on"
