@@ -3,6 +3,7 @@ share of answerable ones refused, per question set, as the threshold moves.
 
     .venv/bin/python benchmarks/abstention_margin.py                       # every set, ~15 min on 2 cores
     .venv/bin/python benchmarks/abstention_margin.py --sets dev seed-unanswerable
+    .venv/bin/python benchmarks/abstention_margin.py --reader    # also the reading model's trade-off
 
 For each question, the probability that the documents answer it is the rescorer's
 answerability model (assistant/answer/rescorer.json) over the evidence Assistant.ask sees;
@@ -11,22 +12,31 @@ benchmarks/answer_quality.py: the seed corpus's dev and extra questions, our own
 unanswerable ones over three corpora (eval/unanswerable/), PolicyQA (all answerable) and
 SQuAD 2.0 (half unanswerable), each question within its `doc`. For the dev set it also
 prints the margin: the lowest answerable and the highest unanswerable probability.
+
+With --reader it also prints the reading model's trade-off (ASSISTANT_READER=on): a question the
+rescorer lets through is refused when the reader gives none of the rescorer's best
+`reader_excerpts` excerpts a probability of answering of at least Settings.reader_abstain_below.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 
+import numpy as np
 from _common import add_question_set_arguments, print_header, question_sets_with_assistants
 
+from assistant.answer.reader import Reader, reader_at
 from assistant.answer.rescorer import default_rescorer
 from assistant.config import Settings
 from assistant.evaluation.candidates import collect
 from assistant.pipeline import Assistant
 
 THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+READER_THRESHOLDS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7)
+Rows = list[tuple[float, bool, str]]
 
 
 def probabilities(assistant: Assistant, questions: list) -> list[tuple[float, bool, str]]:  # type: ignore[type-arg]
@@ -40,6 +50,30 @@ def probabilities(assistant: Assistant, questions: list) -> list[tuple[float, bo
     return rows
 
 
+def reader_probabilities(assistant: Assistant, questions: list, reader: Reader) -> Rows:  # type: ignore[type-arg]
+    """(the reader's best probability, answerable, question) for each question, as Assistant.ask
+    weighs it with the reader on; 0 where the rescorer refuses the question first."""
+    model, settings = default_rescorer(), assistant.settings
+    rows = []
+    for group in collect(assistant.retriever, settings, questions):
+        scores = [model.score(f) for f in group.features]
+        best = 0.0
+        if scores and model.answerable(group.answerability(max(scores))) >= settings.abstain_below:
+            order = np.argsort(scores, kind="stable")[::-1][: settings.reader_excerpts]
+            question = " ".join(group.question.question.split())
+            best = max(1.0 / (1.0 + math.exp(-r.score)) for r in reader.read(question, [group.texts[i] for i in order]))
+        rows.append((best, group.question.answerable, group.question.question))
+    return rows
+
+
+def print_trade_off(results: dict[str, Rows], thresholds: Sequence[float], cut: float, name: str) -> None:
+    print(f"{'threshold':>10}  " + "".join(f"{set_name[:26]:>28}" for set_name in results))
+    for threshold in sorted({*thresholds, cut}):
+        mark = f" <- {name}" if threshold == cut else ""
+        cells = [f"{refused(rows, True, threshold)} / {refused(rows, False, threshold)}" for rows in results.values()]
+        print(f"{threshold:>10.2f}  " + "".join(f"{c:>28}" for c in cells) + mark)
+
+
 def refused(rows: Sequence[tuple[float, bool, str]], answerable: bool, threshold: float) -> str:
     chosen = [p for p, a, _ in rows if a == answerable]
     return f"{sum(p < threshold for p in chosen) / len(chosen):.3f}" if chosen else "-"
@@ -49,19 +83,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_question_set_arguments(parser)
     parser.add_argument("--list", action="store_true", help="also list every dev question with its probability")
+    parser.add_argument("--reader", action="store_true", help="also the reading model's trade-off "
+                        "(the model in Settings.reader_dir; ASSISTANT_READER_DIR picks another)")
     args = parser.parse_args(argv)
     print_header("abstention trade-off")
 
-    results = {qs.name: probabilities(assistant, qs.read(args.limit))
-               for qs, assistant in question_sets_with_assistants(args.sets, args.index_root)}
+    results: dict[str, Rows] = {}
+    read: dict[str, Rows] = {}
+    settings = Settings.from_env()
+    reader = reader_at(settings.reader_dir) if args.reader else None
+    for qs, assistant in question_sets_with_assistants(args.sets, args.index_root):
+        questions = qs.read(args.limit)
+        results[qs.name] = probabilities(assistant, questions)
+        if reader is not None:
+            read[qs.name] = reader_probabilities(assistant, questions, reader)
 
-    cut = Settings().abstain_below
     print("share refused at each threshold: answerable / unanswerable ('-': the set has none)")
-    print(f"{'threshold':>10}  " + "".join(f"{name[:26]:>28}" for name in results))
-    for threshold in sorted({*THRESHOLDS, cut}):
-        mark = " <- abstain_below" if threshold == cut else ""
-        cells = [f"{refused(rows, True, threshold)} / {refused(rows, False, threshold)}" for rows in results.values()]
-        print(f"{threshold:>10.2f}  " + "".join(f"{c:>28}" for c in cells) + mark)
+    print_trade_off(results, THRESHOLDS, settings.abstain_below, "abstain_below")
+    if read:
+        print("\nwith the reader on (rescorer at abstain_below, then the reader's best probability):")
+        print_trade_off(read, READER_THRESHOLDS, settings.reader_abstain_below, "reader_abstain_below")
+    cut = settings.abstain_below
     dev = results.get("dev", [])
     if args.list:
         for p, answerable, question in sorted(dev):

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/answer_quality.py                  # all sets, ~6-10 min on 2 cores
     .venv/bin/python benchmarks/answer_quality.py --sets dev policyqa --limit 300
+    .venv/bin/python benchmarks/answer_quality.py --reader both   # with and without the reading model
 
 Each question goes through Assistant.ask exactly as `assistant eval` asks it (within its
 `doc` when the line names one). Sets: the seed corpus's dev questions and our own held-out
@@ -18,8 +19,9 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from _common import add_question_set_arguments, print_header, question_sets_with_assistants
 
@@ -33,20 +35,36 @@ def held_out_documents() -> set[str]:
     return {doc for docs in held.values() for doc in docs}
 
 
-def row(name: str, results: Sequence[EvalResult]) -> dict[str, object]:
+def row(name: str, reader: str, results: Sequence[EvalResult]) -> dict[str, object]:
     summary = summarize(results)
     unanswerable = [r for r in results if not r.question.answerable]
     refused = round(sum(r.abstained for r in unanswerable) / len(unanswerable), 4) if unanswerable else None
-    return {"set": name, "questions": len(results), "hit@1": summary["hit@1"], "hit@3": summary["hit@3"],
+    return {"set": name, "reader": reader, "questions": len(results), "hit@1": summary["hit@1"],
+            "hit@3": summary["hit@3"],
             "false_abstention": summary["false_abstention"], "unanswerable_refused": refused,
             "mean_citations": summary["mean_citations"], "mean_quoted_words": summary["mean_quoted_words"],
             "median_ms": summary["median_ms"]}
+
+
+def with_reader(assistant: Any, mode: str) -> Iterator[tuple[str, Any]]:
+    """(reader mode, an Assistant answering that way) for `mode`: "settings", "off", "on" or "both"."""
+    from assistant.pipeline import Assistant
+
+    modes = [assistant.settings.reader] if mode == "settings" else ["off", "on"] if mode == "both" else [mode]
+    for reader in modes:
+        if reader == assistant.settings.reader:
+            yield reader, assistant
+        else:
+            yield reader, Assistant(assistant.settings.with_overrides(reader=reader), assistant.embedder)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_question_set_arguments(parser)
     parser.add_argument("--json", type=Path, help="also write the rows to this file")
+    parser.add_argument("--reader", choices=["settings", "off", "on", "both"], default="settings",
+                        help="answer with the reading model off, on, or each way side by side (default: as "
+                             "the settings say, ASSISTANT_READER; ASSISTANT_READER_DIR picks the model)")
     args = parser.parse_args(argv)
     print_header("answer quality")
 
@@ -55,15 +73,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     for qs, assistant in question_sets_with_assistants(args.sets, args.index_root):
         name = qs.name
         questions = qs.read(args.limit)
-        started = time.perf_counter()
-        results = list(evaluate(questions, assistant.ask, time.perf_counter))
-        rows.append(row(name, results))
         documents = qs.documents()
-        if qs.trainable and any(documents.values()):
-            rows.append(row(f"{name} held-out", [r for r in results if set(documents[r.question.qid]) <= held]))
-        print(f"{name}: {len(results)} questions in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        for reader, asker in with_reader(assistant, args.reader):
+            started = time.perf_counter()
+            results = list(evaluate(questions, asker.ask, time.perf_counter))
+            rows.append(row(name, reader, results))
+            if qs.trainable and any(documents.values()):
+                rows.append(row(f"{name} held-out", reader,
+                                [r for r in results if set(documents[r.question.qid]) <= held]))
+            print(f"{name} (reader {reader}): {len(results)} questions in {time.perf_counter() - started:.0f} s",
+                  file=sys.stderr)
 
-    keys = ["questions", "hit@1", "hit@3", "false_abstention", "unanswerable_refused", "mean_citations",
+    keys = ["reader", "questions", "hit@1", "hit@3", "false_abstention", "unanswerable_refused", "mean_citations",
             "mean_quoted_words", "median_ms"]
     print(f"{'set':28}" + "".join(f"{k:>21}" for k in keys))
     for r in rows:

@@ -88,23 +88,37 @@ def client_loop(n: int, base: str, questions: list[str], deadline: float, result
                     errors[f"{type(exc).__name__}: {str(exc)[:120]}"] += 1
 
 
-def start_server(corpus: Path, index: Path, port: int, store: str = "") -> subprocess.Popen[bytes]:
+def start_server(corpus: Path, index: Path, port: int, store: str, stack: contextlib.ExitStack) -> None:
+    """A chat server on `port`, stopped when `stack` closes (also when a later one fails to start);
+    one that exits before it answers is an error that quotes the end of what it wrote."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    log = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 (closed by the stack)
     process = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--port", str(port), "--corpus",
                                 str(corpus), "--index", str(index), "-q", *(["--store", store] if store else [])],
-                               cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
+    stack.callback(_stop, process)
     deadline = time.perf_counter() + 180
     while time.perf_counter() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"the server exited with {process.returncode}")
+            log.seek(0)
+            said = log.read().decode("utf-8", "replace")[-1500:]
+            raise SystemExit(f"the server exited with {process.returncode}:\n{said}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200:
-                return process
+                return
         except httpx.HTTPError:
             time.sleep(0.2)
-    process.kill()
     raise SystemExit("the server did not come up in 180 s")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def main() -> None:
@@ -126,7 +140,6 @@ def main() -> None:
     questions = load_questions(DEV_QA)
 
     with tempfile.TemporaryDirectory(prefix="load-chat-") as tmp, contextlib.ExitStack() as stack:
-        processes: list[subprocess.Popen[bytes]] = []
         store = args.store
         if args.milvus_lite:
             store = f"milvus://{stack.enter_context(milvus_lite_server(Path(tmp) / 'milvus'))}/load_chat"
@@ -142,31 +155,26 @@ def main() -> None:
             bases = []
             for _ in range(args.servers):
                 port = free_port()
-                processes.append(start_server(args.corpus, index, port, store))
+                start_server(args.corpus, index, port, store, stack)
                 bases.append(f"http://127.0.0.1:{port}/")
         base = " ".join(bases)
-        try:
-            with httpx.Client(timeout=60.0) as warm:  # each question once on each server: caches, first calls
-                for server in bases:
-                    for question in questions:
-                        ask(warm, server, question)
-            results: list[tuple[float, bool]] = []
-            errors: Counter[str] = Counter()
-            lock = threading.Lock()
-            deadline = time.perf_counter() + args.seconds
-            threads = [threading.Thread(target=client_loop, args=(n, bases[n % len(bases)], questions, deadline,
-                                                                  results, errors, lock))
-                       for n in range(args.clients)]
-            started = time.perf_counter()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            elapsed = time.perf_counter() - started
-        finally:
-            for process in processes:
-                process.terminate()
-                process.wait(timeout=30)
+        with httpx.Client(timeout=60.0) as warm:  # each question once on each server: caches, first calls
+            for server in bases:
+                for question in questions:
+                    ask(warm, server, question)
+        results: list[tuple[float, bool]] = []
+        errors: Counter[str] = Counter()
+        lock = threading.Lock()
+        deadline = time.perf_counter() + args.seconds
+        threads = [threading.Thread(target=client_loop, args=(n, bases[n % len(bases)], questions, deadline,
+                                                              results, errors, lock))
+                   for n in range(args.clients)]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
 
     ms = np.array([r[0] for r in results]) * 1000.0
     n_errors = sum(errors.values())

@@ -79,6 +79,20 @@ def seed_index(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTrans
     return settings
 
 
+@pytest.fixture(scope="session")
+def untrained_reader(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A reading model whose heads are not trained yet: the real encoder and files, saved and
+    loaded as the product does (what a trained one scores is a benchmark's business)."""
+    import torch
+
+    from assistant.answer.reader import build_model, save_reader
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("reader")
+    save_reader(build_model(), folder, {"base": "test: heads not trained"})
+    return folder
+
+
 # -- The web chat: one server for the browser and API tests ------------------------------
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; a browser is never downloaded

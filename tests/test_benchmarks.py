@@ -23,8 +23,10 @@ pytestmark = pytest.mark.bench
 BENCHMARKS = REPO / "benchmarks"
 
 
-def run_script(script: Path, *args: str, timeout: int = 300) -> str:
+def run_script(script: Path, *args: str, timeout: int = 300, **settings: str) -> str:
+    """The script's output; `settings` become its ASSISTANT_* variables (none else are passed)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+    env.update({f"ASSISTANT_{name.upper()}": value for name, value in settings.items()})
     result = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, cwd=REPO,
                             timeout=timeout, env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -47,18 +49,21 @@ def test_every_benchmark_has_a_smoke_test() -> None:
 
 
 @pytest.mark.skipif(not (SHARED / "eval" / "dev_qa.jsonl").exists(), reason="shared dev set not present")
-def test_answer_quality(index_root: Path, tmp_path: Path) -> None:
+def test_answer_quality(index_root: Path, tmp_path: Path, untrained_reader: Path) -> None:
     out = run_script(BENCHMARKS / "answer_quality.py", "--sets", "dev", "seed-unanswerable", "--limit", "4",
-                     "--index-root", str(index_root), "--json", str(tmp_path / "rows.json"))
+                     "--index-root", str(index_root), "--json", str(tmp_path / "rows.json"), "--reader", "both",
+                     reader_dir=str(untrained_reader))
     assert "hit@1" in out and "mean_citations" in out
-    assert out.count("\ndev ") == 1 and "seed-unanswerable" in out
-    assert (tmp_path / "rows.json").exists()
+    assert out.count("\ndev ") == 2 and "seed-unanswerable" in out
+    rows = json.loads((tmp_path / "rows.json").read_text(encoding="utf-8"))
+    assert [(r["set"], r["reader"]) for r in rows] == [("dev", "off"), ("dev", "on"), ("seed-unanswerable", "off"),
+                                                       ("seed-unanswerable", "on")]
 
 
-def test_abstention_margin(index_root: Path) -> None:
+def test_abstention_margin(index_root: Path, untrained_reader: Path) -> None:
     out = run_script(BENCHMARKS / "abstention_margin.py", "--sets", "dev", "seed-unanswerable", "--limit", "4",
-                     "--index-root", str(index_root))
-    assert "<- abstain_below" in out
+                     "--index-root", str(index_root), "--reader", reader_dir=str(untrained_reader))
+    assert "<- abstain_below" in out and "<- reader_abstain_below" in out
     assert "seed-unanswerable" in out and "0.05" in out
 
 

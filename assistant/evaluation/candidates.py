@@ -27,6 +27,7 @@ class CandidateGroup:
     features: np.ndarray  # (candidates, len(FEATURES))
     labels: np.ndarray  # bool: the excerpt holds one of the evidence strings
     spans: tuple[tuple[str, int, int], ...]  # (chunk_id, first, last): overlapping excerpts share sentences
+    texts: tuple[str, ...]  # each excerpt as it would be quoted
     strength: float  # answering.evidence_strength of the retrieved passages
     dense: float  # the best of the first three passages' cosines
     unknown: float  # retrieval.Query.unknown
@@ -51,5 +52,5 @@ def collect(retriever: Retriever, settings: Settings, questions: Iterable[EvalQu
         spans = [(c.hit.chunk.chunk_id, c.first, c.last) for c in found]
         features = np.array([c.features for c in found], dtype=np.float64).reshape(len(found), -1)
         strength, _, dense, unknown, spread, unknown_name = answerability(query, hits, 0.0)
-        yield CandidateGroup(q, features, np.array(labels, dtype=bool), tuple(spans), strength, dense, unknown,
-                             spread, unknown_name)
+        yield CandidateGroup(q, features, np.array(labels, dtype=bool), tuple(spans), tuple(c.text for c in found),
+                             strength, dense, unknown, spread, unknown_name)

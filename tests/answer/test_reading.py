@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answer.reader import Reader, build_model, save_reader
+from assistant.answer.reader import Reader
 from assistant.config import Settings
 from assistant.errors import ConfigError
 from assistant.indexing.embedding import SentenceTransformerEmbedder
@@ -21,16 +21,6 @@ from ..conftest import SHARED
 
 QUESTIONS = [json.loads(line)["question"] for line in
              (SHARED / "eval" / "dev_qa.jsonl").read_text(encoding="utf-8").splitlines()[:12]]
-
-
-@pytest.fixture(scope="module")
-def untrained_reader(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import torch
-
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("reader")
-    save_reader(build_model(), folder, {"base": "test: heads not trained"})
-    return folder
 
 
 def reading(settings: Settings, folder: Path, **overrides: object) -> Settings:

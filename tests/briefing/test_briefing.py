@@ -18,7 +18,7 @@ import pytest
 from assistant.briefing.layout import Briefing, BriefingItem, briefing_from_answers, to_markdown, verified
 from assistant.briefing.references import md_unescape, quoted, reference, short_title
 from assistant.pipeline import Assistant
-from assistant.types import Citation
+from assistant.types import AnswerSpan, Citation
 
 from ..conftest import REPO
 
@@ -72,6 +72,19 @@ def test_markdown_shows_document_text_as_text() -> None:
     assert "<script>" not in md and "[link](" not in md and "*bold*" not in md
     quote = re.search(r"^> “(.*)”\[\^1\]$", md, re.M)
     assert quote and md_unescape(quote.group(1)) == c.excerpt
+
+
+def test_a_marked_answer_is_bold_in_markdown_and_word(tmp_path: Path) -> None:
+    from assistant.briefing.docx_export import to_docx
+
+    c = citation(excerpt="We intend\n to *cooperate* soon.", end=31, answer=AnswerSpan("*cooperate*", 14, 25))
+    briefing = Briefing("T", (BriefingItem("Q?", (c,)),))
+    quote = re.search(r"^> “(.*)”\[\^1\]$", to_markdown(briefing), re.M)
+    assert quote and quote.group(1) == r"We intend to **\*cooperate\*** soon."
+    (tmp_path / "b.docx").write_bytes(to_docx(briefing))
+    runs = next(p.runs for p in docx.Document(str(tmp_path / "b.docx")).paragraphs if "cooperate" in p.text)
+    assert [(r.text, bool(r.bold)) for r in runs[:3]] == [("“We intend to ", False), ("*cooperate*", True),
+                                                          (" soon.”", False)]
 
 
 def test_verified_drops_quotes_not_in_their_source(seed_index, embedder) -> None:

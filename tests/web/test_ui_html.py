@@ -9,7 +9,16 @@ import pytest
 
 from assistant.briefing.layout import Briefing, BriefingItem, layout
 from assistant.indexing.corpus_status import CorpusChanges
-from assistant.types import Answer, Citation, Document, DocumentMeta, FileFailure, IndexedDocument, IndexSummary
+from assistant.types import (
+    Answer,
+    AnswerSpan,
+    Citation,
+    Document,
+    DocumentMeta,
+    FileFailure,
+    IndexedDocument,
+    IndexSummary,
+)
 from assistant.web.briefing_tab import SessionBriefing, render_item, safe_name
 from assistant.web.views import (
     in_context,
@@ -52,6 +61,20 @@ def test_answer_question_and_cards_escape_everything() -> None:
         assert_inert(html)
     assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in render_answer(answer)
     assert "![x](http://evil.example/x.png)" in render_answer(answer)  # shown as text, not rendered
+
+
+def test_a_marked_answer_is_highlighted_in_its_quote_and_shown_first_escaped() -> None:
+    at = TEXT.index("zanzibar treaty")
+    marked = replace(CITATION, answer=AnswerSpan("zanzibar treaty", at, at + len("zanzibar treaty")))
+    html = render_answer(Answer("Which treaty?", "“x” [1]", False, (marked,)))
+    assert_inert(html)
+    assert '<mark class="ca-answer-mark">zanzibar treaty</mark> was agreed. &lt;script&gt;' in html
+    assert html.index('<div class="ca-short-answer">zanzibar treaty <span class="ca-marker">[1]</span>') < \
+        html.index('<p class="ca-quote">“The <mark')
+    assert "ca-short-answer" not in render_answer(Answer("Which treaty?", "“x” [1]", False, (CITATION,)))
+    at = TEXT.index("<script>")  # an answer of document markup stays text
+    evil = replace(CITATION, answer=AnswerSpan(PAYLOADS[0], at, at + len(PAYLOADS[0])))
+    assert_inert(render_answer(Answer("Which?", "“x” [1]", False, (evil,))))
 
 
 def test_passage_panel_escapes_and_highlights_the_excerpt() -> None:
