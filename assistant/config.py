@@ -22,6 +22,9 @@ FUSIONS = ("zscore", "rrf")
 VECTOR_INDEXES = ("auto", "flat", "ivf")
 DEVICES = ("auto", "cpu", "cuda")
 OCR_MODES = ("auto", "on", "off")
+CHOICES = {"precision": PRECISIONS, "fusion": FUSIONS, "device": DEVICES, "ocr": OCR_MODES, "reader": READER_MODES,
+           "vector_index": VECTOR_INDEXES}
+"""The settings that take one of a few words, and those words."""
 
 
 @dataclass(frozen=True)
@@ -141,18 +144,9 @@ class Settings:
         unknown = set(changes) - known
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        if changes.get("precision", "auto") not in PRECISIONS:
-            raise ConfigError(f"precision={changes['precision']!r}: choose one of {', '.join(PRECISIONS)}")
-        if changes.get("fusion", "zscore") not in FUSIONS:
-            raise ConfigError(f"fusion={changes['fusion']!r}: choose one of {', '.join(FUSIONS)}")
-        if changes.get("device", "auto") not in DEVICES:
-            raise ConfigError(f"device={changes['device']!r}: choose one of {', '.join(DEVICES)}")
-        if changes.get("ocr", "auto") not in OCR_MODES:
-            raise ConfigError(f"ocr={changes['ocr']!r}: choose one of {', '.join(OCR_MODES)}")
-        if changes.get("reader", "off") not in READER_MODES:
-            raise ConfigError(f"reader={changes['reader']!r}: choose one of {', '.join(READER_MODES)}")
-        if changes.get("vector_index", "auto") not in VECTOR_INDEXES:
-            raise ConfigError(f"vector_index={changes['vector_index']!r}: choose one of {', '.join(VECTOR_INDEXES)}")
+        for name, choices in CHOICES.items():
+            if name in changes and changes[name] not in choices:
+                raise ConfigError(f"{name}={changes[name]!r}: choose one of {', '.join(choices)}")
         store = str(changes.get("store", ""))
         if store and not store.startswith("milvus://"):
             raise ConfigError(f"store={store!r}: give milvus://HOST:PORT/COLLECTION, or nothing for the embedded index")

@@ -56,8 +56,7 @@ t1 = time.perf_counter()
 import sentence_transformers  # torch and transformers: what the model load pulls in
 t2 = time.perf_counter()
 from assistant.config import Settings
-settings = Settings().with_overrides(corpus_dir=Path(sys.argv[1]), index_dir=Path(sys.argv[2]),
-                                     progress=False)
+settings = Settings.from_env(corpus_dir=Path(sys.argv[1]), index_dir=Path(sys.argv[2]), progress=False)
 pipeline.get_embedder(settings).dimension  # loads the model
 t3 = time.perf_counter()
 assistant = pipeline.Assistant(settings)
@@ -92,6 +91,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="cProfile one first pass; auto: when a median is over the "
                              f"{WARM_TARGET_MS:.0f} ms target (default: auto)")
     parser.add_argument("--top", type=int, default=15, help="profile rows to print (default: 15)")
+    parser.add_argument("--reader", choices=("off", "on"), default="off",
+                        help="answer with the reading model (ASSISTANT_READER; default: %(default)s)")
+    parser.add_argument("--reader-dir", type=Path, metavar="DIR",
+                        help="the reading model's folder (default: the shipped one, Settings.reader_dir)")
     parser.add_argument("--json", type=Path, metavar="FILE",
                         help="also write the figures as JSON (benchmarks/out/ is git-ignored)")
     return parser.parse_args(argv)
@@ -103,8 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     questions = load_questions(args.questions)
     figures: dict[str, Any] = {"load_average_start": load_average()}
     with tempfile.TemporaryDirectory(prefix="bench-ask-") as tmp:
+        reader = {"reader": args.reader, **({"reader_dir": args.reader_dir.resolve()} if args.reader_dir else {})}
         settings = Settings().with_overrides(corpus_dir=args.corpus.resolve(),
-                                             index_dir=Path(tmp) / "index", progress=False)
+                                             index_dir=Path(tmp) / "index", progress=False, **reader)
+        figures["reader"] = args.reader
         figures["warm"] = warm(settings, questions, args)
         if not args.no_cold:
             figures["cold"] = cold(settings, GENERIC_QUESTIONS[0], args.cold_runs, args.threads)
@@ -127,7 +132,7 @@ def warm(settings: Settings, questions: list[str], args: argparse.Namespace) -> 
     assistant = Assistant(settings, embedder=embedder)
     open_s = time.perf_counter() - started
     assistant.ask(WARM_UP_QUESTION)
-    print(f"## warm process: {report.total_chunks} chunks from {settings.corpus_dir}")
+    print(f"## warm process: {report.total_chunks} chunks from {settings.corpus_dir}, reader {settings.reader}")
     print(f"model load {load_s:.2f} s (torch import included), index build {build_s:.2f} s, "
           f"Assistant() {open_s * 1000:.0f} ms, {torch_threads()}")
     print(f"{len(questions)} distinct questions, {args.asks} timed asks after one warm-up ask\n")
@@ -197,6 +202,7 @@ def profile_first_pass(settings: Settings, embedder: TimedEmbedder, questions: l
 def cold(settings: Settings, question: str, runs: int, threads: int | None) -> dict[str, Any]:
     """Fresh interpreters against the index warm() left in place."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+    env.update(ASSISTANT_READER=settings.reader, ASSISTANT_READER_DIR=str(settings.reader_dir))
     if threads is not None:
         env["OMP_NUM_THREADS"] = str(threads)
     python = sys.executable

