@@ -99,6 +99,9 @@ class Settings:
     reader_excerpts: int = 8
     """Excerpts the reading model reads per question (the rescorer's best, in one batch): each
     costs about 10 ms on 2 CPU cores."""
+    reader_weight: float = 0.5
+    """With the reader on, how much its answer logit counts against the rescorer's in ranking
+    the excerpts it read: 1 the reader alone, 0.5 both alike."""
     reader_abstain_below: float = 0.1
     """With the reader on, answer only when it gives some excerpt at least this probability of
     answering the question (`benchmarks/abstention_margin.py` prints the trade-off)."""

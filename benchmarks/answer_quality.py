@@ -81,8 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if qs.trainable and any(documents.values()):
                 rows.append(row(f"{name} held-out", reader,
                                 [r for r in results if set(documents[r.question.qid]) <= held]))
-            print(f"{name} (reader {reader}): {len(results)} questions in {time.perf_counter() - started:.0f} s",
-                  file=sys.stderr)
+            done = rows[-2] if qs.trainable and any(documents.values()) else rows[-1]
+            print(f"{name} (reader {reader}): {len(results)} questions in {time.perf_counter() - started:.0f} s; "
+                  f"hit@1 {done['hit@1']}, hit@3 {done['hit@3']}, refused {done['unanswerable_refused']}",
+                  file=sys.stderr, flush=True)
 
     keys = ["reader", "questions", "hit@1", "hit@3", "false_abstention", "unanswerable_refused", "mean_citations",
             "mean_quoted_words", "median_ms"]

@@ -92,12 +92,15 @@ def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: Doc
 def read(question: str, scored: Sequence[tuple[float, Candidate]], reader: Reader, settings: Settings,
          document: DocumentLookup) -> tuple[list[tuple[float, Candidate]], list[tuple[float, str, AnswerSpan]]]:
     """The rescorer's best `settings.reader_excerpts` excerpts, re-ranked by the reader's
-    probability that each answers the question (the others are dropped), and the answer spans
-    it marked in them: (probability, doc_id, span in document offsets)."""
-    top = [c for _, c in scored[: settings.reader_excerpts]]
+    probability that each answers the question (its logit weighed with the rescorer's by
+    `settings.reader_weight`; the other excerpts are dropped), and the answer spans it marked in
+    them: (probability, doc_id, span in document offsets)."""
+    top = scored[: settings.reader_excerpts]
     rescored, marks = [], []
-    for candidate, reading in zip(top, reader.read(question, [c.text for c in top])):
-        probability = 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, reading.score))))
+    weight = settings.reader_weight
+    for (before, candidate), reading in zip(top, reader.read(question, [c.text for _, c in top])):
+        logit = weight * reading.score + (1.0 - weight) * _logit(before)
+        probability = 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, logit))))
         rescored.append((probability, candidate))
         if reading.start >= 0 and reading.span_score > settings.reader_mark_above:
             doc = document(candidate.hit.chunk.doc_id)
@@ -106,6 +109,11 @@ def read(question: str, scored: Sequence[tuple[float, Candidate]], reader: Reade
             marks.append((probability, doc.doc_id, AnswerSpan(doc.text[start:end], start, end)))
     rescored.sort(key=lambda item: -item[0])
     return rescored, marks
+
+
+def _logit(probability: float) -> float:
+    p = min(max(probability, 1e-9), 1.0 - 1e-9)
+    return math.log(p / (1.0 - p))
 
 
 def _marked(citation: Citation, marks: Sequence[tuple[float, str, AnswerSpan]]) -> Citation:
