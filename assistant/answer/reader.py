@@ -11,9 +11,10 @@ in float16, and reader.json with how it was trained and what it scored.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,8 @@ def build_model() -> Any:
     class ReaderModel(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.encoder = AutoModel.from_pretrained(str(base_model_path()), add_pooling_layer=False)
+            with _quiet_transformers():  # its load report names the pooler we leave out on purpose
+                self.encoder = AutoModel.from_pretrained(str(base_model_path()), add_pooling_layer=False)
             hidden = self.encoder.config.hidden_size
             self.span = torch.nn.Linear(hidden, 2)
             self.answer = torch.nn.Linear(hidden, 1)
@@ -68,6 +70,22 @@ def build_model() -> Any:
             return start, end, self.answer(states[:, 0]).squeeze(-1)
 
     return ReaderModel()
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """transformers' warnings and progress bars off for a while (a user's terminal is not a log)."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def save_reader(model: Any, folder: Path, card: dict[str, Any]) -> None:
