@@ -21,13 +21,13 @@ rescorer lets through is refused when the reader gives none of the rescorer's be
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections.abc import Sequence
 
 import numpy as np
 from _common import add_question_set_arguments, print_header, question_sets_with_assistants
 
+from assistant.answer.answering import reader_probability
 from assistant.answer.reader import Reader, reader_at
 from assistant.answer.rescorer import default_rescorer
 from assistant.config import Settings
@@ -51,8 +51,8 @@ def probabilities(assistant: Assistant, questions: list) -> list[tuple[float, bo
 
 
 def reader_probabilities(assistant: Assistant, questions: list, reader: Reader) -> Rows:  # type: ignore[type-arg]
-    """(the reader's best probability, answerable, question) for each question, as Assistant.ask
-    weighs it with the reader on; 0 where the rescorer refuses the question first."""
+    """(the best excerpt's probability with the reader on, answerable, question) for each question,
+    as Assistant.ask weighs it (answering.reader_probability); 0 where the rescorer refuses first."""
     model, settings = default_rescorer(), assistant.settings
     rows = []
     for group in collect(assistant.retriever, settings, questions):
@@ -61,7 +61,8 @@ def reader_probabilities(assistant: Assistant, questions: list, reader: Reader) 
         if scores and model.answerable(group.answerability(max(scores))) >= settings.abstain_below:
             order = np.argsort(scores, kind="stable")[::-1][: settings.reader_excerpts]
             question = " ".join(group.question.question.split())
-            best = max(1.0 / (1.0 + math.exp(-r.score)) for r in reader.read(question, [group.texts[i] for i in order]))
+            readings = reader.read(question, [group.texts[i] for i in order])
+            best = max(reader_probability(r.score, scores[i], settings.reader_weight) for r, i in zip(readings, order))
         rows.append((best, group.question.answerable, group.question.question))
     return rows
 

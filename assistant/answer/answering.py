@@ -16,7 +16,7 @@ from ..types import Answer, AnswerSpan, Chunk, Citation, Document, Hit, Sentence
 from .features import excerpt_features, holds_party_line, signature_windows
 from .quotes import Quote, extended, joined
 from .reader import Reader
-from .rescorer import Rescorer, default_rescorer
+from .rescorer import Rescorer, default_rescorer, sigmoid
 from .retrieval import Query
 
 NOT_COVERED = "The documents do not cover this question."
@@ -99,8 +99,7 @@ def read(question: str, scored: Sequence[tuple[float, Candidate]], reader: Reade
     rescored, marks = [], []
     weight = settings.reader_weight
     for (before, candidate), reading in zip(top, reader.read(question, [c.text for _, c in top])):
-        logit = weight * reading.score + (1.0 - weight) * _logit(before)
-        probability = 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, logit))))
+        probability = reader_probability(reading.score, before, weight)
         rescored.append((probability, candidate))
         if reading.start >= 0 and reading.span_score > settings.reader_mark_above:
             doc = document(candidate.hit.chunk.doc_id)
@@ -111,9 +110,11 @@ def read(question: str, scored: Sequence[tuple[float, Candidate]], reader: Reade
     return rescored, marks
 
 
-def _logit(probability: float) -> float:
-    p = min(max(probability, 1e-9), 1.0 - 1e-9)
-    return math.log(p / (1.0 - p))
+def reader_probability(reader_logit: float, rescorer_probability: float, weight: float) -> float:
+    """The probability an excerpt answers, from the reader's logit and the rescorer's probability
+    (`weight`: Settings.reader_weight, the reader's share of the logit)."""
+    p = min(max(rescorer_probability, 1e-9), 1.0 - 1e-9)
+    return sigmoid(weight * reader_logit + (1.0 - weight) * math.log(p / (1.0 - p)))
 
 
 def _marked(citation: Citation, marks: Sequence[tuple[float, str, AnswerSpan]]) -> Citation:

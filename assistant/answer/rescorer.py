@@ -19,7 +19,7 @@ from .features import ANSWERABILITY, FEATURES
 DEFAULT_PATH = Path(__file__).with_name("rescorer.json")
 
 
-def _sigmoid(z: float) -> float:
+def sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
 
@@ -35,11 +35,11 @@ class Rescorer:
 
     def score(self, features: Sequence[float]) -> float:
         """P(the excerpt holds the answer)."""
-        return _sigmoid(self.bias + sum(w * x for w, x in zip(self.weights, features)))
+        return sigmoid(self.bias + sum(w * x for w, x in zip(self.weights, features)))
 
     def answerable(self, evidence: Sequence[float]) -> float:
         """P(the documents answer the question), from answering.answerability."""
-        return _sigmoid(self.answerable_bias + sum(w * x for w, x in zip(self.answerable_weights, evidence)))
+        return sigmoid(self.answerable_bias + sum(w * x for w, x in zip(self.answerable_weights, evidence)))
 
     def to_json(self) -> dict[str, object]:
         return {"weights": dict(zip(FEATURES, self.weights)), "bias": self.bias,
