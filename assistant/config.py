@@ -25,6 +25,8 @@ OCR_MODES = ("auto", "on", "off")
 CHOICES = {"precision": PRECISIONS, "fusion": FUSIONS, "device": DEVICES, "ocr": OCR_MODES, "reader": READER_MODES,
            "vector_index": VECTOR_INDEXES}
 """The settings that take one of a few words, and those words."""
+AT_LEAST_ONE = ("candidates", "rerank_chunks", "max_citations", "reader_excerpts")
+"""Counts an answer cannot be made without one of."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,9 @@ class Settings:
         for name, choices in CHOICES.items():
             if name in changes and changes[name] not in choices:
                 raise ConfigError(f"{name}={changes[name]!r}: choose one of {', '.join(choices)}")
+        for name in AT_LEAST_ONE:
+            if name in changes and changes[name] < 1:
+                raise ConfigError(f"{name}={changes[name]!r}: give 1 or more")
         store = str(changes.get("store", ""))
         if store and not store.startswith("milvus://"):
             raise ConfigError(f"store={store!r}: give milvus://HOST:PORT/COLLECTION, or nothing for the embedded index")

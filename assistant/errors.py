@@ -7,7 +7,8 @@
      ├── IndexError_            the index is missing, damaged or built with other settings
      │    └── IndexMismatchError   the index on disk was built with other settings
      ├── PassageIdError         a passage id is malformed or names nothing this index has seen
-     └── BriefingError          a briefing cannot be written (bad path, unknown format or style)
+     ├── BriefingError          a briefing cannot be written (bad path, unknown format or style)
+     └── PageViewError          a cited page cannot be shown (source changed or gone, page does not render)
 
 Every message names the file or setting and says what to do.
 """
@@ -43,3 +44,7 @@ class PassageIdError(AssistantError):
 
 class BriefingError(AssistantError):
     """A briefing cannot be exported."""
+
+
+class PageViewError(AssistantError):
+    """A cited page cannot be shown as an image."""

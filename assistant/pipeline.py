@@ -18,7 +18,7 @@ from .answer.reader import reader_at
 from .answer.retrieval import Retriever
 from .briefing.layout import Briefing, briefing_from_answers, verified
 from .config import Settings
-from .errors import PassageIdError
+from .errors import PageViewError, PassageIdError
 from .indexing.archive import PassageView, resolve
 from .indexing.build import (
     CorpusFolder,
@@ -34,9 +34,12 @@ from .indexing.corpus_status import CorpusChanges, IndexedFile, compare
 from .indexing.embedding import Embedder
 from .indexing.opening import archive_for, finished_at, open_store, served_version
 from .indexing.passage_store import PassageStore
-from .ingest.documents import discover
+from .ingest.documents import discover, file_sha256
 from .ingest.passages import document_version, parse_passage_id
 from .ingest.textnorm import has_letter_or_digit, without_lone_surrogates
+from .pageview.cache import PageImageCache
+from .pageview.highlight import PageHighlight, highlight_quote
+from .pageview.pdfpage import SCALE
 from .types import Answer, BuildReport, Citation, Document, FileFailure, IndexedDocument, IndexSummary
 
 __all__ = ["MAX_QUESTION_CHARS", "Assistant", "build_index", "build_index_from_documents", "evaluate_beir",
@@ -99,6 +102,41 @@ def show_passage(settings: Settings, passage_id: str, store: PassageStore | None
     doc_id = parse_passage_id(passage_id).doc_id
     current = {doc_id: store.document(doc_id)} if doc_id in store.documents else {}
     return resolve(archive_for(settings, store), current, passage_id)
+
+
+PAGE_IMAGES_DIR = "page-images"
+"""Folder in the index folder where quotes' page images are kept (pageview/cache.py)."""
+
+
+def quote_pages(settings: Settings, doc_id: str, start: int, end: int,
+                store: PassageStore | None = None) -> list[PageHighlight]:
+    """The PDF pages that the quote at doc_id's [start, end) stands on, each rendered with the
+    quote highlighted: made when first asked for, then read from <index>/page-images/.
+
+    A PDF changed or gone since indexing is refused (its pages no longer hold what was quoted),
+    as is a document that is not a PDF.
+    """
+    store = store or open_store(settings)
+    entry = store.entries.get(doc_id)
+    if entry is None:
+        raise PageViewError(f"{doc_id}: no such document in the served index")
+    if entry.kind != "pdf":
+        raise PageViewError(f"{entry.path}: not a PDF ({entry.kind}); only a PDF's pages are shown as images")
+    path = settings.corpus_dir / entry.path
+    if not path.is_file():
+        raise PageViewError(f"{entry.path}: no longer in the corpus; run `assistant index`")
+    if file_sha256(path) != entry.file_sha256:
+        raise PageViewError(f"{entry.path}: the source changed since indexing; run `assistant index`")
+    cache = PageImageCache(settings.index_dir / PAGE_IMAGES_DIR)
+    key = cache.key(entry.file_sha256, start, end, SCALE)
+    pages = cache.get(key)
+    if pages is None:
+        doc = store.document(doc_id)
+        pages = highlight_quote(path, doc.text, doc.pages, start, end, entry.meta_entry.get("password", ""))
+        if not pages:
+            raise PageViewError(f"{entry.path}: no page holds characters {start}-{end} of its text")
+        cache.put(key, pages)
+    return pages
 
 
 class Assistant:

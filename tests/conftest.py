@@ -172,22 +172,43 @@ def serving(corpus: Path, index: Path, root: Path, *options: str) -> Iterator[st
         stop(process)
 
 
+@pytest.fixture(scope="session")
+def web_library(tmp_path_factory: pytest.TempPathFactory, seed_index: Settings,
+                embedder: SentenceTransformerEmbedder) -> Path:
+    """The web servers' starting library, built once per worker: a copy of the corpus plus
+    tests/data/web/injection-briefing.md in corpus/, and its index in index/ (an update of a copy
+    of seed_index, so only the added document is embedded). Servers get copies (serve_copy), so
+    none pays for a build and none sees another's edits."""
+    from assistant.pipeline import build_index
+
+    root = tmp_path_factory.mktemp("web-library")
+    shutil.copytree(CORPUS, root / "corpus")
+    shutil.copy(DATA / "web" / "injection-briefing.md", root / "corpus")
+    shutil.copytree(seed_index.index_dir, root / "index", symlinks=True)
+    build_index(make_settings(root / "corpus", root / "index"), embedder=embedder)
+    return root
+
+
+def copy_library(library: Path, root: Path) -> tuple[Path, Path]:
+    """A writable copy of `library` (web_library: corpus/ and index/) in root; its two folders."""
+    for part in ("corpus", "index"):
+        shutil.copytree(library / part, root / part, symlinks=True)
+    return root / "corpus", root / "index"
+
+
 @contextlib.contextmanager
-def serve_copy(root: Path, *options: str) -> Iterator[WebServer]:
-    """The server over a fresh copy of the corpus (plus tests/data/web/injection-briefing.md) in
-    root; it builds its index first (none exists). Options: `serve`'s (default: --open-editing,
-    so that the page's editing works without logins)."""
-    corpus = root / "corpus"
-    shutil.copytree(CORPUS, corpus)
-    shutil.copy(DATA / "web" / "injection-briefing.md", corpus)
-    with serving(corpus, root / "index", root, *(options or ("--open-editing",))) as url:
-        yield WebServer(url, corpus, root / "index", root / "serve.log")
+def serve_copy(library: Path, root: Path, *options: str) -> Iterator[WebServer]:
+    """The server over a fresh copy of `library` (web_library) in root. Options: `serve`'s
+    (default: --open-editing, so that the page's editing works without logins)."""
+    copy_library(library, root)
+    with serving(root / "corpus", root / "index", root, *(options or ("--open-editing",))) as url:
+        yield WebServer(url, root / "corpus", root / "index", root / "serve.log")
 
 
 @pytest.fixture(scope="session")
-def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
+def web_server(tmp_path_factory: pytest.TempPathFactory, web_library: Path) -> Iterator[WebServer]:
     """The server the browser and API tests share for the whole session."""
-    with serve_copy(tmp_path_factory.mktemp("web")) as server:
+    with serve_copy(web_library, tmp_path_factory.mktemp("web")) as server:
         yield server
 
 

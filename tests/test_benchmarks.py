@@ -44,7 +44,7 @@ def index_root(seed_index: Settings, tmp_path_factory: pytest.TempPathFactory) -
 def test_every_benchmark_has_a_smoke_test() -> None:
     scripts = {p.stem for p in BENCHMARKS.glob("*.py") if not p.name.startswith("_")}
     tested = {"bench_ask", "bench_build", "bench_precision", "bench_serve", "load_chat", "answer_quality",
-              "abstention_margin", "bench_scale", "bench_html", "bench_milvus"}
+              "abstention_margin", "bench_scale", "bench_html", "bench_milvus", "bench_page_image"}
     assert scripts == tested, f"give {sorted(scripts - tested)} a smoke test here"
 
 
@@ -113,6 +113,14 @@ def test_bench_html(tmp_path: Path) -> None:
     out = run_script(BENCHMARKS / "bench_html.py", str(page), "--repeat", "1", "--json", str(tmp_path / "html.json"))
     assert "boilerplate main" in out and "ai-safety-network.html" in out
     assert json.loads((tmp_path / "html.json").read_text())["pages"][0]["page"] == "ai-safety-network.html"
+
+
+def test_bench_page_image(tmp_path: Path) -> None:
+    out = run_script(BENCHMARKS / "bench_page_image.py", str(REPO / "tests" / "data" / "pdfs" / "crazyones.pdf"),
+                     "--quotes", "2", "--json", str(tmp_path / "pages.json"))
+    assert "first image" in out and "cached" in out
+    figures = json.loads((tmp_path / "pages.json").read_text())
+    assert figures["quotes"] == 2 and figures["boxed"] == 2 and figures["cached"]["n"] == 2
 
 
 def test_bench_precision() -> None:

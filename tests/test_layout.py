@@ -14,13 +14,13 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "assistant"
 
 # Lower layers never import higher ones: files -> documents -> chunks -> index (and its build) ->
-# hits -> answer -> briefing/evaluation (and a build's Ray workers) -> pipeline/render -> the two adapters.
+# hits -> answer -> briefing/evaluation/page views (and a build's Ray workers) -> pipeline/render -> the two adapters.
 LAYERS = {
     "types": 0, "config": 0, "errors": 0, "atomic": 0,
     "ingest": 1,
     "indexing": 2,
     "answer": 3,
-    "briefing": 4, "evaluation": 4, "distributed": 4,
+    "briefing": 4, "evaluation": 4, "distributed": 4, "pageview": 4,
     "pipeline": 5, "render": 5,
     "web": 6,
     "cli": 7,

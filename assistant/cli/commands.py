@@ -11,11 +11,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..atomic import write_atomically
 from ..config import REPO_ROOT, Settings
-from ..errors import AssistantError
+from ..errors import AssistantError, PageViewError
 from ..render import answer_to_json, passage_to_json, render_answer, render_passage, render_report
+
+if TYPE_CHECKING:
+    from ..indexing.archive import PassageView
+    from ..indexing.passage_store import PassageStore
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -190,6 +195,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     from ..pipeline import show_passage
 
     settings = _settings(args)
+    if args.page and len(args.ids) != 1:
+        raise AssistantError("--page writes the page of one passage: give one ID")
     _ensure_index(settings)
     served = open_store(settings)  # no model: showing a passage needs no search
     stale = False
@@ -200,7 +207,27 @@ def cmd_show(args: argparse.Namespace) -> int:
             print(json.dumps(passage_to_json(view, args.style), ensure_ascii=False), flush=True)
         else:
             print(("\n" + "-" * 60 + "\n" if n else "") + render_passage(view, args.style), flush=True)
+        if args.page:
+            _write_page(settings, view, served, Path(args.page))
     return 3 if stale else 0
+
+
+def _write_page(settings: Settings, view: PassageView, served: PassageStore, output: Path) -> None:
+    """The passage's PDF page(s), highlighted, as one PNG; what was written goes to stderr."""
+    from ..pageview.highlight import stacked_png
+    from ..pipeline import quote_pages
+
+    if view.status != "current":
+        raise PageViewError(f"{view.document.path}: the source changed since indexing, so its pages no longer "
+                            "hold this passage; run `assistant index`")
+    pages = quote_pages(settings, view.document.doc_id, view.paragraph.start, view.paragraph.end, served)
+    _write_atomically(output, stacked_png(pages), "the page image")
+    numbers = ", ".join(str(p.page) for p in pages)
+    print(f"Wrote {output}: page {numbers} of {view.document.path}, the passage boxed", file=sys.stderr)
+    for page in pages:
+        if not page.boxed:
+            print(f"warning: page {page.page}: only {page.found:.0%} of the passage's characters were found on "
+                  "the page as PDFium reads it, so none are boxed", file=sys.stderr)
 
 
 def cmd_brief(args: argparse.Namespace) -> int:

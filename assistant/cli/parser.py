@@ -100,11 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
                                    "`ask --json`'s passage_id), with the paragraphs around it and its "
                                    "reference. When the document has changed or gone since, it says "
                                    "so, shows the passage as it was, and where its text is now. Exit "
-                                   "status 3 when an id is stale.",
-                       epilog="Example: assistant show 'us-uk-ai-rd-declaration-2020#p19'")
+                                   "status 3 when an id is stale. With --page, also write the PDF page "
+                                   "the passage stands on as a PNG image, the passage's characters "
+                                   "boxed (pages one above the other when it crosses a page break).",
+                       epilog="Examples: assistant show 'us-uk-ai-rd-declaration-2020#p19'; "
+                              "assistant show 'nist-ai-100-1#page12-p3' --page page.png")
     p.add_argument("ids", nargs="+", metavar="ID", help="passage id, e.g. doc#p12@a3f9c2 (the @version "
                    "may be left out: then the current version is shown)")
     p.add_argument("--json", action="store_true", help="one JSON object per id, one per line")
+    p.add_argument("--page", metavar="PNG", help="write the PDF page of the (one) passage, highlighted, to PNG")
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("brief", parents=[common, styles], help="write a briefing of cited answers",

@@ -335,8 +335,13 @@ def _page_texts(reader: Any, errors: dict[int, str]) -> Iterator[str]:
     """Each page's text; a page that fails gives "" and its reason goes to errors[number]."""
     for number, page in enumerate(reader.pages, start=1):
         try:
-            text = page.extract_text() or ""
+            yield pdf_page_text(page)
         except Exception as exc:  # noqa: BLE001 - one bad page must not lose the others
             errors[number] = f"page {number}: {type(exc).__name__}: {exc}"
-            text = ""
-        yield text.replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n")
+            yield ""
+
+
+def pdf_page_text(page: Any) -> str:
+    """A pypdf page's text as the index holds it (NULs gone, line breaks as \\n)."""
+    text = page.extract_text() or ""
+    return text.replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n")

@@ -8,11 +8,15 @@ available and such pages are reported as having no text (with `Settings.ocr` "on
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import CorpusError
 
@@ -54,6 +58,43 @@ def recognise_pages(path: Path, numbers: list[int], password: str = "") -> tuple
 def _recognise(path: Path, number: int, password: str, folder: Path) -> str:
     """One page rendered to a grey PNG at RESOLUTION dpi and read by Tesseract."""
     import pytesseract
+
+    with _rendered(path, number, password, folder) as image:
+        text = _tesseract(number, lambda: pytesseract.image_to_string(image, lang=LANGUAGE, timeout=PAGE_TIMEOUT_S))
+    return clean(text)
+
+
+@dataclass(frozen=True)
+class OcrWord:
+    """A word Tesseract read, with its box in the pixels of the page rendered at RESOLUTION dpi."""
+
+    text: str
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+
+def page_words(path: Path, number: int, password: str = "") -> tuple[list[OcrWord], tuple[int, int]]:
+    """The words Tesseract reads on one page (1-based), rendered as for recognise_pages, with
+    their boxes; and the rendered page's size in pixels (width, height)."""
+    import pytesseract
+
+    with tempfile.TemporaryDirectory(prefix="assistant-ocr-") as folder, \
+            _rendered(path, number, password, Path(folder)) as image:
+        data = _tesseract(number, lambda: pytesseract.image_to_data(
+            image, lang=LANGUAGE, timeout=PAGE_TIMEOUT_S, output_type=pytesseract.Output.DICT))
+        size = image.size
+    words = [OcrWord(text, left, top, left + width, top + height)
+             for text, left, top, width, height in zip(data["text"], data["left"], data["top"], data["width"],
+                                                       data["height"])
+             if text.strip()]
+    return words, size
+
+
+@contextlib.contextmanager
+def _rendered(path: Path, number: int, password: str, folder: Path) -> Iterator[Any]:
+    """Page `number` rendered by pdftoppm to a grey PNG at RESOLUTION dpi, open (PIL)."""
     from PIL import Image
 
     stem = folder / f"page-{number}"
@@ -70,14 +111,21 @@ def _recognise(path: Path, number: int, password: str, folder: Path) -> str:
         raise CorpusError(f"page {number} could not be rendered for OCR ({reason})")
     try:
         with Image.open(image_path) as image:
-            text = pytesseract.image_to_string(image, lang=LANGUAGE, timeout=PAGE_TIMEOUT_S)
+            yield image
+    finally:
+        image_path.unlink(missing_ok=True)
+
+
+def _tesseract(number: int, call: Callable[[], Any]) -> Any:
+    """Tesseract's answer to `call`, its failures as CorpusErrors naming the page."""
+    import pytesseract
+
+    try:
+        return call()
     except RuntimeError as exc:  # pytesseract's timeout
         raise CorpusError(f"OCR of page {number} took over {PAGE_TIMEOUT_S} s") from exc
     except pytesseract.TesseractError as exc:
         raise CorpusError(f"OCR of page {number} failed ({exc})") from exc
-    finally:
-        image_path.unlink(missing_ok=True)
-    return clean(text)
 
 
 def clean(text: str) -> str:

@@ -68,4 +68,6 @@ def test_a_missing_reader_or_a_bad_mode_is_a_clear_error(tmp_path: Path) -> None
         Reader(tmp_path)
     with pytest.raises(ConfigError, match="reader='maybe'"):
         Settings().with_overrides(reader="maybe")
+    with pytest.raises(ConfigError, match="reader_excerpts=0: give 1 or more"):
+        Settings.from_env({"ASSISTANT_READER_EXCERPTS": "0"})
     assert Settings.from_env({"ASSISTANT_READER": "on"}).reader == "on"

@@ -11,7 +11,6 @@ import hashlib
 import http.cookiejar
 import http.server
 import json
-import shutil
 import threading
 import time
 import urllib.error
@@ -26,10 +25,9 @@ from typing import Any
 import pytest
 
 from assistant.ingest.fetch import UNREACHABLE
-from assistant.pipeline import build_index
 from assistant.web.access import EDIT_REFUSED
 
-from ..conftest import CHROMIUM, CORPUS, make_settings, serving
+from ..conftest import CHROMIUM, copy_library, serving
 
 pytestmark = pytest.mark.slow  # each test talks to a server it started
 
@@ -106,11 +104,8 @@ def _inputs(elem_id: str, path: str) -> list[Any]:
 
 
 @pytest.fixture(scope="module")
-def library(tmp_path_factory: pytest.TempPathFactory, embedder) -> Library:  # type: ignore[no-untyped-def]
-    root = tmp_path_factory.mktemp("access")
-    shutil.copytree(CORPUS, root / "corpus")
-    build_index(make_settings(root / "corpus", root / "index"), embedder=embedder)
-    return Library(root / "corpus", root / "index")
+def library(tmp_path_factory: pytest.TempPathFactory, web_library: Path) -> Library:
+    return Library(*copy_library(web_library, tmp_path_factory.mktemp("access")))
 
 
 @pytest.fixture(scope="module")

@@ -30,9 +30,10 @@ REBUILD_TIMEOUT_MS = 180_000
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
+def server(tmp_path_factory: pytest.TempPathFactory, web_library: Path) -> Iterator[WebServer]:
     # Its pages by URL come from a server on 127.0.0.1 (page_site): allowed here, as an intranet install would.
-    with serve_copy(tmp_path_factory.mktemp("details-web"), "--open-editing", "--allow-private-urls") as running:
+    with serve_copy(web_library, tmp_path_factory.mktemp("details-web"), "--open-editing",
+                    "--allow-private-urls") as running:
         yield running
 
 
