@@ -238,6 +238,12 @@ class Assistant:
             return False
         return not citation.passage_id or citation.passage_id.endswith(f"@{document_version(doc)}")
 
+    def quote_pages(self, citation: Citation) -> list[PageHighlight]:
+        """The PDF pages a citation's excerpt stands on, the excerpt highlighted (quote_pages)."""
+        if not self.is_current(citation):
+            raise PageViewError(f"{citation.path}: the source changed since indexing; run `assistant index`")
+        return quote_pages(self.settings, citation.doc_id, citation.start, citation.end, self.store)
+
     def brief(self, questions: Sequence[str], title: str = "Briefing") -> tuple[Briefing, list[str]]:
         """A briefing of the answers to these questions, every quote checked against its
         source, and what had to be left out (normally nothing)."""

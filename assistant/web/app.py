@@ -69,6 +69,9 @@ class WebChat:
             clicked_part = gr.Textbox("open", visible=False)  # what was clicked in a message (CLICKED_PART_JS)
             gr.Markdown("## Cited-answer assistant\n" + INTRO)
             with gr.Sidebar(label="Passage", open=False, position="right", width=440) as sidebar:
+                # A PDF citation's page, the excerpt boxed; the fullscreen button zooms it.
+                page = gr.Image(visible=False, format="png", type="pil", interactive=False, elem_id="page-image",
+                                buttons=["fullscreen"], height=560)
                 passage = gr.HTML(PASSAGE_PROMPT, elem_id="passage")
                 reference = gr.Textbox(label="Citation, ready to paste", lines=4, interactive=False,
                                        elem_id="reference")
@@ -82,12 +85,12 @@ class WebChat:
                     index_html = self.documents_tab.build(demo, chat.scope)
 
             chat.chatbot.select(self.chat_tab.select, [chat.state, collected, style, clicked_part],
-                                [passage, reference, sidebar, collected, briefing_tab], js=CLICKED_PART_JS,
+                                [passage, reference, sidebar, page, collected, briefing_tab], js=CLICKED_PART_JS,
                                 api_visibility=PRIVATE, show_progress="hidden", **BRIEFING_EVENTS)
             demo.load(None, None, None, js=TRACK_CLICKS_JS)
             demo.load(None, None, None, js=PLAIN_LABELS_JS)
             copy.click(None, [reference], None, js=COPY_JS)
-            reset = [chat.chatbot, chat.state, chat.question, passage, reference]
+            reset = [chat.chatbot, chat.state, chat.question, passage, reference, page]
             chat.new_conversation.click(self.chat_tab.new_conversation, None, reset, api_visibility=PRIVATE)
             chat.chatbot.clear(self.chat_tab.new_conversation, None, reset, api_visibility=PRIVATE)
             demo.load(self.refresh, None, [index_html, chat.scope, chat.chatbot], api_visibility=PRIVATE)

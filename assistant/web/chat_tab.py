@@ -8,15 +8,18 @@ made by views.py, where document and user text is escaped.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
+from PIL import Image
 
 from ..answer.conversation import Turn, search_query
 from ..briefing.references import DEFAULT_STYLE, quoted
 from ..errors import AssistantError
+from ..pageview.highlight import stacked_png
 from ..pipeline import MAX_QUESTION_CHARS, Assistant
 from ..types import Answer, Citation
 from .briefing_tab import BriefingTab, SessionBriefing, item_to_add
@@ -104,30 +107,50 @@ class ChatTab:
                evt: gr.SelectData) -> tuple[Any, ...]:
         """A click on a message: its "Add to briefing" pill adds the answer or citation to the
         briefing; elsewhere on a citation card it opens the passage panel. Returns the panel's
-        passage, reference and sidebar, then the briefing and its tab."""
+        passage, reference, sidebar and page image, then the briefing and its tab."""
         index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
         if not isinstance(index, int):
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return (gr.skip(),) * 6
         if clicked_part == "add":
             item = item_to_add(state.answer(index), state.card(index))
             if item is None:
-                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-            return gr.skip(), gr.skip(), gr.skip(), *self.briefing.add(collected, item)
+                return (gr.skip(),) * 6
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), *self.briefing.add(collected, item)
         return (*self.open_card(state, index, style), gr.skip(), gr.skip())
 
     def open_card(self, state: ChatState, index: int, style: str = DEFAULT_STYLE) -> tuple[Any, ...]:
         """The passage panel for the citation card at this message index (others do nothing),
-        with the citation ready to paste in the chosen reference style."""
+        with the citation ready to paste in the chosen reference style: its passage, reference,
+        the sidebar opened, and the PDF page with the excerpt highlighted (hidden for other
+        documents)."""
         found = state.card(index)
         if found is None:
-            return gr.skip(), gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         citation, closest = found
         passage = locate(citation, self.assistant.document(citation.doc_id))
-        return render_passage(citation, passage, closest), quoted(citation, style), gr.Sidebar(open=True)
+        page, note = self.page_view(citation)
+        return (note + render_passage(citation, passage, closest), quoted(citation, style), gr.Sidebar(open=True),
+                page)
+
+    def page_view(self, citation: Citation) -> tuple[Any, str]:
+        """The page image for a citation from a PDF, and a note for the panel when it cannot be
+        shown (the passage text is shown all the same)."""
+        if citation.page is None:
+            return gr.Image(value=None, visible=False), ""
+        try:
+            pages = self.assistant.quote_pages(citation)
+        except AssistantError as exc:
+            return gr.Image(value=None, visible=False), f'<div class="ca-warning">The page cannot be shown: ' \
+                                                        f'{esc(str(exc))}</div>'
+        numbers = f"{pages[0].page}–{pages[-1].page}" if len(pages) > 1 else str(pages[0].page)
+        label = f"Page {numbers}" if len(pages) == 1 else f"Pages {numbers}"
+        if not all(p.boxed for p in pages):
+            label += " (the excerpt could not be found on the page image, so it is not highlighted)"
+        return gr.Image(value=Image.open(io.BytesIO(stacked_png(pages))), visible=True, label=label), ""
 
     def new_conversation(self) -> tuple[Any, ...]:
         """An empty chat, question box and passage panel."""
-        return [], ChatState(), "", PASSAGE_PROMPT, ""
+        return [], ChatState(), "", PASSAGE_PROMPT, "", gr.Image(value=None, visible=False)
 
     def build(self, examples: list[str]) -> ChatControls:
         """The tab's content (call inside the gr.Tab); a question is answered on Enter, on Ask

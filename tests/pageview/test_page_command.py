@@ -114,3 +114,26 @@ def test_a_scanned_page_shows_its_image_with_the_ocr_words_of_the_quote_boxed() 
         assert 0.1 * page.width < box.left < box.right < 0.5 * page.width
         assert 0.2 * page.height < box.top < box.bottom < 0.3 * page.height
     assert boxed_share(page.png) > 0.0005
+
+
+def test_the_chat_panel_shows_a_pdf_citations_page(library: tuple[Path, Path], embedder) -> None:  # type: ignore[no-untyped-def]
+    import gradio as gr
+
+    from assistant.pipeline import Assistant
+    from assistant.web.app import WebChat
+    from assistant.web.chat_tab import ChatState
+
+    settings = make_settings(*library)
+    web = WebChat(settings, Assistant(settings, embedder))
+    _messages, state, _ = web.chat_tab.chat("Who are the misfits and the rebels?", [], ChatState())
+    index, citation, _closest = next(card for card in state.cards if card[1].doc_id == "crazyones")
+    panel, _reference, _sidebar, page = web.chat_tab.open_card(state, index)
+    assert isinstance(page, gr.Image) and page.visible and page.label == f"Page {citation.page}"
+    assert "<mark>" in panel
+    (settings.corpus_dir / "crazyones.pdf").write_bytes(b"%PDF-1.4 replaced")  # changed since indexing
+    try:
+        panel, _reference, _sidebar, page = web.chat_tab.open_card(state, index)
+    finally:
+        shutil.copy(DATA / "pdfs" / "crazyones.pdf", settings.corpus_dir)
+    assert not page.visible and "The page cannot be shown: crazyones.pdf: the source changed since indexing" in panel
+    assert "<mark>" in panel  # the passage's text is still there

@@ -54,10 +54,11 @@ def test_answer_then_cards_that_open_their_passage(web: WebChat) -> None:
     assert [i for i, _c, _closest in state.cards] == list(range(2, len(messages)))
     for index, citation, closest in state.cards:
         assert not closest and f"[{citation.n}]" in messages[index]["content"]
-        panel, reference, sidebar = web.chat_tab.open_card(state, index, "apa")
+        panel, reference, sidebar, page = web.chat_tab.open_card(state, index, "apa")
         assert "<mark>" in panel and reference == quoted(citation, "apa")  # the chosen style
         assert isinstance(sidebar, gr.Sidebar) and sidebar.open
-    assert web.chat_tab.open_card(state, 1) == (gr.skip(), gr.skip(), gr.skip())  # the answer itself
+        assert isinstance(page, gr.Image) and not page.visible  # a text file has no page to show
+    assert web.chat_tab.open_card(state, 1) == (gr.skip(),) * 4  # the answer itself
 
 
 def test_follow_up_uses_the_conversation_and_says_so(web: WebChat) -> None:
@@ -78,7 +79,7 @@ def test_not_covered_shows_closest_passages_as_such(web: WebChat) -> None:
     messages, state, _ = web.chat_tab.chat("What is the capital of Australia?", [], ChatState())
     assert "The documents do not cover this question." in messages[1]["content"]
     assert state.cards and all(closest for _i, _c, closest in state.cards)
-    panel, _reference, _sidebar = web.chat_tab.open_card(state, state.cards[0][0])
+    panel, _reference, _sidebar, _page = web.chat_tab.open_card(state, state.cards[0][0])
     assert "not an answer" in panel
 
 

@@ -1,0 +1,62 @@
+"""A PDF citation's page in a real browser: clicking the card opens the side panel with the
+page image, the quote boxed on it and in view, the passage text still below it."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from assistant.pageview.highlight import EDGE
+from assistant.pipeline import build_index
+
+from ..conftest import CHROMIUM, DATA, WebServer, copy_library, make_settings, serving
+from .test_ui import Session, open_session
+
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="browser tests need Debian's chromium at /usr/bin/chromium (apt-get install chromium; .ci/run does it)")]
+
+
+@pytest.fixture(scope="module")
+def pdf_server(tmp_path_factory: pytest.TempPathFactory, web_library: Path, embedder) -> Iterator[WebServer]:  # type: ignore[no-untyped-def]
+    """The web library plus a one-page PDF (only it is embedded), served read-only."""
+    root = tmp_path_factory.mktemp("pages-web")
+    corpus, index = copy_library(web_library, root)
+    shutil.copy(DATA / "pdfs" / "crazyones.pdf", corpus)
+    build_index(make_settings(corpus, index), embedder=embedder)
+    with serving(corpus, index, root) as url:
+        yield WebServer(url, corpus, index, root / "serve.log")
+
+
+@pytest.fixture
+def ui(browser: Any, pdf_server: WebServer) -> Iterator[Session]:
+    with open_session(browser, pdf_server.url) as session:
+        yield session
+
+
+def test_a_pdf_citation_opens_its_page_with_the_quote_boxed_in_view(ui: Session) -> None:
+    from playwright.sync_api import expect
+
+    page = ui.page
+    _answer, cards = ui.ask("Who are the misfits, the rebels and the troublemakers?")
+    names = [card.locator(".ca-card-name").inner_text() for card in cards]
+    pdf_card = next(card for card, name in zip(cards, names) if "crazyones" in name.lower()
+                    or "crazy" in card.inner_text().lower())
+    pdf_card.click()
+    image = page.locator("#page-image img")
+    expect(image).to_be_visible()
+    expect(image).to_be_in_viewport()
+    expect(page.locator("#page-image")).to_contain_text("Page 1")
+    expect(page.locator("#passage mark")).to_be_visible()  # the passage text is still there
+    ui.shot("20-pdf-page-in-panel")
+    shown = Image.open(io.BytesIO(image.screenshot())).convert("RGB")  # what the viewer sees
+    pixels = np.asarray(shown).astype(int)
+    edge = np.abs(pixels - np.array(EDGE[:3])).sum(axis=2) < 60  # the box's edge colour, scaled down
+    assert edge.mean() > 0.0005, "no highlight visible on the page image"
