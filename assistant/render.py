@@ -10,6 +10,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from .briefing.references import DEFAULT_STYLE, locator, reference
+from .pageview.links import source_link
 from .types import Answer, BuildReport, Citation, one_line
 
 if TYPE_CHECKING:
@@ -38,8 +39,8 @@ def _citation_json(citation: Citation, style: str) -> dict[str, object]:
     # is "file", not "path": gradio_client takes any object with a "path" key for a file to
     # download, and /ask in the web chat returns this same object.
     data = {**asdict(citation), **asdict(citation.meta), "file": citation.path}
-    return {**{key: data[key] for key in _JSON_CITATION_KEYS}, "reference": reference(citation, style),
-            "reference_markdown": reference(citation, style, "markdown")}
+    return {**{key: data[key] for key in _JSON_CITATION_KEYS}, "source_link": source_link(citation),
+            "reference": reference(citation, style), "reference_markdown": reference(citation, style, "markdown")}
 
 
 def render_answer(answer: Answer, style: str = DEFAULT_STYLE) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ..briefing.references import answer_parts, locator_parts
 from ..indexing.corpus_status import CorpusChanges
+from ..pageview.links import source_link
 from ..types import Answer, Citation, Document, IndexSummary, one_line
 
 CONTEXT_BEFORE = 400
@@ -158,8 +159,11 @@ def render_passage(citation: Citation, passage: Passage | None, closest: bool) -
     before = ("… " if passage.start - len(passage.before) > 0 else "") + passage.before
     after = passage.after + (" …" if passage.after and not passage.after.endswith("\n") else "")
     source = f"{citation.path} · characters {passage.start}–{passage.end}" if citation.path else ""
+    link = source_link(citation)
     return (head + f'<div class="ca-context">{esc(before)}<mark>{esc(passage.excerpt)}</mark>{esc(after)}</div>'
-            + (f'<div class="ca-source">{esc(source)}</div>' if source else ""))
+            + (f'<div class="ca-source">{esc(source)}</div>' if source else "")
+            + (f'<a class="ca-source-link" href="{esc(link)}" target="_blank" rel="noopener noreferrer">'
+               "Open the web page at the quote ↗</a>" if link else ""))
 
 
 def render_index(summary: IndexSummary, changes: CorpusChanges | None, change_error: str = "") -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from assistant.briefing.references import source_of
+from assistant.pageview.links import source_link
 from assistant.render import answer_to_json
 from assistant.types import Answer, AnswerSpan, Citation, DocumentMeta
 
@@ -29,6 +30,7 @@ def test_citation_json_keys_and_values_are_flat() -> None:
         "author": "Governments of the US and the UK", "publisher": "U.S. Department of State",
         "date": "2020-09-25", "source_type": "declaration", "file": "decl.pdf", "passage_id": "decl#p3.2@abc123",
         "url": "https://example.org/decl", "ocr": True, "retrieved": "2026-11-29", "answer": None,
+        "source_link": "https://example.org/decl#page=3",  # a PDF fetched from its URL: opened at its page
         "reference": "Governments of the US and the UK, Declaration on AI Research (U.S. Department of State, "
                      "September 25, 2020), p. 3, para. 2, text recognised by OCR, https://example.org/decl. "
                      "[decl#p3.2@abc123]",
@@ -39,7 +41,7 @@ def test_citation_json_keys_and_values_are_flat() -> None:
     assert list(data["citations"][0]) == [  # dict equality ignores order; the JSON keeps it
         "n", "chunk_id", "doc_id", "title", "page", "paragraph", "excerpt", "start", "end", "score", "author",
         "publisher", "date", "source_type", "file", "passage_id", "url", "ocr", "retrieved", "answer",
-        "reference", "reference_markdown"]
+        "source_link", "reference", "reference_markdown"]
     assert "notes" not in data["citations"][0] and "meta" not in data["citations"][0]
 
 
@@ -61,3 +63,18 @@ def test_a_marked_answer_is_its_text_and_offsets_in_the_source() -> None:
     marked = dataclasses.replace(CITATION, answer=AnswerSpan("cooperate", 19, 28))
     data = answer_to_json(Answer("Q?", "“We intend to cooperate.” [1]", False, (marked,)))
     assert data["citations"][0]["answer"] == {"text": "cooperate", "start": 19, "end": 28}
+
+
+def test_a_web_page_added_by_url_links_to_the_quote_with_a_text_fragment() -> None:
+    page = dataclasses.replace(CITATION, page=None, path="decl.html", excerpt="We intend, with partners, to co-operate "
+                               "on research & development of trustworthy AI systems.")
+    assert source_link(page) == ("https://example.org/decl#:~:text=We%20intend%2C%20with%20partners%2C,"
+                                 "of%20trustworthy%20AI%20systems.")
+    short = dataclasses.replace(page, excerpt="We intend to co\u2011operate.")
+    assert source_link(short) == "https://example.org/decl#:~:text=We%20intend%20to%20co%E2%80%91operate."
+    hyphen = dataclasses.replace(page, excerpt="A well-known fact.")
+    assert source_link(hyphen) == "https://example.org/decl#:~:text=A%20well%2Dknown%20fact."
+    local = dataclasses.replace(page, meta=dataclasses.replace(META, retrieved=""))  # a local file with a url
+    assert source_link(local) is None
+    odd = dataclasses.replace(page, meta=dataclasses.replace(META, url="javascript:alert(1)"))
+    assert source_link(odd) is None

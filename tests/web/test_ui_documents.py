@@ -229,3 +229,21 @@ def test_add_by_url(ui: Session, server: WebServer, page_site: str) -> None:
         "Partners-launch-the-Northwind-AI-Safety-Network.html"]
     assert (entry["author"], entry["publisher"], entry["date"], entry["url"]) == (
         "Elena Marsh", "Ministry of Digital Affairs", "2024-04-17", url)
+
+    # Its citations link to the page at the quote: a text fragment the browser scrolls to.
+    page.get_by_role("tab", name="Chat").click()
+    _answer, cards = ui.ask("Who will chair the Northwind AI Safety Network?")
+    card = next(c for c in cards if "Northwind" in c.locator(".ca-card-name").inner_text())
+    card.click()
+    link = page.locator("#passage a.ca-source-link")
+    expect(link).to_be_visible()
+    href = link.get_attribute("href") or ""
+    assert href.startswith(f"{url}#:~:text=") and link.get_attribute("rel") == "noopener noreferrer", href
+    ui.shot("15-url-citation-link")
+    opened = page.context.new_page()
+    opened.set_viewport_size({"width": 600, "height": 200})
+    opened.goto(url)
+    assert opened.evaluate("window.scrollY") == 0
+    opened.goto(href)
+    opened.wait_for_function("window.scrollY > 0")  # scrolled to the quote
+    opened.close()
