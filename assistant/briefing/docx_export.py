@@ -8,19 +8,27 @@ jumps to); "Sources" lists each cited document once.
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from datetime import date, datetime, timezone
 
 import docx
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
-from docx.shared import Pt
+from docx.shared import Inches, Pt
 from docx.text.paragraph import Paragraph
 
 from .layout import NOT_COVERED, Briefing, Layout, introduction, layout
 from .references import DEFAULT_STYLE, Run, answer_parts
 
+PageCrops = Mapping[tuple[str, int, int], tuple[int, bytes]]
+"""(doc_id, start, end) of a quote -> (page number, PNG of the page around the quote, boxed)."""
+CROP_WIDTH = Inches(5.0)
 
-def to_docx(briefing: Briefing, style: str = DEFAULT_STYLE, prepared: date | None = None) -> bytes:
+
+def to_docx(briefing: Briefing, style: str = DEFAULT_STYLE, prepared: date | None = None,
+            page_crops: PageCrops | None = None) -> bytes:
+    """The briefing as a .docx; `page_crops`: under each PDF quote found there, a picture of
+    its page around the quote (`assistant brief --page-crops`)."""
     laid = layout(briefing, style, prepared)
     document = docx.Document()
     document.core_properties.title = laid.title
@@ -44,6 +52,11 @@ def to_docx(briefing: Briefing, style: str = DEFAULT_STYLE, prepared: date | Non
                 paragraph.add_run(marked).bold = True  # the answer the reader marked
             paragraph.add_run(f"{after}”")
             _note_marker(paragraph, quote.note_number)
+            crop = (page_crops or {}).get((quote.citation.doc_id, quote.citation.start, quote.citation.end))
+            if crop is not None:
+                document.add_picture(io.BytesIO(crop[1]), width=CROP_WIDTH)
+                caption = document.add_paragraph(f"Page {crop[0]} of {quote.citation.path}, the quotation boxed.")
+                caption.runs[0].italic = True
         if item.note:
             paragraph = document.add_paragraph()
             paragraph.add_run("Analyst's note: ").bold = True

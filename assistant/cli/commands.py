@@ -19,8 +19,10 @@ from ..errors import AssistantError, PageViewError
 from ..render import answer_to_json, passage_to_json, render_answer, render_passage, render_report
 
 if TYPE_CHECKING:
+    from ..briefing.layout import Briefing
     from ..indexing.archive import PassageView
     from ..indexing.passage_store import PassageStore
+    from ..pipeline import Assistant
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -245,6 +247,8 @@ def cmd_brief(args: argparse.Namespace) -> int:
         raise AssistantError("give at least one question (or --questions-file FILE)")
     output = Path(args.output) if args.output else None
     kind = _briefing_kind(output)
+    if args.page_crops and kind != "docx":
+        raise AssistantError("--page-crops puts pictures in a Word briefing: give -o FILE.docx")
     settings = _settings(args)
     _ensure_index(settings)
     assistant = Assistant(settings)
@@ -257,7 +261,7 @@ def cmd_brief(args: argparse.Namespace) -> int:
     if kind == "docx":
         from ..briefing.docx_export import to_docx
 
-        data = to_docx(briefing, args.style)
+        data = to_docx(briefing, args.style, page_crops=_page_crops(assistant, briefing) if args.page_crops else None)
     else:
         data = to_markdown(briefing, args.style).encode("utf-8")
     _write_atomically(output, data)
@@ -267,6 +271,28 @@ def cmd_brief(args: argparse.Namespace) -> int:
     print(f"Wrote {output}: {len(briefing.items)} questions, {quotes} quotes from {sources} documents"
           + (f", {uncovered} not covered by the documents" if uncovered else ""), file=sys.stderr)
     return 0
+
+
+def _page_crops(assistant: Assistant, briefing: Briefing) -> dict[tuple[str, int, int], tuple[int, bytes]]:
+    """Each PDF quote's page around the quote (pageview.highlight.quote_crop); a page that cannot
+    be shown is a warning, and its quote goes in without a picture."""
+    from ..pageview.highlight import quote_crop
+
+    crops = {}
+    for citation in {(c.doc_id, c.start, c.end): c for item in briefing.items for c in item.citations}.values():
+        if citation.page is None:
+            continue
+        try:
+            crop = quote_crop(assistant.quote_pages(citation))
+        except AssistantError as exc:
+            print(f"warning: no page picture for a quote of {citation.path}: {exc}", file=sys.stderr)
+            continue
+        if crop is None:
+            print(f"warning: no page picture for a quote of {citation.path}: its characters were not found on "
+                  "the page image", file=sys.stderr)
+        else:
+            crops[(citation.doc_id, citation.start, citation.end)] = crop
+    return crops
 
 
 def _briefing_kind(output: Path | None) -> str:

@@ -123,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: Markdown on standard output)")
     p.add_argument("--title", default="Briefing", help="the briefing's title (default: Briefing)")
     p.add_argument("--questions-file", metavar="FILE", help="more questions, one per line")
+    p.add_argument("--page-crops", action="store_true", help="in a .docx, under each quote from a PDF, a "
+                   "picture of its page around the quote, boxed (default: off)")
     p.set_defaults(func=cmd_brief)
 
     p = sub.add_parser("serve", parents=[common], help="the web chat in a browser",

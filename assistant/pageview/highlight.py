@@ -80,9 +80,9 @@ def _page(pdf: object, path: Path, span: PageSpan, page_text: str, start: int, e
 
 def line_boxes(boxes: Sequence[Box]) -> list[Box]:
     """Character boxes (in page order) merged into one box per run on a line: a character
-    joins the run before it when its middle is within the run's height (or the run's middle
-    within its own: a comma, a capital) and it stands beside the character before it (in either
-    direction, for right-to-left text)."""
+    joins the run before it when it overlaps the run's height at all (a comma, a superscript
+    does) and stands beside the character before it (in either direction, for right-to-left
+    text); a line break or a column's gap starts a new run."""
     runs: list[Box] = []
     previous: Box | None = None
     for box in boxes:
@@ -95,8 +95,7 @@ def line_boxes(boxes: Sequence[Box]) -> list[Box]:
 
 
 def _same_run(run: Box, previous: Box, box: Box) -> bool:
-    middle, run_middle = (box.top + box.bottom) / 2, (run.top + run.bottom) / 2
-    if not (run.top <= middle <= run.bottom or box.top <= run_middle <= box.bottom):
+    if min(run.bottom, box.bottom) <= max(run.top, box.top):
         return False
     reach = 1.2 * max(previous.height, box.height)  # a word space, even a justified one; not a column gap
     return box.left - previous.right < reach and previous.left - box.right < reach
@@ -136,4 +135,23 @@ def stacked_png(pages: Sequence[PageHighlight]) -> bytes:
     return out.getvalue()
 
 
-__all__ = ["PageChars", "PageHighlight", "highlight_quote", "line_boxes", "stacked_png"]
+def quote_crop(pages: Sequence[PageHighlight], margin: int = 48) -> tuple[int, bytes] | None:
+    """A small PNG of the first page where the quote is boxed, cut to the boxes with `margin`
+    pixels around them (the whole width of the boxes' column): (page number, PNG); None when
+    no page has boxes."""
+    from PIL import Image
+
+    page = next((p for p in pages if p.boxed), None)
+    if page is None:
+        return None
+    left = max(0, int(min(b.left for b in page.boxes)) - margin)
+    top = max(0, int(min(b.top for b in page.boxes)) - margin)
+    right = min(page.width, int(max(b.right for b in page.boxes)) + margin)
+    bottom = min(page.height, int(max(b.bottom for b in page.boxes)) + margin)
+    out = io.BytesIO()
+    with Image.open(io.BytesIO(page.png)) as image:
+        image.crop((left, top, right, bottom)).save(out, format="PNG", compress_level=1)
+    return page.page, out.getvalue()
+
+
+__all__ = ["PageChars", "PageHighlight", "highlight_quote", "line_boxes", "quote_crop", "stacked_png"]

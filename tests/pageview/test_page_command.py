@@ -137,3 +137,23 @@ def test_the_chat_panel_shows_a_pdf_citations_page(library: tuple[Path, Path], e
         shutil.copy(DATA / "pdfs" / "crazyones.pdf", settings.corpus_dir)
     assert not page.visible and "The page cannot be shown: crazyones.pdf: the source changed since indexing" in panel
     assert "<mark>" in panel  # the passage's text is still there
+
+
+def test_brief_page_crops_put_each_pdf_quotes_page_under_it(library: tuple[Path, Path], tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    import docx
+
+    corpus, index = library
+    question = "Who are the misfits and the rebels?"
+    args = ["brief", question, "--corpus", str(corpus), "--index", str(index), "-q"]
+    assert main([*args, "-o", str(tmp_path / "plain.docx")]) == 0
+    assert main([*args, "-o", str(tmp_path / "crops.docx"), "--page-crops"]) == 0
+    plain, crops = docx.Document(str(tmp_path / "plain.docx")), docx.Document(str(tmp_path / "crops.docx"))
+    assert len(plain.inline_shapes) == 0 and len(crops.inline_shapes) >= 1
+    captions = [p.text for p in crops.paragraphs if p.text.startswith("Page ")]
+    assert captions and captions[0].startswith("Page 1 of crazyones.pdf")
+    picture = crops.part.related_parts[crops.inline_shapes[0]._inline.graphic.graphicData.pic.blipFill.blip.embed]
+    assert boxed_share(picture.blob) > 0.005  # a crop around the quote: much of it is the box
+    capsys.readouterr()
+    assert main([*args, "--page-crops"]) == 1
+    assert "--page-crops puts pictures in a Word briefing" in capsys.readouterr().err
