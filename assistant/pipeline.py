@@ -242,7 +242,11 @@ class Assistant:
         """The PDF pages a citation's excerpt stands on, the excerpt highlighted (quote_pages)."""
         if not self.is_current(citation):
             raise PageViewError(f"{citation.path}: the source changed since indexing; run `assistant index`")
-        return quote_pages(self.settings, citation.doc_id, citation.start, citation.end, self.store)
+        return self.quote_pages_at(citation.doc_id, citation.start, citation.end)
+
+    def quote_pages_at(self, doc_id: str, start: int, end: int) -> list[PageHighlight]:
+        """The PDF pages characters start-end of a served document stand on, highlighted."""
+        return quote_pages(self.settings, doc_id, start, end, self.store)
 
     def brief(self, questions: Sequence[str], title: str = "Briefing") -> tuple[Briefing, list[str]]:
         """A briefing of the answers to these questions, every quote checked against its

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from .briefing.references import DEFAULT_STYLE, locator, reference
-from .pageview.links import source_link
+from .pageview.links import page_image_path, source_link
 from .types import Answer, BuildReport, Citation, one_line
 
 if TYPE_CHECKING:
@@ -39,7 +39,8 @@ def _citation_json(citation: Citation, style: str) -> dict[str, object]:
     # is "file", not "path": gradio_client takes any object with a "path" key for a file to
     # download, and /ask in the web chat returns this same object.
     data = {**asdict(citation), **asdict(citation.meta), "file": citation.path}
-    return {**{key: data[key] for key in _JSON_CITATION_KEYS}, "source_link": source_link(citation),
+    return {**{key: data[key] for key in _JSON_CITATION_KEYS}, "page_image": page_image_path(citation),
+            "source_link": source_link(citation),
             "reference": reference(citation, style), "reference_markdown": reference(citation, style, "markdown")}
 
 
@@ -114,6 +115,9 @@ def passage_to_json(view: PassageView, style: str = DEFAULT_STYLE) -> dict[str, 
         "indexed_at": view.indexed_at,
         "whole_text_now_at": view.relocations[0].passage_id if view.whole else "",
         "now_at": [asdict(r) for r in view.relocations],
+        # The page image of a current PDF passage (a changed PDF's pages no longer hold it).
+        "page_image": page_image_path(citation) if view.status == "current" else None,
+        "source_link": source_link(citation),
     }
 
 

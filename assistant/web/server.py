@@ -21,6 +21,7 @@ from ..pipeline import Assistant
 from .access import EDITOR, LOCAL_HOSTS, Access, RequestGuard, allowed_hosts
 from .app import WebChat
 from .assets import CSS, THEME
+from .page_images import add_page_image_route
 
 RELOAD_POLL_SECONDS = 2.0
 """How often the server looks for an index swapped in by `assistant index` elsewhere."""
@@ -47,11 +48,14 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, access:
     print(f"Web chat on http://{host}:{port} (index {where_served(settings)}, corpus {settings.corpus_dir}); "
           "Ctrl+C stops it", flush=True)
     try:
-        demo.launch(server_name=host, server_port=port, auth=access.check_password if access.logins else None,
-                    share=False, quiet=True, show_error=False, ssr_mode=False, pwa=False, mcp_server=False,
-                    enable_monitoring=False, run_history=False, footer_links=["api"], max_file_size=MAX_UPLOAD_BYTES,
-                    theme=THEME, css=CSS, inbrowser=False, app_kwargs={"middleware": [guard]},
-                    auth_message="This assistant is password protected.")
+        app, _url, _share = demo.launch(
+            server_name=host, server_port=port, auth=access.check_password if access.logins else None,
+            share=False, quiet=True, show_error=False, ssr_mode=False, pwa=False, mcp_server=False,
+            enable_monitoring=False, run_history=False, footer_links=["api"], max_file_size=MAX_UPLOAD_BYTES,
+            theme=THEME, css=CSS, inbrowser=False, app_kwargs={"middleware": [guard]},
+            auth_message="This assistant is password protected.", prevent_thread_lock=True)
+        add_page_image_route(app, assistant, access)
+        demo.block_thread()
     finally:
         stop.set()
 

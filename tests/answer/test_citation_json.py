@@ -30,6 +30,7 @@ def test_citation_json_keys_and_values_are_flat() -> None:
         "author": "Governments of the US and the UK", "publisher": "U.S. Department of State",
         "date": "2020-09-25", "source_type": "declaration", "file": "decl.pdf", "passage_id": "decl#p3.2@abc123",
         "url": "https://example.org/decl", "ocr": True, "retrieved": "2026-11-29", "answer": None,
+        "page_image": "/page-image/decl/5-29.png",  # where the web chat serves the page, the quote boxed
         "source_link": "https://example.org/decl#page=3",  # a PDF fetched from its URL: opened at its page
         "reference": "Governments of the US and the UK, Declaration on AI Research (U.S. Department of State, "
                      "September 25, 2020), p. 3, para. 2, text recognised by OCR, https://example.org/decl. "
@@ -41,7 +42,7 @@ def test_citation_json_keys_and_values_are_flat() -> None:
     assert list(data["citations"][0]) == [  # dict equality ignores order; the JSON keeps it
         "n", "chunk_id", "doc_id", "title", "page", "paragraph", "excerpt", "start", "end", "score", "author",
         "publisher", "date", "source_type", "file", "passage_id", "url", "ocr", "retrieved", "answer",
-        "source_link", "reference", "reference_markdown"]
+        "page_image", "source_link", "reference", "reference_markdown"]
     assert "notes" not in data["citations"][0] and "meta" not in data["citations"][0]
 
 

@@ -73,6 +73,15 @@ def test_show_page_writes_the_page_with_the_passage_boxed(library: tuple[Path, P
     assert time.perf_counter() - started < first  # the second comes from the cache
 
 
+def test_show_json_gives_a_pdf_passages_page_image_path(library: tuple[Path, Path],
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert show(library, "crazyones#page1-p1", "note#p2", "--json") == 0
+    pdf, text = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert pdf["page_image"] == f"/page-image/crazyones/{pdf['start']}-{pdf['end']}.png"
+    assert text["page_image"] is None and text["source_link"] is None
+
+
 def test_an_encrypted_pdf_opens_with_its_configured_password(library: tuple[Path, Path], tmp_path: Path) -> None:
     out = tmp_path / "locked.png"
     assert show(library, "locked#page1-p1", "--page", str(out)) == 0

@@ -266,6 +266,18 @@ def test_without_logins_the_server_is_read_only(library: Library, tmp_path: Path
     assert "read-only" in (tmp_path / "serve.log").read_text(encoding="utf-8")
 
 
+def test_page_images_are_for_signed_in_users_only(with_roles: str) -> None:
+    path = "/page-image/no-such-doc/0-10.png"
+    with pytest.raises(urllib.error.HTTPError) as anonymous:
+        urllib.request.urlopen(with_roles.rstrip("/") + path, timeout=30)
+    assert anonymous.value.code == 401
+    anonymous.value.close()
+    with pytest.raises(urllib.error.HTTPError) as signed_in:  # past the login check: no such document
+        Client(with_roles, READER).opener.open(with_roles.rstrip("/") + path, timeout=30)
+    assert signed_in.value.code == 404 and b"no-such-doc: no such document" in signed_in.value.read()
+    signed_in.value.close()
+
+
 def test_failed_logins_are_throttled_per_client(with_roles: str) -> None:
     """Last in the module: 127.0.0.1 may not log in for a minute after it."""
     codes = []

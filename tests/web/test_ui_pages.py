@@ -60,3 +60,27 @@ def test_a_pdf_citation_opens_its_page_with_the_quote_boxed_in_view(ui: Session)
     pixels = np.asarray(shown).astype(int)
     edge = np.abs(pixels - np.array(EDGE[:3])).sum(axis=2) < 60  # the box's edge colour, scaled down
     assert edge.mean() > 0.0005, "no highlight visible on the page image"
+
+
+def test_the_page_image_path_of_ask_json_serves_the_page(pdf_server: WebServer, embedder) -> None:  # type: ignore[no-untyped-def]
+    import urllib.error
+    import urllib.request
+
+    from assistant.pipeline import Assistant
+    from assistant.render import answer_to_json
+
+    settings = make_settings(pdf_server.corpus, pdf_server.index)
+    answer = answer_to_json(Assistant(settings, embedder).ask("Who are the misfits and the rebels?"))
+    cited = next(c for c in answer["citations"] if c["doc_id"] == "crazyones")
+    assert cited["page_image"] == f"/page-image/crazyones/{cited['start']}-{cited['end']}.png"
+    with urllib.request.urlopen(pdf_server.url.rstrip("/") + cited["page_image"], timeout=60) as response:
+        assert response.headers["Content-Type"] == "image/png"
+        with Image.open(io.BytesIO(response.read())) as image:
+            pixels = np.asarray(image.convert("RGB"))
+    assert np.all(pixels == EDGE[:3], axis=2).mean() > 0.001  # the quote is boxed
+    for path, status in ((f"/page-image/no-such-doc/{cited['start']}-{cited['end']}.png", 404),
+                         ("/page-image/crazyones/50-10.png", 404)):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(pdf_server.url.rstrip("/") + path, timeout=60)
+        assert refused.value.code == status, path
+        refused.value.close()
