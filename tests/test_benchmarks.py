@@ -44,7 +44,7 @@ def index_root(seed_index: Settings, tmp_path_factory: pytest.TempPathFactory) -
 def test_every_benchmark_has_a_smoke_test() -> None:
     scripts = {p.stem for p in BENCHMARKS.glob("*.py") if not p.name.startswith("_")}
     tested = {"bench_ask", "bench_build", "bench_precision", "bench_serve", "load_chat", "answer_quality",
-              "abstention_margin", "bench_scale", "bench_html", "bench_milvus", "bench_page_image"}
+              "abstention_margin", "bench_scale", "bench_html", "bench_milvus", "bench_page_image", "bench_reader"}
     assert scripts == tested, f"give {sorted(scripts - tested)} a smoke test here"
 
 
@@ -121,6 +121,14 @@ def test_bench_page_image(tmp_path: Path) -> None:
     assert "first image" in out and "cached" in out
     figures = json.loads((tmp_path / "pages.json").read_text())
     assert figures["quotes"] == 2 and figures["boxed"] == 2 and figures["cached"]["n"] == 2
+
+
+def test_bench_reader(tmp_path: Path, untrained_reader: Path) -> None:
+    out = run_script(BENCHMARKS / "bench_reader.py", "--reader-dir", str(untrained_reader), "--excerpts", "2",
+                     "--repeat", "1", "--json", str(tmp_path / "reader.json"))
+    assert "float32" in out and "int8" in out
+    rows = json.loads((tmp_path / "reader.json").read_text())["rows"]
+    assert [(r["precision"], r["excerpts"]) for r in rows] == [("float32", 2), ("int8", 2)]
 
 
 def test_bench_precision() -> None:
