@@ -18,12 +18,13 @@ ENV_ALIASES = {"corpus": "corpus_dir", "index": "index_dir"}
 
 PRECISIONS = ("auto", "float32", "bfloat16")
 READER_MODES = ("on", "off")
+READER_PRECISIONS = ("float32", "int8")
 FUSIONS = ("zscore", "rrf")
 VECTOR_INDEXES = ("auto", "flat", "ivf")
 DEVICES = ("auto", "cpu", "cuda")
 OCR_MODES = ("auto", "on", "off")
 CHOICES = {"precision": PRECISIONS, "fusion": FUSIONS, "device": DEVICES, "ocr": OCR_MODES, "reader": READER_MODES,
-           "vector_index": VECTOR_INDEXES}
+           "reader_precision": READER_PRECISIONS, "vector_index": VECTOR_INDEXES}
 """The settings that take one of a few words, and those words."""
 AT_LEAST_ONE = ("candidates", "rerank_chunks", "max_citations", "reader_excerpts")
 """Counts an answer cannot be made without one of."""
@@ -98,6 +99,9 @@ class Settings:
     (`reader_abstain_below`); "off" leaves answers to the rescorer alone."""
     reader_dir: Path = REPO_ROOT / "assistant/answer/reader"
     """Folder of the reading model: reader.safetensors and its card, reader.json."""
+    reader_precision: str = "float32"
+    """The reading model's arithmetic: "float32", or "int8" (its linear layers quantised when it
+    loads: about half the time per question on a CPU, `benchmarks/bench_reader.py`)."""
     reader_excerpts: int = 8
     """Excerpts the reading model reads per question (the rescorer's best, in one batch): each
     costs about 10 ms on 2 CPU cores."""

