@@ -8,10 +8,13 @@
      │    └── IndexMismatchError   the index on disk was built with other settings
      ├── PassageIdError         a passage id is malformed or names nothing this index has seen
      ├── BriefingError          a briefing cannot be written (bad path, unknown format or style)
-     └── PageViewError          a cited page cannot be shown (source changed or gone, page does not render)
+     └── PageViewError          a cited page cannot be shown (page does not render, not a PDF)
+          └── SourceChangedError   the cited file changed or is gone since indexing
 
 Every message names the file or setting and says what to do.
 """
+
+from __future__ import annotations
 
 
 class AssistantError(Exception):
@@ -48,3 +51,11 @@ class BriefingError(AssistantError):
 
 class PageViewError(AssistantError):
     """A cited page cannot be shown as an image."""
+
+
+class SourceChangedError(PageViewError):
+    """The cited file changed or is gone since indexing: its pages no longer hold the quote."""
+
+    @classmethod
+    def of(cls, path: str) -> SourceChangedError:
+        return cls(f"{path}: the source changed since indexing; run `assistant index`")

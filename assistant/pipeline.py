@@ -18,7 +18,7 @@ from .answer.reader import reader_at
 from .answer.retrieval import Retriever
 from .briefing.layout import Briefing, briefing_from_answers, verified
 from .config import Settings
-from .errors import PageViewError, PassageIdError
+from .errors import PageViewError, PassageIdError, SourceChangedError
 from .indexing.archive import PassageView, resolve
 from .indexing.build import (
     CorpusFolder,
@@ -124,19 +124,19 @@ def quote_pages(settings: Settings, doc_id: str, start: int, end: int,
         raise PageViewError(f"{entry.path}: not a PDF ({entry.kind}); only a PDF's pages are shown as images")
     path = settings.corpus_dir / entry.path
     if not path.is_file():
-        raise PageViewError(f"{entry.path}: no longer in the corpus; run `assistant index`")
+        raise SourceChangedError(f"{entry.path}: no longer in the corpus; run `assistant index`")
     if file_sha256(path) != entry.file_sha256:
-        raise PageViewError(f"{entry.path}: the source changed since indexing; run `assistant index`")
-    cache = PageImageCache(settings.index_dir / PAGE_IMAGES_DIR)
-    key = cache.key(entry.file_sha256, start, end, SCALE)
-    pages = cache.get(key)
-    if pages is None:
+        raise SourceChangedError.of(entry.path)
+
+    def make() -> list[PageHighlight]:
         doc = store.document(doc_id)
         pages = highlight_quote(path, doc.text, doc.pages, start, end, entry.meta_entry.get("password", ""))
         if not pages:
             raise PageViewError(f"{entry.path}: no page holds characters {start}-{end} of its text")
-        cache.put(key, pages)
-    return pages
+        return pages
+
+    cache = PageImageCache(settings.index_dir / PAGE_IMAGES_DIR)
+    return cache.get_or_make(cache.key(entry.file_sha256, start, end, SCALE), make)
 
 
 class Assistant:
@@ -241,7 +241,7 @@ class Assistant:
     def quote_pages(self, citation: Citation) -> list[PageHighlight]:
         """The PDF pages a citation's excerpt stands on, the excerpt highlighted (quote_pages)."""
         if not self.is_current(citation):
-            raise PageViewError(f"{citation.path}: the source changed since indexing; run `assistant index`")
+            raise SourceChangedError.of(citation.path)
         return self.quote_pages_at(citation.doc_id, citation.start, citation.end)
 
     def quote_pages_at(self, doc_id: str, start: int, end: int) -> list[PageHighlight]:

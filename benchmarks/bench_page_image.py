@@ -14,6 +14,7 @@ import random
 import tempfile
 import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 from _common import REPO_ROOT, print_header, print_table, summary, write_json
@@ -49,9 +50,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         cache = PageImageCache(Path(folder))
         for start, end in quotes:
             started = time.perf_counter()
-            key = cache.key(file_sha256(args.pdf), start, end, SCALE)
-            pages = cache.get(key) or highlight_quote(args.pdf, doc.text, doc.pages, start, end)
-            cache.put(key, pages)
+            pages = cache.get_or_make(cache.key(file_sha256(args.pdf), start, end, SCALE),
+                                      partial(highlight_quote, args.pdf, doc.text, doc.pages, start, end))
             first_s.append(time.perf_counter() - started)
             boxed += all(p.boxed for p in pages)
             started = time.perf_counter()

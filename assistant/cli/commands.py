@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..atomic import write_atomically
 from ..config import REPO_ROOT, Settings
-from ..errors import AssistantError, PageViewError
+from ..errors import AssistantError, SourceChangedError
 from ..render import answer_to_json, passage_to_json, render_answer, render_passage, render_report
 
 if TYPE_CHECKING:
@@ -220,8 +220,7 @@ def _write_page(settings: Settings, view: PassageView, served: PassageStore, out
     from ..pipeline import quote_pages
 
     if view.status != "current":
-        raise PageViewError(f"{view.document.path}: the source changed since indexing, so its pages no longer "
-                            "hold this passage; run `assistant index`")
+        raise SourceChangedError.of(view.document.path)
     pages = quote_pages(settings, view.document.doc_id, view.paragraph.start, view.paragraph.end, served)
     _write_atomically(output, stacked_png(pages), "the page image")
     numbers = ", ".join(str(p.page) for p in pages)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from ..atomic import write_atomically
@@ -37,6 +38,14 @@ class PageImageCache:
                     for p in record["pages"]]
         except (OSError, ValueError, KeyError, TypeError):
             return None  # not made yet, or half removed: made again
+
+    def get_or_make(self, key: str, make: Callable[[], list[PageHighlight]]) -> list[PageHighlight]:
+        """The pages kept under `key`, else those `make` returns, kept for the next time."""
+        pages = self.get(key)
+        if pages is None:
+            pages = make()
+            self.put(key, pages)
+        return pages
 
     def put(self, key: str, pages: list[PageHighlight]) -> None:
         """Keep the pages (best effort: a folder that cannot be written costs a render, not an answer)."""

@@ -71,11 +71,17 @@ def _page(pdf: object, path: Path, span: PageSpan, page_text: str, start: int, e
         from .ocrwords import scanned_page_chars
 
         chars = scanned_page_chars(path, span.number, password, rendered.image.size)
-    picked = span_chars(page_text, chars.text, start, end)
-    wanted = len(visible(page_text[start:end]))
-    found = len(visible("".join(chars.text[j] for j in picked))) / wanted if wanted else 0.0
+    picked, found = quote_chars(page_text, chars, start, end)
     boxes = line_boxes([b for j in picked if (b := chars.boxes[j]) is not None]) if found >= FOUND_AT_LEAST else []
     return _drawn(rendered, tuple(boxes), min(found, 1.0), span.ocr)
+
+
+def quote_chars(page_text: str, chars: PageChars, start: int, end: int) -> tuple[list[int], float]:
+    """The page characters page_text[start:end] is made of (align.span_chars), and the share of
+    its visible characters they account for (boxed when at least FOUND_AT_LEAST)."""
+    picked = span_chars(page_text, chars.text, start, end)
+    wanted = len(visible(page_text[start:end]))
+    return picked, len(visible("".join(chars.text[j] for j in picked))) / wanted if wanted else 0.0
 
 
 def line_boxes(boxes: Sequence[Box]) -> list[Box]:
@@ -154,4 +160,4 @@ def quote_crop(pages: Sequence[PageHighlight], margin: int = 48) -> tuple[int, b
     return page.page, out.getvalue()
 
 
-__all__ = ["PageChars", "PageHighlight", "highlight_quote", "line_boxes", "quote_crop", "stacked_png"]
+__all__ = ["PageChars", "PageHighlight", "highlight_quote", "line_boxes", "quote_chars", "quote_crop", "stacked_png"]

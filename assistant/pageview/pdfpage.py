@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import PageViewError
+from ..errors import PageViewError, SourceChangedError
 
 SCALE = 2.0
 """Pixels per PDF point (144 dpi): small print stays legible, a page stays under 1 MB of PNG."""
@@ -64,7 +64,7 @@ def open_pdf(path: Path, password: str = "") -> Any:
     try:
         return pdfium.PdfDocument(str(path), password=password or None)
     except FileNotFoundError as exc:
-        raise PageViewError(f"{path.name}: the file is no longer in the corpus; run `assistant index`") from exc
+        raise SourceChangedError(f"{path.name}: the file is no longer in the corpus; run `assistant index`") from exc
     except (pdfium.PdfiumError, OSError) as exc:
         if "password" in str(exc).lower():
             given = "the password in metadata.json does not open it" if password else "it needs a password"

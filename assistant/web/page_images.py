@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import PlainTextResponse, Response
 
-from ..errors import PageViewError
+from ..errors import PageViewError, SourceChangedError
 from ..pageview.highlight import stacked_png
 from ..pageview.links import PAGE_IMAGE_ROUTE
 from ..pipeline import Assistant
@@ -32,9 +32,10 @@ def add_page_image_route(app: Any, assistant: Assistant, access: Access) -> None
             return PlainTextResponse(f"characters {start}-{end}: not a quote", status_code=404)
         try:
             pages = assistant.quote_pages_at(doc_id, start, end)
+        except SourceChangedError as exc:
+            return PlainTextResponse(str(exc), status_code=409)
         except PageViewError as exc:
-            status = 409 if "changed since indexing" in str(exc) or "no longer in the corpus" in str(exc) else 404
-            return PlainTextResponse(str(exc), status_code=status)
+            return PlainTextResponse(str(exc), status_code=404)
         return Response(stacked_png(pages), media_type="image/png", headers={"Cache-Control": "private, max-age=600"})
 
     app.add_api_route(PAGE_IMAGE_ROUTE, page_image, methods=["GET"], include_in_schema=False)

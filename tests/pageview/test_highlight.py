@@ -21,8 +21,8 @@ from assistant.errors import PageViewError
 from assistant.ingest.documents import discover, load_document, pdf_page_text
 from assistant.ingest.structure import segment
 from assistant.ingest.textnorm import sentence_spans
-from assistant.pageview.align import span_chars, visible
-from assistant.pageview.highlight import FOUND_AT_LEAST, highlight_quote, line_boxes
+from assistant.pageview.align import visible
+from assistant.pageview.highlight import FOUND_AT_LEAST, highlight_quote, line_boxes, quote_chars
 from assistant.pageview.pdfpage import PageChars, open_pdf, page_chars
 from assistant.types import Document, PageSpan
 
@@ -115,8 +115,7 @@ def test_quotes_are_boxed_with_exactly_their_characters_on_their_page() -> None:
         for number, a, b in quotes:
             chars = pages[number] = pages.get(number) or page_chars(pdf, number)
             page_text = shared.page_text(number)
-            picked = span_chars(page_text, chars.text, a, b)
-            found = len(visible("".join(chars.text[j] for j in picked))) / max(1, len(visible(page_text[a:b])))
+            picked, found = quote_chars(page_text, chars, a, b)
             if found < FOUND_AT_LEAST:
                 continue
             boxed += 1

@@ -84,3 +84,13 @@ def test_the_page_image_path_of_ask_json_serves_the_page(pdf_server: WebServer, 
             urllib.request.urlopen(pdf_server.url.rstrip("/") + path, timeout=60)
         assert refused.value.code == status, path
         refused.value.close()
+    pdf = pdf_server.corpus / "crazyones.pdf"
+    original = pdf.read_bytes()
+    pdf.write_bytes(original + b"\n% edited\n")  # changed since indexing
+    try:
+        with pytest.raises(urllib.error.HTTPError) as changed:
+            urllib.request.urlopen(pdf_server.url.rstrip("/") + cited["page_image"], timeout=60)
+    finally:
+        pdf.write_bytes(original)
+    assert changed.value.code == 409 and b"the source changed since indexing" in changed.value.read()
+    changed.value.close()
