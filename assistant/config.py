@@ -98,19 +98,18 @@ class Settings:
     first, marks the answer's words in it, and refuses when it finds none that answers
     (`reader_abstain_below`); "off" leaves answers to the rescorer alone."""
     reader_dir: Path = REPO_ROOT / "assistant/answer/reader"
-    """Folder of the reading model: reader.safetensors and its card, reader.json."""
+    """Folder of the reading model: reader.safetensors, its card reader.json, and blend.json
+    (how its reading and the rescorer's probability are weighed together)."""
     reader_precision: str = "float32"
     """The reading model's arithmetic: "float32", or "int8" (its linear layers quantised when it
     loads: about half the time per question on a CPU, `benchmarks/bench_reader.py`)."""
     reader_excerpts: int = 8
     """Excerpts the reading model reads per question (the rescorer's best, in one batch): each
     costs about 10 ms on 2 CPU cores."""
-    reader_weight: float = 0.5
-    """With the reader on, how much its answer logit counts against the rescorer's in ranking
-    the excerpts it read: 1 the reader alone, 0.5 both alike."""
-    reader_abstain_below: float = 0.1
-    """With the reader on, answer only when it gives some excerpt at least this probability of
-    answering the question (`benchmarks/abstention_margin.py` prints the trade-off)."""
+    reader_abstain_below: float = 0.5
+    """With the reader on, answer only when the probability that the documents answer, as the
+    reader's blend weighs it (`reader_dir`/blend.json, fitted by `scripts/train_rescorer.py
+    --reader`), is at least this (`benchmarks/abstention_margin.py --reader` prints the trade-off)."""
     reader_mark_above: float = 0.0
     """Mark the answer's words in a quote when the reader prefers that span to marking nothing
     by more than this (a logit margin)."""

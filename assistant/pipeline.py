@@ -14,6 +14,7 @@ from typing import Any
 from tqdm import tqdm
 
 from .answer.answering import compose, search_depth
+from .answer.blend import EVEN_BLEND, blend_at
 from .answer.reader import reader_at
 from .answer.retrieval import Retriever
 from .briefing.layout import Briefing, briefing_from_answers, verified
@@ -146,6 +147,7 @@ class Assistant:
         self.settings = settings
         self.embedder = embedder or get_embedder(settings)
         self.reader = reader_at(settings.reader_dir, settings.reader_precision) if settings.reader == "on" else None
+        self.blend = blend_at(settings.reader_dir) if settings.reader == "on" else EVEN_BLEND
         self._lock = threading.Lock()
         self._load()
 
@@ -196,7 +198,7 @@ class Assistant:
             return Answer(question, NO_QUESTION, True, ())
         hits = retriever.search(query, search_depth(query, self.settings), doc_ids)
         return compose(query, hits, self.settings, store.document, store.excerpt_vectors_of,
-                       retriever.coverage, searched=question, reader=self.reader)
+                       retriever.coverage, searched=question, reader=self.reader, blend=self.blend)
 
     # -- For the web chat (assistant/web/) -------------------------------------------------
 

@@ -14,8 +14,9 @@ SQuAD 2.0 (half unanswerable), each question within its `doc`. For the dev set i
 prints the margin: the lowest answerable and the highest unanswerable probability.
 
 With --reader it also prints the reading model's trade-off (ASSISTANT_READER=on): a question the
-rescorer lets through is refused when the reader gives none of the rescorer's best
-`reader_excerpts` excerpts a probability of answering of at least Settings.reader_abstain_below.
+rescorer lets through is refused when the reader's blend (blend.json beside its weights) gives
+the documents a probability of answering below Settings.reader_abstain_below, having read the
+rescorer's best `reader_excerpts` excerpts.
 """
 
 from __future__ import annotations
@@ -24,18 +25,17 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-import numpy as np
 from _common import add_question_set_arguments, print_header, question_sets_with_assistants
 
-from assistant.answer.answering import reader_probability
+from assistant.answer.blend import blend_at
 from assistant.answer.reader import Reader, reader_at
 from assistant.answer.rescorer import default_rescorer
 from assistant.config import Settings
-from assistant.evaluation.candidates import collect
+from assistant.evaluation.candidates import collect, read_candidates
 from assistant.pipeline import Assistant
 
 THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-READER_THRESHOLDS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7)
+READER_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 Rows = list[tuple[float, bool, str]]
 
 
@@ -51,19 +51,18 @@ def probabilities(assistant: Assistant, questions: list) -> list[tuple[float, bo
 
 
 def reader_probabilities(assistant: Assistant, questions: list, reader: Reader) -> Rows:  # type: ignore[type-arg]
-    """(the best excerpt's probability with the reader on, answerable, question) for each question,
-    as Assistant.ask weighs it (answering.reader_probability); 0 where the rescorer refuses first."""
+    """(P(answerable) with the reader on, answerable, question) for each question, as
+    Assistant.ask weighs it (answering.read, the blend in Settings.reader_dir); 0 where the
+    rescorer refuses first."""
     model, settings = default_rescorer(), assistant.settings
+    blend = blend_at(settings.reader_dir)
     rows = []
     for group in collect(assistant.retriever, settings, questions):
-        scores = [model.score(f) for f in group.features]
-        best = 0.0
-        if scores and model.answerable(group.answerability(max(scores))) >= settings.abstain_below:
-            order = np.argsort(scores, kind="stable")[::-1][: settings.reader_excerpts]
-            question = " ".join(group.question.question.split())
-            readings = reader.read(question, [group.texts[i] for i in order])
-            best = max(reader_probability(r.score, scores[i], settings.reader_weight) for r, i in zip(readings, order))
-        rows.append((best, group.question.answerable, group.question.question))
+        read = read_candidates(group, model, reader, settings.reader_excerpts)
+        p = 0.0
+        if len(read.order) and read.answerable >= settings.abstain_below:
+            p = blend.answerable(read.question_evidence(blend))
+        rows.append((p, group.question.answerable, group.question.question))
     return rows
 
 
@@ -92,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[str, Rows] = {}
     read: dict[str, Rows] = {}
     settings = Settings.from_env()
-    reader = reader_at(settings.reader_dir) if args.reader else None
+    reader = reader_at(settings.reader_dir, settings.reader_precision) if args.reader else None
     for qs, assistant in question_sets_with_assistants(args.sets, args.index_root):
         questions = qs.read(args.limit)
         results[qs.name] = probabilities(assistant, questions)

@@ -10,7 +10,8 @@ ones; PolicyQA (3,809 questions over 20 privacy policies) and SQuAD 2.0 (6,078 o
 Wikipedia articles, half unanswerable), each question within its document; and our own
 unanswerable questions over the seed corpus, ../shared/corpus-extra and PolicyQA's policies
 (eval/unanswerable/). For PolicyQA and SQuAD the "held-out" rows count only the documents
-the rescorer was not trained on (assistant/answer/rescorer.json says which).
+the rescorer was not trained on (assistant/answer/rescorer.json says which) and, when there is a
+reading model in Settings.reader_dir, that it did not train on either (its reader.json).
 """
 
 from __future__ import annotations
@@ -25,14 +26,23 @@ from typing import Any
 
 from _common import add_question_set_arguments, print_header, question_sets_with_assistants
 
+from assistant.answer.reader import CARD
 from assistant.answer.rescorer import DEFAULT_PATH
+from assistant.config import Settings
 from assistant.evaluation.questions import EvalResult, evaluate, summarize
+from assistant.evaluation.sets import reader_held_out
 
 
 def held_out_documents() -> set[str]:
     data = json.loads(DEFAULT_PATH.read_text(encoding="utf-8"))
     held = data.get("trained", {}).get("held_out_documents", {})
     return {doc for docs in held.values() for doc in docs}
+
+
+def reader_card(folder: Path) -> dict[str, Any]:
+    """The reading model's card in `folder` ({} when there is none)."""
+    path = folder / CARD
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
 def row(name: str, reader: str, results: Sequence[EvalResult]) -> dict[str, object]:
@@ -69,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_header("answer quality")
 
     held = held_out_documents()
+    by_reader = reader_held_out(reader_card(Settings.from_env().reader_dir))
     rows: list[dict[str, object]] = []
     for qs, assistant in question_sets_with_assistants(args.sets, args.index_root):
         name = qs.name
@@ -80,7 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows.append(row(name, reader, results))
             if qs.trainable and any(documents.values()):
                 rows.append(row(f"{name} held-out", reader,
-                                [r for r in results if set(documents[r.question.qid]) <= held]))
+                                [r for r in results if set(documents[r.question.qid]) <= held
+                                 and qs.unseen_by_reader(documents[r.question.qid], by_reader)]))
             done = rows[-2] if qs.trainable and any(documents.values()) else rows[-1]
             print(f"{name} (reader {reader}): {len(results)} questions in {time.perf_counter() - started:.0f} s; "
                   f"hit@1 {done['hit@1']}, hit@3 {done['hit@3']}, refused {done['unanswerable_refused']}",

@@ -84,6 +84,17 @@ def groups_for(qs: QuestionSet, index_root: Path, limit: int | None, embedder: E
     return groups
 
 
+def load_groups(sets: dict[str, QuestionSet], names: Sequence[str], index_root: Path, limit: int | None,
+                cache: Path | None) -> dict[str, list[CandidateGroup]]:
+    """Each named set's candidate groups (those whose files exist), each qid prefixed with its
+    set's name (set_of, split_key)."""
+    embedder = get_embedder(Settings.from_env(progress=False))
+    data = {name: groups_for(sets[name], index_root, limit, embedder, cache) for name in names if sets[name].exists()}
+    _DOCUMENTS.update({name: sets[name].documents() for name in data})
+    return {name: [dataclasses.replace(g, question=dataclasses.replace(g.question, qid=f"{name}:{g.question.qid}"))
+                   for g in groups] for name, groups in data.items()}
+
+
 def pairs(groups: Sequence[CandidateGroup], rng: np.random.Generator,
           per_question: int = 24) -> tuple[np.ndarray, np.ndarray]:
     """Feature differences (answer minus non-answer) and their mirror images."""
@@ -119,7 +130,10 @@ def logistic(x: np.ndarray, y: np.ndarray, *, l2: float, intercept: bool = True,
     return (w[:-1], float(w[-1])) if intercept else (w, 0.0)
 
 
-def fit(groups: Sequence[CandidateGroup], seed: int = 0) -> Rescorer:
+def fit_ranker(groups: Sequence[CandidateGroup], seed: int = 0) -> tuple[list[float], float]:
+    """Weights over the groups' feature columns and an intercept: a pairwise logistic regression
+    (an excerpt holding the answer against one that does not, within one question), then a
+    one-feature logistic calibration so that the score reads as a probability."""
     rng = np.random.default_rng(seed)
     everything = np.vstack([g.features for g in groups if len(g.features)])
     scale = everything.std(axis=0)
@@ -131,7 +145,12 @@ def fit(groups: Sequence[CandidateGroup], seed: int = 0) -> Rescorer:
     scores = np.concatenate([g.features @ w for g in groups if len(g.features)])
     labels = np.concatenate([g.labels for g in groups if len(g.features)])
     (slope,), intercept = logistic(scores[:, None], labels.astype(np.float64), l2=1e-4)
-    weights = [float(v) for v in slope * w]
+    return [float(v) for v in slope * w], intercept
+
+
+def fit(groups: Sequence[CandidateGroup], seed: int = 0) -> Rescorer:
+    weights, intercept = fit_ranker(groups, seed)
+    everything = np.vstack([g.features for g in groups if len(g.features)])
     for name, prior in HAND_SET.items():
         if not everything[:, FEATURES.index(name)].any():
             weights[FEATURES.index(name)] = prior  # the data never exercise it: keep the hand-set weight
@@ -227,14 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--report-only", action="store_true", help="score the model in --out; write nothing")
     args = parser.parse_args(argv)
 
-    embedder = get_embedder(Settings.from_env(progress=False))
     sets = question_sets(args.shared)
-    data = {name: groups_for(sets[name], args.index_root, args.limit, embedder, args.cache)
-            for name in args.sets if sets[name].exists()}
-    _DOCUMENTS.update({name: sets[name].documents() for name in data})
-    for name, groups in data.items():  # the set's name travels with each question, for weighting
-        data[name] = [dataclasses.replace(g, question=dataclasses.replace(g.question, qid=f"{name}:{g.question.qid}"))
-                      for g in groups]
+    data = load_groups(sets, args.sets, args.index_root, args.limit, args.cache)
     trainable = {n: gs for n, gs in data.items() if sets[n].trainable}
     train = [g for gs in trainable.values() for g in gs if not held_out(split_key(g))]
     current = None

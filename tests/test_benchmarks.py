@@ -1,4 +1,5 @@
-"""Every script in benchmarks/ and scripts/train_rescorer.py runs against today's code, at a tiny size.
+"""Every script in benchmarks/, scripts/train_rescorer.py and scripts/fit_blend.py runs against today's code,
+at a tiny size.
 
 These check that the scripts run and print their tables, not the figures (benchmarks
 assert nothing; see benchmarks/README.md).
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -72,6 +74,22 @@ def test_train_rescorer_scores_the_shipped_model(index_root: Path, tmp_path: Pat
                      "--limit", "4", "--index-root", str(index_root), "--cache", str(tmp_path / "cache"))
     assert "excerpt weights:" in out and "answerable weights:" in out
     assert list((tmp_path / "cache").glob("dev-*.pickle"))
+
+
+def test_fit_blend_scores_the_blend_beside_a_reader(index_root: Path, tmp_path: Path, untrained_reader: Path) -> None:
+    from assistant.answer.blend import BLEND, EVEN_BLEND
+
+    folder = shutil.copytree(untrained_reader, tmp_path / "reader")
+    (folder / BLEND).write_text(json.dumps(EVEN_BLEND.to_json()), encoding="utf-8")
+    out = run_script(REPO / "scripts" / "fit_blend.py", "--report-only", "--reader", str(folder), "--sets", "dev",
+                     "seed-unanswerable", "--index-root", str(index_root), "--limit", "4",
+                     "--cache", str(tmp_path / "cache"))
+    assert "dev (never fitted on)" in out and "blend" in out and "answerable weights" in out
+    result = subprocess.run([sys.executable, "scripts/fit_blend.py", "--reader", str(folder), "--sets", "dev",
+                             "seed-unanswerable", "--index-root", str(index_root), "--limit", "4",
+                             "--cache", str(tmp_path / "cache")], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 2 and "nothing to fit" in result.stderr
+    assert json.loads((folder / BLEND).read_text(encoding="utf-8")) == EVEN_BLEND.to_json()
 
 
 def test_train_rescorer_refuses_to_fit_on_nothing(index_root: Path, tmp_path: Path) -> None:

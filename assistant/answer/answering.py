@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -13,6 +12,7 @@ from ..config import Settings
 from ..ingest.passages import passage_id
 from ..ingest.textnorm import keyword_terms
 from ..types import Answer, AnswerSpan, Chunk, Citation, Document, Hit, Sentence, one_line
+from .blend import EVEN_BLEND, Blend, excerpt_evidence, question_evidence
 from .features import excerpt_features, holds_party_line, signature_windows
 from .quotes import Quote, extended, joined
 from .reader import Reader
@@ -46,18 +46,20 @@ def answerability(query: Query, hits: Sequence[Hit], best: float) -> tuple[float
 
 def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: DocumentLookup,
             excerpt_vectors: ExcerptVectors, coverage: Coverage, searched: str = "",
-            rescorer: Rescorer | None = None, reader: Reader | None = None) -> Answer:
+            rescorer: Rescorer | None = None, reader: Reader | None = None, blend: Blend = EVEN_BLEND) -> Answer:
     """Pick the sentences that best answer the question and cite each one; with a `reader`,
-    the rescorer's best excerpts are re-ranked by it and the answer is marked in them."""
+    the rescorer's best excerpts are re-ranked by it (weighed by `blend`) and the answer is
+    marked in them."""
     rescorer = rescorer or default_rescorer()
     found = candidates(query, answer_pool(query, hits, settings), document, excerpt_vectors, coverage)
     scored = sorted(((rescorer.score(c.features), c) for c in found), key=lambda item: -item[0])
     # Measure the evidence before composing anything (docs/answers.md, Abstention).
-    refused = not scored or rescorer.answerable(answerability(query, hits, scored[0][0])) < settings.abstain_below
+    answerable = rescorer.answerable(answerability(query, hits, scored[0][0])) if scored else 0.0
+    refused = answerable < settings.abstain_below
     marks: list[tuple[float, str, AnswerSpan]] = []
     if reader is not None and not refused:
-        scored, marks = read(query.text, scored, reader, settings, document)
-        refused = scored[0][0] < settings.reader_abstain_below
+        scored, marks, answerable = read(query.text, scored, reader, blend, answerable, settings, document)
+        refused = answerable < settings.reader_abstain_below
     if refused:
         closest = [_citation(n, h, h.chunk.sentences[0], h.chunk.sentences[-1], document(h.chunk.doc_id), h.dense)
                    for n, h in enumerate(hits[:3], start=1)]
@@ -89,17 +91,19 @@ def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: Doc
     return Answer(query.text, text, False, tuple(citations), (), searched)
 
 
-def read(question: str, scored: Sequence[tuple[float, Candidate]], reader: Reader, settings: Settings,
-         document: DocumentLookup) -> tuple[list[tuple[float, Candidate]], list[tuple[float, str, AnswerSpan]]]:
-    """The rescorer's best `settings.reader_excerpts` excerpts, re-ranked by the reader's
-    probability that each answers the question (its logit weighed with the rescorer's by
-    `settings.reader_weight`; the other excerpts are dropped), and the answer spans it marked in
-    them: (probability, doc_id, span in document offsets)."""
+def read(question: str, scored: Sequence[tuple[float, Candidate]], reader: Reader, blend: Blend,
+         answerable: float, settings: Settings, document: DocumentLookup
+         ) -> tuple[list[tuple[float, Candidate]], list[tuple[float, str, AnswerSpan]], float]:
+    """The rescorer's best `settings.reader_excerpts` excerpts re-ranked by the blend of the
+    rescorer's probability and the reader's reading (the other excerpts are dropped), the
+    answer spans the reader marked in them (probability, doc_id, span in document offsets), and
+    the blend's probability that the documents answer (`answerable`: the rescorer's)."""
     top = scored[: settings.reader_excerpts]
+    readings = reader.read(question, [c.text for _, c in top])
+    logits = [blend.logit(excerpt_evidence(before, reading)) for (before, _), reading in zip(top, readings)]
     rescored, marks = [], []
-    weight = settings.reader_weight
-    for (before, candidate), reading in zip(top, reader.read(question, [c.text for _, c in top])):
-        probability = reader_probability(reading.score, before, weight)
+    for (_, candidate), reading, logit in zip(top, readings, logits):
+        probability = sigmoid(logit)
         rescored.append((probability, candidate))
         if reading.start >= 0 and reading.span_score > settings.reader_mark_above:
             doc = document(candidate.hit.chunk.doc_id)
@@ -107,14 +111,7 @@ def read(question: str, scored: Sequence[tuple[float, Candidate]], reader: Reade
             end = candidate.hit.chunk.sentences[candidate.first].start + reading.end
             marks.append((probability, doc.doc_id, AnswerSpan(doc.text[start:end], start, end)))
     rescored.sort(key=lambda item: -item[0])
-    return rescored, marks
-
-
-def reader_probability(reader_logit: float, rescorer_probability: float, weight: float) -> float:
-    """The probability an excerpt answers, from the reader's logit and the rescorer's probability
-    (`weight`: Settings.reader_weight, the reader's share of the logit)."""
-    p = min(max(rescorer_probability, 1e-9), 1.0 - 1e-9)
-    return sigmoid(weight * reader_logit + (1.0 - weight) * math.log(p / (1.0 - p)))
+    return rescored, marks, blend.answerable(question_evidence(answerable, readings, logits))
 
 
 def _marked(citation: Citation, marks: Sequence[tuple[float, str, AnswerSpan]]) -> Citation:

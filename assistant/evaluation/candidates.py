@@ -13,6 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..answer.answering import answer_pool, answerability, candidates, search_depth
+from ..answer.blend import Blend, excerpt_evidence, question_evidence
+from ..answer.reader import Reader, Reading
+from ..answer.rescorer import Rescorer
 from ..answer.retrieval import Retriever
 from ..config import Settings
 from ..ingest.textnorm import normalize_for_match
@@ -54,3 +57,30 @@ def collect(retriever: Retriever, settings: Settings, questions: Iterable[EvalQu
         strength, _, dense, unknown, spread, unknown_name = answerability(query, hits, 0.0)
         yield CandidateGroup(q, features, np.array(labels, dtype=bool), tuple(spans), tuple(c.text for c in found),
                              strength, dense, unknown, spread, unknown_name)
+
+
+@dataclass(frozen=True)
+class ReadCandidates:
+    """What the reader made of one question's best candidates, as answering.read reads them."""
+
+    order: np.ndarray  # indices of the candidates read, the rescorer's best first
+    evidence: np.ndarray  # (len(order), len(blend.EXCERPT)): each one's blend.excerpt_evidence
+    readings: tuple[Reading, ...]
+    answerable: float  # the rescorer's P(the documents answer)
+
+    def question_evidence(self, blend: Blend) -> tuple[float, ...]:
+        """blend.question_evidence, with each candidate's log-odds as `blend` weighs it."""
+        return question_evidence(self.answerable, self.readings, [blend.logit(e) for e in self.evidence])
+
+
+def read_candidates(group: CandidateGroup, rescorer: Rescorer, reader: Reader, excerpts: int) -> ReadCandidates:
+    """The reader's reading of the rescorer's best `excerpts` candidates of `group` (none when the
+    group has no candidates)."""
+    scores = np.array([rescorer.score(f) for f in group.features])
+    order = np.argsort(-scores, kind="stable")[:excerpts]
+    answerable = rescorer.answerable(group.answerability(float(scores.max()))) if len(scores) else 0.0
+    question = " ".join(group.question.question.split())
+    readings = tuple(reader.read(question, [group.texts[i] for i in order]))
+    evidence = np.array([excerpt_evidence(float(scores[i]), r) for i, r in zip(order, readings)],
+                        dtype=np.float64).reshape(len(order), -1)
+    return ReadCandidates(order, evidence, readings, answerable)

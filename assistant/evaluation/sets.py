@@ -25,6 +25,12 @@ class QuestionSet:
     questions: tuple[Path, ...]
     trainable: bool  # scripts/train_rescorer.py may fit on (half of) it
     scoped: bool = True  # each question is asked within its `doc`; False: of the whole corpus
+    reader_source: str | None = None  # the reading model's training source over these documents, if any
+
+    def unseen_by_reader(self, doc_ids: tuple[str, ...], reader_held_out: dict[str, set[str]]) -> bool:
+        """Whether the reading model never trained on these documents: its card's `held_out`
+        (source -> documents, reader_held_out) holds them, or it trained on none of this set's."""
+        return self.reader_source is None or set(doc_ids) <= reader_held_out.get(self.reader_source, set())
 
     def exists(self) -> bool:
         return self.corpus.exists() and all(p.exists() for p in self.questions)
@@ -55,8 +61,10 @@ def question_sets(shared: Path = SHARED) -> dict[str, QuestionSet]:
         QuestionSet("seed-unanswerable", seed, (OWN / "unanswerable" / "seed.jsonl",), True),
         QuestionSet("corpus-extra-unanswerable", shared / "corpus-extra",
                     (OWN / "unanswerable" / "corpus-extra.jsonl",), True),
-        QuestionSet("policyqa-unanswerable", policies, (OWN / "unanswerable" / "policyqa.jsonl",), True),
-        QuestionSet("policyqa", policies, (shared / "eval" / "policyqa" / "dev_qa.jsonl",), True),
+        QuestionSet("policyqa-unanswerable", policies, (OWN / "unanswerable" / "policyqa.jsonl",), True,
+                    reader_source="policyqa"),
+        QuestionSet("policyqa", policies, (shared / "eval" / "policyqa" / "dev_qa.jsonl",), True,
+                    reader_source="policyqa"),
         QuestionSet("squad2", shared / "eval" / "squad2" / "corpus", (shared / "eval" / "squad2" / "dev_qa.jsonl",),
                     True),
         # The same questions asked of all 16 articles at once, as a user asks the whole corpus:
@@ -84,3 +92,9 @@ def sample_evenly(items: list[EvalQuestion], limit: int | None) -> list[EvalQues
     if not limit or len(items) <= limit:
         return items
     return items[:: len(items) // limit][:limit]
+
+
+def reader_held_out(card: dict[str, object]) -> dict[str, set[str]]:
+    """The documents a reading model's card (reader.json) says it held out, by training source."""
+    held = card.get("held_out", {})
+    return {source: set(row["documents"]) for source, row in held.items()} if isinstance(held, dict) else {}

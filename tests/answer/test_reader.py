@@ -65,3 +65,17 @@ def test_the_marked_span_is_the_best_allowed_pair_of_context_tokens() -> None:
         best = max(start[a] + end[b] for a in range(8, 38) for b in range(a, min(38, a + MAX_ANSWER_TOKENS)))
         assert np.isclose(start[i] + end[j], best)
         assert np.isclose(reading.span_score, best - (start[0] + end[0]))
+
+
+def test_a_set_over_documents_the_reader_trained_on_counts_only_those_it_held_out() -> None:
+    import train_reader
+
+    from assistant.evaluation.sets import question_sets, reader_held_out
+
+    sets = question_sets()
+    held = reader_held_out({"held_out": {"policyqa": {"questions": 3, "documents": ["policy-a", "policy-b"]}}})
+    assert sets["policyqa"].unseen_by_reader(("policy-a",), held)
+    assert not sets["policyqa"].unseen_by_reader(("policy-c",), held)
+    assert sets["squad2"].unseen_by_reader(("any article",), held)  # the reader trains on no SQuAD 2.0 dev article
+    sources = {s.reader_source for s in sets.values()} - {None}
+    assert sources and sources <= set(train_reader.HELD_OUT)  # each names a source the reader holds documents out of

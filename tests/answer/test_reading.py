@@ -6,10 +6,13 @@ scripts/train_reader.py and benchmarks/answer_quality.py, not asserted here."""
 from __future__ import annotations
 
 import json
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from assistant.answer.blend import BLEND, EVEN_BLEND, blend_at, read_blend
 from assistant.answer.reader import Reader
 from assistant.config import Settings
 from assistant.errors import ConfigError
@@ -83,3 +86,24 @@ def test_an_int8_reader_reads_like_the_float32_one(untrained_reader: Path) -> No
     assert all(0 <= r.start < r.end <= len(t) for r, t in zip(int8, texts))
     with pytest.raises(ConfigError, match="reader_precision='int4'"):
         Settings.from_env({"ASSISTANT_READER_PRECISION": "int4"})
+
+
+def test_a_blend_reads_back_and_a_bad_one_is_a_clear_error(tmp_path: Path) -> None:
+    blend = replace(EVEN_BLEND, weights=(0.25, 1.5, 0.1), bias=-1.0, answerable_bias=2.0)
+    (tmp_path / BLEND).write_text(json.dumps(blend.to_json()), encoding="utf-8")
+    assert read_blend(tmp_path / BLEND) == blend
+    assert blend_at(tmp_path / "no-such-folder") == EVEN_BLEND
+    (tmp_path / BLEND).write_text(json.dumps({"weights": {"rescorer": 1.0}, "bias": 0.0}), encoding="utf-8")
+    with pytest.raises(ConfigError, match="not a reader blend"):
+        read_blend(tmp_path / BLEND)
+
+
+def test_the_blend_beside_the_reader_decides_refusals(
+        seed_index: Settings, embedder: SentenceTransformerEmbedder, untrained_reader: Path, tmp_path: Path) -> None:
+    question = QUESTIONS[0]
+    for bias, refuses in ((-60.0, True), (60.0, False)):
+        folder = shutil.copytree(untrained_reader, tmp_path / f"reader{bias}")
+        blend = replace(EVEN_BLEND, answerable_bias=bias)
+        (folder / BLEND).write_text(json.dumps(blend.to_json()), encoding="utf-8")
+        answer = Assistant(reading(seed_index, folder), embedder).ask(question)
+        assert answer.abstained == refuses and bool(answer.citations) != refuses
