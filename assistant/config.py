@@ -100,12 +100,13 @@ class Settings:
     reader_dir: Path = REPO_ROOT / "assistant/answer/reader"
     """Folder of the reading model: reader.safetensors, its card reader.json, and blend.json
     (how its reading and the rescorer's probability are weighed together)."""
-    reader_precision: str = "float32"
-    """The reading model's arithmetic: "float32", or "int8" (its linear layers quantised when it
-    loads: about half the time per question on a CPU, `benchmarks/bench_reader.py`)."""
-    reader_excerpts: int = 8
+    reader_precision: str = "int8"
+    """The reading model's arithmetic: "int8" (its linear layers quantised when it loads: about
+    half the time per question on a CPU, `benchmarks/bench_reader.py`; the shipped blend was
+    fitted on int8 readings) or "float32"."""
+    reader_excerpts: int = 6
     """Excerpts the reading model reads per question (the rescorer's best, in one batch): each
-    costs about 10 ms on 2 CPU cores."""
+    costs about 10 ms on 2 CPU cores in int8 (the shipped blend was fitted reading 6)."""
     reader_abstain_below: float = 0.5
     """With the reader on, answer only when the probability that the documents answer, as the
     reader's blend weighs it (`reader_dir`/blend.json, fitted by `scripts/train_rescorer.py

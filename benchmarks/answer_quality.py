@@ -53,7 +53,7 @@ def row(name: str, reader: str, results: Sequence[EvalResult]) -> dict[str, obje
             "hit@3": summary["hit@3"],
             "false_abstention": summary["false_abstention"], "unanswerable_refused": refused,
             "mean_citations": summary["mean_citations"], "mean_quoted_words": summary["mean_quoted_words"],
-            "median_ms": summary["median_ms"]}
+            "marked": summary["marked"], "marked_f1": summary["marked_f1"], "median_ms": summary["median_ms"]}
 
 
 def with_reader(assistant: Any, mode: str) -> Iterator[tuple[str, Any]]:
@@ -99,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   file=sys.stderr, flush=True)
 
     keys = ["reader", "questions", "hit@1", "hit@3", "false_abstention", "unanswerable_refused", "mean_citations",
-            "mean_quoted_words", "median_ms"]
+            "mean_quoted_words", "marked", "marked_f1", "median_ms"]
     print(f"{'set':28}" + "".join(f"{k:>21}" for k in keys))
     for r in rows:
         print(f"{r['set']!s:28}" + "".join(f"{'-' if r[k] is None else r[k]!s:>21}" for k in keys))

@@ -148,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="where each corpus's index is built or reused (default: index/eval/<corpus>)")
     parser.add_argument("--reader", type=Path, default=settings.reader_dir,
                         help="the reader's folder; blend.json is written there (default: %(default)s)")
-    parser.add_argument("--limit", type=int, help="at most this many questions per set (a quick run)")
+    parser.add_argument("--limit", type=int, help="at most this many questions per set, spread over it")
     parser.add_argument("--cache", type=Path, help="keep each set's candidates and readings in this folder and "
                         "reuse them (delete it after changing features or retrieval)")
     parser.add_argument("--max-refused", type=float, default=0.05, help="with the rescorer's refusals, refuse at "

@@ -13,14 +13,13 @@ answer with the ones sharing most words with the question, up to CANDIDATES. Per
 from __future__ import annotations
 
 import random
-import re
-import string
-from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import reader_data as data
+
+from assistant.evaluation.questions import squad_normal, token_f1
 
 CANDIDATES = 12
 Scorer = Callable[[str, Sequence[str]], list[tuple[float, int, int]]]
@@ -93,8 +92,8 @@ def _set_figures(scorer: Scorer, questions: Sequence[data.Question], rng: random
         if q.mark and start >= 0:
             marked = q.text[top[0] + start:top[0] + end]
             golds = [q.text[a:b] for a, b in q.answers]
-            em.append(max(float(_normal(marked) == _normal(g)) for g in golds))
-            f1.append(max(_f1(marked, g) for g in golds))
+            em.append(max(float(squad_normal(marked) == squad_normal(g)) for g in golds))
+            f1.append(max(token_f1(marked, g) for g in golds))
     out: dict[str, float] = {"questions": len(questions), "answerable": len(best_answerable)}
     if hits1:
         out["hit@1"], out["hit@3"] = round(float(np.mean(hits1)), 3), round(float(np.mean(hits3)), 3)
@@ -110,20 +109,6 @@ def _set_figures(scorer: Scorer, questions: Sequence[data.Question], rng: random
 def _auc(positive: Sequence[float], negative: Sequence[float]) -> float:
     p, n = np.asarray(positive)[:, None], np.asarray(negative)[None, :]
     return float(np.mean((p > n) + 0.5 * (p == n)))
-
-
-def _normal(text: str) -> str:
-    text = "".join(c for c in text.lower() if c not in string.punctuation)
-    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
-
-
-def _f1(marked: str, gold: str) -> float:
-    a, b = _normal(marked).split(), _normal(gold).split()
-    common = sum((Counter(a) & Counter(b)).values())
-    if not common:
-        return 0.0
-    precision, recall = common / len(a), common / len(b)
-    return 2 * precision * recall / (precision + recall)
 
 
 def print_figures(figures: dict[str, dict[str, dict[str, float]]]) -> None:

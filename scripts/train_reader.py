@@ -266,6 +266,12 @@ def card_markdown(card: dict[str, Any]) -> str:
     for model, sets in card.get("figures", {}).items():
         for name, row in sets.items():
             lines.append(f"| {model} | {name} | " + " | ".join(str(row.get(c, "")) for c in columns) + " |")
+    lines += ["", "## In the assistant", "",
+              "`blend.json` beside the weights says how the assistant weighs this reader's reading against the "
+              "rescorer (`assistant/answer/blend.py`), fitted by `scripts/fit_blend.py` on documents neither "
+              "trained on; its `report` holds that script's figures. Retraining the reader means refitting it. "
+              "End-to-end figures, reader on and off: `benchmarks/answer_quality.py --reader both` "
+              "(docs/experiments.md)."]
     return "\n".join(lines) + "\n"
 
 

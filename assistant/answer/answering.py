@@ -94,11 +94,12 @@ def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: Doc
 def read(question: str, scored: Sequence[tuple[float, Candidate]], reader: Reader, blend: Blend,
          answerable: float, settings: Settings, document: DocumentLookup
          ) -> tuple[list[tuple[float, Candidate]], list[tuple[float, str, AnswerSpan]], float]:
-    """The rescorer's best `settings.reader_excerpts` excerpts re-ranked by the blend of the
-    rescorer's probability and the reader's reading (the other excerpts are dropped), the
-    answer spans the reader marked in them (probability, doc_id, span in document offsets), and
-    the blend's probability that the documents answer (`answerable`: the rescorer's)."""
-    top = scored[: settings.reader_excerpts]
+    """Every excerpt with its probability of answering: the rescorer's best
+    `settings.reader_excerpts` re-weighed by the blend of the rescorer's probability and the
+    reader's reading, the others (left for widening quotes) keeping the rescorer's; the answer
+    spans the reader marked (probability, doc_id, span in document offsets); and the blend's
+    probability that the documents answer (`answerable`: the rescorer's)."""
+    top, rest = scored[: settings.reader_excerpts], scored[settings.reader_excerpts:]
     readings = reader.read(question, [c.text for _, c in top])
     logits = [blend.logit(excerpt_evidence(before, reading)) for (before, _), reading in zip(top, readings)]
     rescored, marks = [], []
@@ -110,7 +111,7 @@ def read(question: str, scored: Sequence[tuple[float, Candidate]], reader: Reade
             start = candidate.hit.chunk.sentences[candidate.first].start + reading.start
             end = candidate.hit.chunk.sentences[candidate.first].start + reading.end
             marks.append((probability, doc.doc_id, AnswerSpan(doc.text[start:end], start, end)))
-    rescored.sort(key=lambda item: -item[0])
+    rescored = sorted([*rescored, *rest], key=lambda item: -item[0])
     return rescored, marks, blend.answerable(question_evidence(answerable, readings, logits))
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import string
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +34,7 @@ class EvalResult:
     citations: int = 0
     first_excerpt: str = ""
     quoted_words: int = 0  # words in all the answer's excerpts together
+    marked: str | None = None  # the answer the reader marked in the first quote, if any
 
     def to_json(self) -> dict[str, object]:
         """One line of `assistant eval --per-question FILE`."""
@@ -38,7 +42,7 @@ class EvalResult:
         return {"id": q.qid, "question": q.question, "answerable": q.answerable, "kind": q.kind,
                 "doc": list(q.doc_ids), "first_hit": self.first_hit, "abstained": self.abstained,
                 "citations": self.citations, "quoted_words": self.quoted_words, "first_excerpt": self.first_excerpt,
-                "ms": round(1000 * self.seconds, 1)}
+                "marked": self.marked, "ms": round(1000 * self.seconds, 1)}
 
 
 def read_questions(path: Path) -> list[EvalQuestion]:
@@ -104,9 +108,11 @@ def evaluate(questions: Iterable[EvalQuestion], ask: Ask, clock: Callable[[], fl
         started = clock()
         answer = ask(q.question, q.doc_ids or None)
         seconds = clock() - started
+        first = answer.citations[0] if answer.citations else None
         yield EvalResult(q, answer.abstained, first_evidence_position(answer, q.evidence), seconds,
-                         len(answer.citations), answer.citations[0].excerpt if answer.citations else "",
-                         sum(len(c.excerpt.split()) for c in answer.citations))
+                         len(answer.citations), first.excerpt if first else "",
+                         sum(len(c.excerpt.split()) for c in answer.citations),
+                         first.answer.text if first and first.answer else None)
 
 
 def summarize(results: Sequence[EvalResult]) -> dict[str, float | int | None]:
@@ -125,6 +131,7 @@ def summarize(results: Sequence[EvalResult]) -> dict[str, float | int | None]:
 
     mrr = (round(sum(1 / r.first_hit for r in answerable if r.first_hit) / len(answerable), 4)
            if answerable else None)
+    marked = [r for r in answerable if r.marked is not None and r.question.evidence]
     latencies = sorted(r.seconds for r in results)
     answered = [r for r in results if not r.abstained]
     return {
@@ -135,4 +142,30 @@ def summarize(results: Sequence[EvalResult]) -> dict[str, float | int | None]:
         "median_ms": round(1000 * latencies[len(latencies) // 2], 1) if latencies else None,
         "mean_citations": round(sum(r.citations for r in answered) / len(answered), 3) if answered else None,
         "mean_quoted_words": round(sum(r.quoted_words for r in answered) / len(answered), 1) if answered else None,
+        # The answer marked in the first quote against the evidence strings (SQuAD's normalisation):
+        # the share of answerable questions with one, and its exact match and token F1 where there is one.
+        "marked": round(len(marked) / len(answerable), 4) if answerable else None,
+        "marked_em": _mean([max(float(squad_normal(r.marked or "") == squad_normal(e)) for e in r.question.evidence)
+                            for r in marked]),
+        "marked_f1": _mean([max(token_f1(r.marked or "", e) for e in r.question.evidence) for r in marked]),
     }
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return round(sum(values) / len(values), 4) if values else None
+
+
+def squad_normal(text: str) -> str:
+    """SQuAD's answer normalisation: lower case, no punctuation, no articles, single spaces."""
+    text = "".join(c for c in text.lower() if c not in string.punctuation)
+    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
+
+
+def token_f1(marked: str, gold: str) -> float:
+    """SQuAD's token F1 of a marked answer against a gold one."""
+    a, b = squad_normal(marked).split(), squad_normal(gold).split()
+    common = sum((Counter(a) & Counter(b)).values())
+    if not common:
+        return 0.0
+    precision, recall = common / len(a), common / len(b)
+    return 2 * precision * recall / (precision + recall)

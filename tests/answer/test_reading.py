@@ -107,3 +107,21 @@ def test_the_blend_beside_the_reader_decides_refusals(
         (folder / BLEND).write_text(json.dumps(blend.to_json()), encoding="utf-8")
         answer = Assistant(reading(seed_index, folder), embedder).ask(question)
         assert answer.abstained == refuses and bool(answer.citations) != refuses
+
+
+def test_the_shipped_reader_loads_offline_with_its_card_and_blend() -> None:
+    from assistant.answer.reader import CARD, DEFAULT_DIR, WEIGHTS, reader_at
+
+    assert (DEFAULT_DIR / WEIGHTS).stat().st_size < 40e6  # the limit on weights in the repo
+    card = json.loads((DEFAULT_DIR / CARD).read_text(encoding="utf-8"))
+    assert card["held_out"]["squad2"]["documents"] and card["figures"]["reader"]["squad2"]["questions"]
+    blend = json.loads((DEFAULT_DIR / BLEND).read_text(encoding="utf-8"))
+    assert read_blend(DEFAULT_DIR / BLEND) != EVEN_BLEND and blend["report"]
+    assert blend["trained"]["reader_precision"] == Settings().reader_precision
+    assert blend["trained"]["reader_excerpts"] == Settings().reader_excerpts
+    readings = reader_at(DEFAULT_DIR, Settings().reader_precision).read(
+        "When was the declaration signed?", ["The declaration was signed on 25 September 2020 in London.",
+                                             "Officials met in Seoul to discuss frontier AI safety."])
+    assert readings[0].score > readings[1].score  # trained: the sentence that answers reads as answering
+    assert "25 September 2020" in "The declaration was signed on 25 September 2020 in London."[
+        readings[0].start:readings[0].end]
