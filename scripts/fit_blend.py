@@ -83,14 +83,8 @@ def fit_answerable(rows: Read, blend: Blend, settings: Settings) -> tuple[tuple[
     passed = [(g, r) for g, r in rows if len(r.order) and r.answerable >= settings.abstain_below]
     x = np.array([r.question_evidence(blend) for _, r in passed])
     y = np.array([g.question.answerable for g, _ in passed])
-    sets = [rescoring.set_of(g) for g, _ in passed]
-    weight = np.ones(len(passed))
-    for name in set(sets):
-        for label in (True, False):
-            members = [i for i, (s, a) in enumerate(zip(sets, y)) if s == name and a == label]
-            weight[members] = 1.0 / max(1, len(members))
     coef, intercept = rescoring.logistic(x, y.astype(np.float64), l2=0.1,
-                                         weight=weight * len(passed) / len(set(sets)) / 2)
+                                         weight=rescoring.balanced([rescoring.set_of(g) for g, _ in passed], y))
     return tuple(float(v) for v in coef), intercept
 
 

@@ -203,14 +203,19 @@ def fit_answerable(groups: Sequence[CandidateGroup], excerpt_model: Rescorer) ->
     weighs the same in total, and within a set each class does (returns weights..., bias)."""
     x = np.array([g.answerability(best_score(g, excerpt_model)) for g in groups])
     y = np.array([g.question.answerable for g in groups])
-    sets = [set_of(g) for g in groups]
-    weight = np.ones(len(groups))
+    coef, intercept = logistic(x, y.astype(np.float64), l2=0.1, weight=balanced([set_of(g) for g in groups], y))
+    return (*(float(v) for v in coef), intercept)
+
+
+def balanced(sets: Sequence[str], labels: np.ndarray) -> np.ndarray:
+    """Per-row weights under which each set weighs the same in total and, within a set, each
+    class (answerable or not) does; they sum to the number of rows."""
+    weight = np.ones(len(sets))
     for name in set(sets):
         for label in (True, False):
-            members = [i for i, (s, a) in enumerate(zip(sets, y)) if s == name and a == label]
+            members = [i for i, (s, a) in enumerate(zip(sets, labels)) if s == name and a == label]
             weight[members] = 1.0 / max(1, len(members))
-    coef, intercept = logistic(x, y.astype(np.float64), l2=0.1, weight=weight * len(groups) / len(set(sets)) / 2)
-    return (*(float(v) for v in coef), intercept)
+    return weight * len(sets) / len(set(sets)) / 2
 
 
 def best_score(g: CandidateGroup, model: Rescorer) -> float:

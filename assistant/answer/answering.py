@@ -55,7 +55,7 @@ def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: Doc
     scored = sorted(((rescorer.score(c.features), c) for c in found), key=lambda item: -item[0])
     # Measure the evidence before composing anything (docs/answers.md, Abstention).
     answerable = rescorer.answerable(answerability(query, hits, scored[0][0])) if scored else 0.0
-    refused = answerable < settings.abstain_below
+    refused = not scored or answerable < settings.abstain_below
     marks: list[tuple[float, str, AnswerSpan]] = []
     if reader is not None and not refused:
         scored, marks, answerable = read(query.text, scored, reader, blend, answerable, settings, document)
