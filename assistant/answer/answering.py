@@ -57,7 +57,7 @@ def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: Doc
     answerable = rescorer.answerable(answerability(query, hits, scored[0][0])) if scored else 0.0
     refused = not scored or answerable < settings.abstain_below
     marks: list[tuple[float, str, AnswerSpan]] = []
-    if reader is not None and not refused:
+    if reader is not None and not refused and reads(query):
         scored, marks, answerable = read(query.text, scored, reader, blend, answerable, settings, document)
         refused = answerable < settings.reader_abstain_below
     if refused:
@@ -89,6 +89,13 @@ def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: Doc
     else:
         text = " ".join(f"“{one_line(c.excerpt)}” [{c.n}]" for c in citations)
     return Answer(query.text, text, False, tuple(citations), (), searched)
+
+
+def reads(query: Query) -> bool:
+    """Whether the reader is asked at all: not who signed or wrote a text, which a signature block
+    or a byline answers, not prose like its training sets' (docs/answers.md, The reader); the
+    rescorer alone, with its features for those, answers them."""
+    return not (query.types.signing or query.about_authorship)
 
 
 def read(question: str, scored: Sequence[tuple[float, Candidate]], reader: Reader, blend: Blend,

@@ -125,3 +125,15 @@ def test_the_shipped_reader_loads_offline_with_its_card_and_blend() -> None:
     assert readings[0].score > readings[1].score  # trained: the sentence that answers reads as answering
     assert "25 September 2020" in "The declaration was signed on 25 September 2020 in London."[
         readings[0].start:readings[0].end]
+
+
+def test_who_signed_or_wrote_is_answered_by_the_rescorer_alone(
+        seed_index: Settings, embedder: SentenceTransformerEmbedder, untrained_reader: Path) -> None:
+    off = Assistant(seed_index, embedder)
+    on = Assistant(reading(seed_index, untrained_reader, reader_mark_above=float("-inf")), embedder)
+    for question in ("Which UK ministers signed the US-UK AI declaration?",  # a signature block answers
+                     "Who wrote the statement on international AI cooperation?"):  # a byline answers
+        without, with_reader = off.ask(question), on.ask(question)
+        assert [(c.doc_id, c.start, c.end) for c in with_reader.citations] == \
+               [(c.doc_id, c.start, c.end) for c in without.citations]
+        assert with_reader.citations and all(c.answer is None for c in with_reader.citations)
