@@ -109,8 +109,8 @@ class Settings:
     costs about 10 ms on 2 CPU cores in int8 (the shipped blend was fitted reading 6)."""
     reader_abstain_below: float = 0.5
     """With the reader on, answer only when the probability that the documents answer, as the
-    reader's blend weighs it (`reader_dir`/blend.json, fitted by `scripts/train_rescorer.py
-    --reader`), is at least this (`benchmarks/abstention_margin.py --reader` prints the trade-off)."""
+    reader's blend weighs it (`reader_dir`/blend.json, fitted by `scripts/fit_blend.py`), is at
+    least this (`benchmarks/abstention_margin.py --reader` prints the trade-off)."""
     reader_mark_above: float = 0.0
     """Mark the answer's words in a quote when the reader prefers that span to marking nothing
     by more than this (a logit margin)."""

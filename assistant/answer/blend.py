@@ -2,8 +2,8 @@
 each excerpt it read, weighed together by a logistic model, and the same for whether the
 documents answer the question at all.
 
-The weights are fitted on public question sets by `scripts/train_rescorer.py --reader DIR`
-and kept in DIR/blend.json, beside the reader's weights (a retrained reader needs a refit).
+The weights are fitted on public question sets by `scripts/fit_blend.py --reader DIR` and
+kept in DIR/blend.json, beside the reader's weights (a retrained reader needs a refit).
 Without that file the blend is EVEN_BLEND: the two log-odds averaged.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from .reader import Reading
-from .rescorer import sigmoid
+from .rescorer import ordered_weights, sigmoid
 
 BLEND = "blend.json"
 SPAN_CLIP = 20.0  # a span margin's magnitude past this says nothing more
@@ -83,17 +83,10 @@ def read_blend(path: Path) -> Blend:
     """The blend in `path`; its names must be exactly today's EXCERPT and QUESTION."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return Blend(_ordered(data["weights"], EXCERPT), float(data["bias"]),
-                     _ordered(data["answerable"]["weights"], QUESTION), float(data["answerable"]["bias"]))
+        return Blend(ordered_weights(data["weights"], EXCERPT), float(data["bias"]),
+                     ordered_weights(data["answerable"]["weights"], QUESTION), float(data["answerable"]["bias"]))
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"{path}: not a reader blend ({exc}); run scripts/train_rescorer.py --reader") from exc
-
-
-def _ordered(weights: dict[str, float], names: Sequence[str]) -> tuple[float, ...]:
-    if set(weights) != set(names):
-        raise ValueError(f"names differ (missing {sorted(set(names) - set(weights))}, "
-                         f"unknown {sorted(set(weights) - set(names))})")
-    return tuple(float(weights[name]) for name in names)
+        raise ConfigError(f"{path}: not a reader blend ({exc}); run scripts/fit_blend.py") from exc
 
 
 @functools.cache

@@ -52,13 +52,14 @@ def read_rescorer(path: Path) -> Rescorer:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         answerable = data["answerable"]
-        return Rescorer(_weights(data["weights"], FEATURES), float(data["bias"]),
-                        _weights(answerable["weights"], ANSWERABILITY), float(answerable["bias"]))
+        return Rescorer(ordered_weights(data["weights"], FEATURES), float(data["bias"]),
+                        ordered_weights(answerable["weights"], ANSWERABILITY), float(answerable["bias"]))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"{path}: not a rescorer model ({exc}); run scripts/train_rescorer.py") from exc
 
 
-def _weights(weights: dict[str, float], names: Sequence[str]) -> tuple[float, ...]:
+def ordered_weights(weights: dict[str, float], names: Sequence[str]) -> tuple[float, ...]:
+    """A model file's weights by name, in the order of `names`, which they must be exactly."""
     if set(weights) != set(names):
         missing, extra = set(names) - set(weights), set(weights) - set(names)
         raise ValueError(f"features differ (missing {sorted(missing)}, unknown {sorted(extra)})")
