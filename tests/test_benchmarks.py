@@ -220,6 +220,39 @@ def test_train_reader_trains_saves_and_reports_held_out_figures(tmp_path: Path) 
     readings = reader.read("When was the declaration signed?", texts)
     assert len(readings) == 2 and all(0 <= r.start < r.end <= len(t) for r, t in zip(readings, texts))
     assert (tmp_path / "reader" / "reader.safetensors").stat().st_size < 40e6
+    run_script(REPO / "scripts" / "train_reader.py", "--init", str(tmp_path / "reader"), "--swapped", "3000",
+               "--steps", "1", "--scale", "0.002", "--eval-questions", "2", "--no-baseline",
+               "--out", str(tmp_path / "more"), timeout=600)
+    more = json.loads((tmp_path / "more" / "reader.json").read_text(encoding="utf-8"))
+    assert more["run"]["steps"] == 1 and more["continued_from"]["run"] == card["run"]
+    assert "figures" not in more["continued_from"] and "squad-swapped" in more["trained_on"]
+
+
+def test_swapped_questions_ask_for_a_word_their_paragraph_lacks() -> None:
+    sys.path.insert(0, str(REPO / "scripts"))
+    import random
+
+    import reader_data as data
+
+    more = " Critics praised its story. Sales were strong in Japan. A sequel was planned."
+    paragraphs = ["Twilight Princess was released in November 2006 for the Wii. Link is its hero." + more,
+                  "Ocarina of Time came out in 1998. Zelda is a princess of Hyrule." + more,
+                  "Majora's Mask followed in 2000." + more]
+    questions = [data.Question("squad", "zelda", paragraphs[0], "When was Twilight Princess released for the Wii?",
+                               ((32, 45),)),
+                 data.Question("squad", "zelda", paragraphs[1], "When did Ocarina of Time come out?", ((27, 31),)),
+                 data.Question("squad", "zelda", paragraphs[2], "When did Majora's Mask follow?", ((26, 30),))]
+    swapped = data.swapped(questions, random.Random(0))
+    assert swapped and all(not q.answers and q.near for q in swapped)
+    for q in swapped:
+        asked, before = q.question.split(), next(o.question for o in questions if o.text == q.text).split()
+        assert len(asked) == len(before) and sum(a != b for a, b in zip(asked, before)) == 1
+        new_word = next(a for a, b in zip(asked, before) if a != b).strip("?")
+        assert new_word.lower() not in q.text.lower()
+        group = data.group_of(q, random.Random(0))
+        assert group is not None and not group.answerable
+        start, end = q.near[0]
+        assert any(q.text[start:end] in pair.text for pair in group.pairs)  # the close window is shown
 
 
 @pytest.mark.skipif(not (SHARED / "train" / "cuad-train").exists(), reason="shared training sets not present")
