@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import reader_data as data
 
-from assistant.evaluation.questions import squad_normal, token_f1
+from assistant.evaluation.questions import exact_match, token_f1
 
 CANDIDATES = 12
 Scorer = Callable[[str, Sequence[str]], list[tuple[float, int, int]]]
@@ -92,7 +92,7 @@ def _set_figures(scorer: Scorer, questions: Sequence[data.Question], rng: random
         if q.mark and start >= 0:
             marked = q.text[top[0] + start:top[0] + end]
             golds = [q.text[a:b] for a, b in q.answers]
-            em.append(max(float(squad_normal(marked) == squad_normal(g)) for g in golds))
+            em.append(max(exact_match(marked, g) for g in golds))
             f1.append(max(token_f1(marked, g) for g in golds))
     out: dict[str, float] = {"questions": len(questions), "answerable": len(best_answerable)}
     if hits1:

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import reader_data as data
 from reader_eval import baseline_scorer, evaluate, print_figures, reader_scorer
 
-from assistant.answer.reader import DEFAULT_DIR, MAX_LENGTH, Reader, build_model, save_reader, write_card
+from assistant.answer.reader import DEFAULT_DIR, MAX_LENGTH, Reader, build_model, read_card, save_reader, write_card
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -231,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         card = reader.card
     else:
         # what the model had seen before this run (read now: --init may be --out)
-        earlier = {k: v for k, v in Reader(args.init).card.items() if k != "figures"} if args.init else None
+        earlier = {k: v for k, v in read_card(args.init).items() if k != "figures"} if args.init else None
         groups = training_groups(fit, rng, {**TRAIN_LIMITS, "squad-swapped": args.swapped}, args.scale)
         if not groups:
             print("error: no training questions found under", args.train, file=sys.stderr)

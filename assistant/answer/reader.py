@@ -104,6 +104,11 @@ def write_card(folder: Path, card: dict[str, Any]) -> None:
     (folder / CARD).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
 
 
+def read_card(folder: Path) -> dict[str, Any]:
+    card: dict[str, Any] = json.loads((folder / CARD).read_text(encoding="utf-8"))
+    return card
+
+
 class Reader:
     """A trained reader, ready to read (CPU, eval mode, one batch per call)."""
 
@@ -117,7 +122,7 @@ class Reader:
         weights = folder / WEIGHTS
         if not weights.exists():
             raise ConfigError(f"{weights}: no reader model; run scripts/train_reader.py")
-        self.card: dict[str, Any] = json.loads((folder / CARD).read_text(encoding="utf-8"))
+        self.card = read_card(folder)
         self.tokenizer = AutoTokenizer.from_pretrained(str(base_model_path()))
         self.model = build_model()
         state = {name: tensor.float() for name, tensor in load_file(str(weights)).items()}

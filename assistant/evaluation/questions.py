@@ -145,8 +145,7 @@ def summarize(results: Sequence[EvalResult]) -> dict[str, float | int | None]:
         # The answer marked in the first quote against the evidence strings (SQuAD's normalisation):
         # the share of answerable questions with one, and its exact match and token F1 where there is one.
         "marked": round(len(marked) / len(answerable), 4) if answerable else None,
-        "marked_em": _mean([max(float(squad_normal(r.marked or "") == squad_normal(e)) for e in r.question.evidence)
-                            for r in marked]),
+        "marked_em": _mean([max(exact_match(r.marked or "", e) for e in r.question.evidence) for r in marked]),
         "marked_f1": _mean([max(token_f1(r.marked or "", e) for e in r.question.evidence) for r in marked]),
     }
 
@@ -159,6 +158,11 @@ def squad_normal(text: str) -> str:
     """SQuAD's answer normalisation: lower case, no punctuation, no articles, single spaces."""
     text = "".join(c for c in text.lower() if c not in string.punctuation)
     return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
+
+
+def exact_match(marked: str, gold: str) -> float:
+    """SQuAD's exact match of a marked answer against a gold one: 1.0 or 0.0."""
+    return float(squad_normal(marked) == squad_normal(gold))
 
 
 def token_f1(marked: str, gold: str) -> float:
