@@ -12,8 +12,10 @@ half the rescorer trained on, and only on documents the reader did not train on 
 card, reader.json, lists the PolicyQA policies it held out; it trained on none of the other
 sets' documents); every "held-out" figure comes from documents neither model, nor the blend,
 trained on. The excerpt model fits on SQuAD as the rescorer's does; the answerability model on
-every trainable set, its threshold set so that with the rescorer's refusals at most
---max-refused of each set's answerable questions are refused.
+every trainable set, its threshold set so that it refuses at most --max-refused of each set's
+answerable questions that the rescorer lets through. Last, `within`: how much lower the cuts
+relative to the best excerpt (cite_within, extend_within) must be under the blend, whose
+probabilities are sharper, to keep as many excerpts as the rescorer's keep.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import train_rescorer as rescoring
 
 from assistant.answer.blend import BLEND, EXCERPT, QUESTION, Blend, read_blend
 from assistant.answer.reader import WEIGHTS, Reader
-from assistant.answer.rescorer import Rescorer, default_rescorer
+from assistant.answer.rescorer import Rescorer, default_rescorer, sigmoid
 from assistant.config import REPO_ROOT, Settings
 from assistant.evaluation.candidates import CandidateGroup, ReadCandidates, read_candidates
 from assistant.evaluation.sets import question_sets, reader_held_out
@@ -80,7 +82,7 @@ def as_group(g: CandidateGroup, read: ReadCandidates) -> CandidateGroup:
 def fit_answerable(rows: Read, blend: Blend, settings: Settings) -> tuple[tuple[float, ...], float]:
     """Logistic regression of "the documents answer" over blend.QUESTION on the questions the
     rescorer lets through; each set weighs the same in total, and within it each class does."""
-    passed = [(g, r) for g, r in rows if len(r.order) and r.answerable >= settings.abstain_below]
+    passed = [(g, r) for g, r in rows if lets_through(r, settings)]
     x = np.array([r.question_evidence(blend) for _, r in passed])
     y = np.array([g.question.answerable for g, _ in passed])
     coef, intercept = rescoring.logistic(x, y.astype(np.float64), l2=0.1,
@@ -88,22 +90,61 @@ def fit_answerable(rows: Read, blend: Blend, settings: Settings) -> tuple[tuple[
     return tuple(float(v) for v in coef), intercept
 
 
+def lets_through(read: ReadCandidates, settings: Settings) -> bool:
+    """Whether the rescorer, which refuses first, leaves the question to the blend."""
+    return bool(len(read.order)) and read.answerable >= settings.abstain_below
+
+
 def answered(read: ReadCandidates, blend: Blend, settings: Settings) -> float:
     """P(the documents answer) with the reader on; 0 where the rescorer refuses first."""
-    if not len(read.order) or read.answerable < settings.abstain_below:
-        return 0.0
-    return blend.answerable(read.question_evidence(blend))
+    return blend.answerable(read.question_evidence(blend)) if lets_through(read, settings) else 0.0
 
 
 def threshold_for(trainable: dict[str, Read], blend: Blend, settings: Settings, max_refused: float) -> float:
-    """The highest threshold that, with the rescorer's refusals, refuses at most `max_refused` of
-    each set's answerable questions."""
+    """The highest threshold that refuses at most `max_refused` of each set's answerable questions
+    that the rescorer lets through (counted apart from the rescorer's own refusals, so that a set
+    the rescorer already refuses more of still bounds the blend rather than silencing it)."""
     cuts = []
     for rows in trainable.values():
-        ps = sorted(answered(r, blend, settings) for g, r in rows if g.question.answerable)
+        ps = sorted(blend.answerable(r.question_evidence(blend)) for g, r in rows
+                    if g.question.answerable and lets_through(r, settings))
         if ps:
             cuts.append(ps[int(max_refused * len(ps))])
     return min(cuts)
+
+
+def within_for(trainable: dict[str, Read], blend: Blend, settings: Settings) -> tuple[float, float, float]:
+    """Blend.within: the factor on the cuts relative to the best excerpt under which the blend keeps
+    as many candidate excerpts within `cite_within` of the best as the rescorer keeps (those read
+    at the blend's probability, the others at the rescorer's, as answering.read leaves them; each
+    set with answerable questions weighing the same); with the two counts it matches."""
+    rescorer = default_rescorer()
+
+    def kept(probabilities: np.ndarray, cut: float) -> int:
+        return int((probabilities >= cut * probabilities.max()).sum())
+
+    def probabilities(g: CandidateGroup, r: ReadCandidates) -> tuple[np.ndarray, np.ndarray]:
+        before = np.array([rescorer.score(f) for f in g.features])
+        after = before.copy()
+        after[r.order] = [sigmoid(blend.logit(e)) for e in r.evidence]
+        return before, after
+
+    sets = []
+    for rows in trainable.values():
+        read = [probabilities(g, r) for g, r in rows if g.question.answerable and lets_through(r, settings)]
+        if read:
+            sets.append(read)
+    if not sets:
+        return 1.0, 0.0, 0.0
+
+    def mean_kept(which: int, cut: float) -> float:
+        return float(np.mean([np.mean([kept(pair[which], cut) for pair in pairs]) for pairs in sets]))
+
+    target = mean_kept(0, settings.cite_within)
+    factors = np.round(np.arange(0.05, 1 / settings.cite_within + 1e-9, 0.01), 2)
+    counts = [mean_kept(1, settings.cite_within * k) for k in factors]
+    best = min(range(len(factors)), key=lambda i: (abs(counts[i] - target), -factors[i]))
+    return float(factors[best]), target, counts[best]
 
 
 def report(parts: Sequence[tuple[str, Read]], blend: Blend, settings: Settings, threshold: float) -> dict[str, Any]:
@@ -145,8 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="at most this many questions per set, spread over it")
     parser.add_argument("--cache", type=Path, help="keep each set's candidates and readings in this folder and "
                         "reuse them (delete it after changing features or retrieval)")
-    parser.add_argument("--max-refused", type=float, default=0.05, help="with the rescorer's refusals, refuse at "
-                        "most this share of each trained-on set's answerable questions (default %(default)s)")
+    parser.add_argument("--max-refused", type=float, default=0.05, help="refuse at most this share of each "
+                        "trained-on set's answerable questions that the rescorer lets through (default %(default)s)")
     parser.add_argument("--sets", nargs="+", choices=list(question_sets()), default=list(question_sets()),
                         help="question sets (default: all; the seed corpus's are scored, never fitted on)")
     parser.add_argument("--report-only", action="store_true", help="score the blend in --reader; write nothing")
@@ -181,6 +222,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Stored as a bias shift, so that Settings.reader_abstain_below (0.5) stays the documented cut.
         blend = dataclasses.replace(blend, answerable_bias=answerable_bias - float(np.log(cut / (1 - cut))))
         threshold = 0.5
+        within, kept_before, kept_after = within_for(trainable, blend, settings)
+        blend = dataclasses.replace(blend, within=within)
+        print(f"within: {within} (candidates kept within cite_within {settings.cite_within} of the best: "
+              f"rescorer {kept_before:.2f}, blend {kept_after:.2f})")
 
     parts = [(f"{n} held-out", [(g, r) for g, r in rows if unseen(n, g) and rescoring.held_out(rescoring.split_key(g))])
              for n, rows in read.items() if sets[n].trainable]

@@ -92,6 +92,35 @@ def test_fit_blend_scores_the_blend_beside_a_reader(index_root: Path, tmp_path: 
     assert json.loads((folder / BLEND).read_text(encoding="utf-8")) == EVEN_BLEND.to_json()
 
 
+def test_fit_blend_threshold_counts_only_what_the_rescorer_lets_through() -> None:
+    """A set whose answerable questions the rescorer already refuses more than --max-refused of
+    still bounds the blend's threshold (it was 0 then, and the stored bias infinite)."""
+    import numpy as np
+
+    from assistant.answer.blend import Blend
+    from assistant.answer.reader import Reading
+    from assistant.config import Settings
+    from assistant.evaluation.candidates import CandidateGroup, ReadCandidates
+    from assistant.evaluation.questions import EvalQuestion
+
+    sys.path.insert(0, str(REPO / "scripts"))
+    import fit_blend
+
+    def row(qid: str, answerable: float) -> tuple[CandidateGroup, ReadCandidates]:
+        question = EvalQuestion(f"set:{qid}", "q", ("e",), True)
+        group = CandidateGroup(question, np.zeros((1, 1)), np.array([True]), (("c", 0, 0),), ("t",), 0, 0, 0, 0, 0)
+        read = ReadCandidates(np.array([0]), np.zeros((1, 3)), (Reading(0.0, -1, -1, 0.0),), answerable)
+        return group, read
+
+    settings = Settings.from_env(abstain_below=0.5, progress=False)
+    blend = Blend((1.0, 0.0, 0.0), 0.0, (1.0, 0.0, 0.0), 0.0)  # P(answers) = the rescorer's
+    refused_first = [row(f"r{i}", 0.3) for i in range(3)]
+    passed = [row(f"p{i}", p) for i, p in enumerate((0.9, 0.6, 0.8, 0.7, 0.65, 0.95, 0.85))]
+    trainable = {"set": refused_first + passed}
+    assert fit_blend.threshold_for(trainable, blend, settings, 0.05) == pytest.approx(0.6)
+    assert fit_blend.threshold_for(trainable, blend, settings, 0.3) == pytest.approx(0.7)  # 2 of the 7 below
+
+
 def test_train_rescorer_refuses_to_fit_on_nothing(index_root: Path, tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "scripts/train_rescorer.py", "--sets", "seed-unanswerable",
                              "--limit", "3", "--index-root", str(index_root), "--out", str(tmp_path / "m.json")],

@@ -57,19 +57,21 @@ def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: Doc
     answerable = rescorer.answerable(answerability(query, hits, scored[0][0])) if scored else 0.0
     refused = not scored or answerable < settings.abstain_below
     marks: list[tuple[float, str, AnswerSpan]] = []
+    cite_within, extend_within = settings.cite_within, settings.extend_within
     if reader is not None and not refused and reads(query):
         scored, marks, answerable = read(query.text, scored, reader, blend, answerable, settings, document)
         refused = answerable < settings.reader_abstain_below
+        cite_within, extend_within = cite_within * blend.within, extend_within * blend.within
     if refused:
         closest = [_citation(n, h, h.chunk.sentences[0], h.chunk.sentences[-1], document(h.chunk.doc_id), h.dense)
                    for n, h in enumerate(hits[:3], start=1)]
         return Answer(query.text, NOT_COVERED, True, (), tuple(_verified(closest, document)), searched)
 
     chosen = [_quote(hit, first, last, score) for hit, first, last, score
-              in _choose(scored, settings.max_citations, settings.cite_within, query.comparison)]
-    if settings.extend_within < settings.cite_within:
+              in _choose(scored, settings.max_citations, cite_within, query.comparison)]
+    if extend_within < cite_within:
         offers = [_quote(c.hit, c.first, c.last, score) for score, c in scored]
-        chosen = extended(chosen, offers, settings.extend_within, document, settings.extend_gap, settings.quote_words)
+        chosen = extended(chosen, offers, extend_within, document, settings.extend_gap, settings.quote_words)
     chosen = joined(chosen, document, settings.quote_words)
     if query.comparison:
         # Group by source, sources in order of their best excerpt.

@@ -49,6 +49,10 @@ class Blend:
     bias: float
     answerable_weights: tuple[float, ...]
     answerable_bias: float
+    # The cuts relative to the best excerpt (Settings.cite_within, extend_within) times this, when
+    # the blend ranks: its probabilities are sharper than the rescorer's, so the same share of
+    # the best one keeps fewer excerpts; fitted so that as many are kept as the rescorer keeps.
+    within: float = 1.0
 
     def logit(self, evidence: Sequence[float]) -> float:
         return self.bias + sum(w * x for w, x in zip(self.weights, evidence))
@@ -60,7 +64,7 @@ class Blend:
     def to_json(self) -> dict[str, object]:
         return {"weights": dict(zip(EXCERPT, self.weights)), "bias": self.bias,
                 "answerable": {"weights": dict(zip(QUESTION, self.answerable_weights)),
-                               "bias": self.answerable_bias}}
+                               "bias": self.answerable_bias}, "within": self.within}
 
 
 EVEN_BLEND = Blend((0.5, 0.5, 0.0), 0.0, (0.0, 0.0, 1.0), 0.0)
@@ -84,7 +88,8 @@ def read_blend(path: Path) -> Blend:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         return Blend(ordered_weights(data["weights"], EXCERPT), float(data["bias"]),
-                     ordered_weights(data["answerable"]["weights"], QUESTION), float(data["answerable"]["bias"]))
+                     ordered_weights(data["answerable"]["weights"], QUESTION), float(data["answerable"]["bias"]),
+                     float(data.get("within", 1.0)))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"{path}: not a reader blend ({exc}); run scripts/fit_blend.py") from exc
 

@@ -59,6 +59,9 @@ def question_sets(shared: Path = SHARED) -> dict[str, QuestionSet]:
         QuestionSet("fresh", seed, (OWN / "fresh_qa.jsonl",), False),
         QuestionSet("fresh2", seed, (OWN / "fresh2_qa.jsonl",), False),
         QuestionSet("seed-unanswerable", seed, (OWN / "unanswerable" / "seed.jsonl",), True),
+        # Answerable questions in a policy analyst's own words, over documents the seed corpus is
+        # not: the fits' only answerable questions of that kind (eval/README.md).
+        QuestionSet("corpus-extra", shared / "corpus-extra", (OWN / "corpus-extra_qa.jsonl",), True),
         QuestionSet("corpus-extra-unanswerable", shared / "corpus-extra",
                     (OWN / "unanswerable" / "corpus-extra.jsonl",), True),
         QuestionSet("policyqa-unanswerable", policies, (OWN / "unanswerable" / "policyqa.jsonl",), True,

@@ -89,7 +89,7 @@ def test_an_int8_reader_reads_like_the_float32_one(untrained_reader: Path) -> No
 
 
 def test_a_blend_reads_back_and_a_bad_one_is_a_clear_error(tmp_path: Path) -> None:
-    blend = replace(EVEN_BLEND, weights=(0.25, 1.5, 0.1), bias=-1.0, answerable_bias=2.0)
+    blend = replace(EVEN_BLEND, weights=(0.25, 1.5, 0.1), bias=-1.0, answerable_bias=2.0, within=0.7)
     (tmp_path / BLEND).write_text(json.dumps(blend.to_json()), encoding="utf-8")
     assert read_blend(tmp_path / BLEND) == blend
     assert blend_at(tmp_path / "no-such-folder") == EVEN_BLEND
@@ -107,6 +107,19 @@ def test_the_blend_beside_the_reader_decides_refusals(
         (folder / BLEND).write_text(json.dumps(blend.to_json()), encoding="utf-8")
         answer = Assistant(reading(seed_index, folder), embedder).ask(question)
         assert answer.abstained == refuses and bool(answer.citations) != refuses
+
+
+def test_the_blends_within_lowers_the_cuts_relative_to_the_best_excerpt(
+        seed_index: Settings, embedder: SentenceTransformerEmbedder, untrained_reader: Path, tmp_path: Path) -> None:
+    quoted = {}
+    for within in (1.0, 0.05):
+        folder = shutil.copytree(untrained_reader, tmp_path / f"reader{within}")
+        blend = replace(EVEN_BLEND, answerable_bias=60.0, within=within)
+        (folder / BLEND).write_text(json.dumps(blend.to_json()), encoding="utf-8")
+        assistant = Assistant(reading(seed_index, folder), embedder)
+        answers = [assistant.ask(q) for q in QUESTIONS[:6]]
+        quoted[within] = sum(len(c.excerpt.split()) for a in answers for c in a.citations)
+    assert quoted[0.05] > quoted[1.0]  # more quotes kept, and widened further
 
 
 def test_the_shipped_reader_loads_offline_with_its_card_and_blend() -> None:
