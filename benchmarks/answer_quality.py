@@ -9,9 +9,11 @@ Each question goes through Assistant.ask exactly as `assistant eval` asks it (wi
 ones; PolicyQA (3,809 questions over 20 privacy policies) and SQuAD 2.0 (6,078 over 16
 Wikipedia articles, half unanswerable), each question within its document; and our own
 unanswerable questions over the seed corpus, ../shared/corpus-extra and PolicyQA's policies
-(eval/unanswerable/). For PolicyQA and SQuAD the "held-out" rows count only the documents
-the rescorer was not trained on (assistant/answer/rescorer.json says which) and, when there is a
-reading model in Settings.reader_dir, that it did not train on either (its reader.json).
+(eval/unanswerable/); CUAD's clause questions over the contracts the reader held out. For the
+sets of documents the fits may train on (PolicyQA, SQuAD, CUAD) the "held-out" rows count only
+the half of the documents that the rescorer and the reader's blend are never fitted on
+(evaluation.sets.held_out; rescorer.json lists them) and, when there is a reading model in
+Settings.reader_dir, that it did not train on either (its reader.json).
 """
 
 from __future__ import annotations
@@ -27,16 +29,9 @@ from typing import Any
 from _common import add_question_set_arguments, print_header, question_sets_with_assistants
 
 from assistant.answer.reader import CARD
-from assistant.answer.rescorer import DEFAULT_PATH
 from assistant.config import Settings
 from assistant.evaluation.questions import EvalResult, evaluate, summarize
-from assistant.evaluation.sets import reader_held_out
-
-
-def held_out_documents() -> set[str]:
-    data = json.loads(DEFAULT_PATH.read_text(encoding="utf-8"))
-    held = data.get("trained", {}).get("held_out_documents", {})
-    return {doc for docs in held.values() for doc in docs}
+from assistant.evaluation.sets import held_out, reader_held_out
 
 
 def reader_card(folder: Path) -> dict[str, Any]:
@@ -78,7 +73,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print_header("answer quality")
 
-    held = held_out_documents()
     by_reader = reader_held_out(reader_card(Settings.from_env().reader_dir))
     rows: list[dict[str, object]] = []
     for qs, assistant in question_sets_with_assistants(args.sets, args.index_root):
@@ -91,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows.append(row(name, reader, results))
             if qs.trainable and any(documents.values()):
                 rows.append(row(f"{name} held-out", reader,
-                                [r for r in results if set(documents[r.question.qid]) <= held
+                                [r for r in results if all(map(held_out, documents[r.question.qid]))
                                  and qs.unseen_by_reader(documents[r.question.qid], by_reader)]))
             done = rows[-2] if qs.trainable and any(documents.values()) else rows[-1]
             print(f"{name} (reader {reader}): {len(results)} questions in {time.perf_counter() - started:.0f} s; "

@@ -42,7 +42,7 @@ from assistant.answer.reader import WEIGHTS, Reader
 from assistant.answer.rescorer import Rescorer, default_rescorer, sigmoid
 from assistant.config import REPO_ROOT, Settings
 from assistant.evaluation.candidates import CandidateGroup, ReadCandidates, read_candidates
-from assistant.evaluation.sets import question_sets, reader_held_out
+from assistant.evaluation.sets import held_out, question_sets, reader_held_out
 
 Read = list[tuple[CandidateGroup, ReadCandidates]]
 
@@ -202,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def unseen(name: str, g: CandidateGroup) -> bool:  # no document the reader trained on
         return sets[name].unseen_by_reader((rescoring.split_key(g),), held_by_reader)
 
-    trainable = {n: [(g, r) for g, r in rows if unseen(n, g) and not rescoring.held_out(rescoring.split_key(g))]
+    trainable = {n: [(g, r) for g, r in rows if unseen(n, g) and not held_out(rescoring.split_key(g))]
                  for n, rows in read.items() if sets[n].trainable}
     if args.report_only:
         blend = read_blend(args.reader / BLEND)
@@ -227,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"within: {within} (candidates kept within cite_within {settings.cite_within} of the best: "
               f"rescorer {kept_before:.2f}, blend {kept_after:.2f})")
 
-    parts = [(f"{n} held-out", [(g, r) for g, r in rows if unseen(n, g) and rescoring.held_out(rescoring.split_key(g))])
+    parts = [(f"{n} held-out", [(g, r) for g, r in rows if unseen(n, g) and held_out(rescoring.split_key(g))])
              for n, rows in read.items() if sets[n].trainable]
     parts += [(f"{n} (never fitted on)", rows) for n, rows in read.items() if not sets[n].trainable]
     figures = report([(n, rows) for n, rows in parts if rows], blend, settings, threshold)

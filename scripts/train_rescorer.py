@@ -38,7 +38,7 @@ from assistant.answer.rescorer import DEFAULT_PATH, Rescorer, read_rescorer
 from assistant.config import REPO_ROOT, Settings
 from assistant.errors import ConfigError
 from assistant.evaluation.candidates import CandidateGroup, collect
-from assistant.evaluation.sets import QuestionSet, question_sets, settings_for
+from assistant.evaluation.sets import QuestionSet, held_out, question_sets, settings_for
 from assistant.indexing.embedding import Embedder
 from assistant.pipeline import Assistant, build_index, get_embedder
 
@@ -53,11 +53,6 @@ HAND_SET = {"byline": 3.0, "signatory": 3.0}
 # own independent questions and no better on PolicyQA's held-out policies (docs/experiments.md, 2026-12-04).
 # PolicyQA still trains the answerability model.
 EXCERPT_SETS = ("squad2", "squad2-open")
-
-
-def held_out(doc_id: str) -> bool:
-    """Half of each set's documents, fixed by their id, are never trained on."""
-    return int(hashlib.sha1(doc_id.encode()).hexdigest(), 16) % 2 == 0
 
 
 def groups_for(qs: QuestionSet, index_root: Path, limit: int | None, embedder: Embedder,

@@ -8,6 +8,7 @@ their callers.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from .questions import EvalQuestion, read_questions
 
 SHARED = REPO_ROOT.parent / "shared"
 OWN = REPO_ROOT / "eval"
+MADE = REPO_ROOT / "index" / "eval" / "sources"  # sets written from ../shared/train on first use (not committed)
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,19 @@ class QuestionSet:
     trainable: bool  # scripts/train_rescorer.py may fit on (half of) it
     scoped: bool = True  # each question is asked within its `doc`; False: of the whole corpus
     reader_source: str | None = None  # the reading model's training source over these documents, if any
+    made_from: Path | None = None  # a training file the corpus and questions are written from on first use
+
+    def make(self) -> None:
+        """Write a made set's corpus and questions (evaluation.contracts) when they are missing
+        and its source is there: the documents of the source named like the set that the shipped
+        reader's card says it held out (so the reader has seen none of them)."""
+        if self.made_from is None or not self.made_from.exists() or self.corpus.exists():
+            return
+        from ..answer.reader import DEFAULT_DIR, read_card
+        from .contracts import write_contract_set
+
+        held = reader_held_out(read_card(DEFAULT_DIR)).get(self.name, set())
+        write_contract_set(self.made_from, self.corpus.parent, held)
 
     def unseen_by_reader(self, doc_ids: tuple[str, ...], reader_held_out: dict[str, set[str]]) -> bool:
         """Whether the reading model never trained on these documents: its card's `held_out`
@@ -33,6 +48,8 @@ class QuestionSet:
         return self.reader_source is None or set(doc_ids) <= reader_held_out.get(self.reader_source, set())
 
     def exists(self) -> bool:
+        """Whether the set can be asked (a made set is written first, when its source is there)."""
+        self.make()
         return self.corpus.exists() and all(p.exists() for p in self.questions)
 
     def read(self, limit: int | None = None) -> list[EvalQuestion]:
@@ -70,12 +87,21 @@ def question_sets(shared: Path = SHARED) -> dict[str, QuestionSet]:
                     reader_source="policyqa"),
         QuestionSet("squad2", shared / "eval" / "squad2" / "corpus", (shared / "eval" / "squad2" / "dev_qa.jsonl",),
                     True),
+        # CUAD's clause questions over the 36 contracts the reader held out, each within its contract.
+        QuestionSet("cuad", MADE / "cuad" / "corpus", (MADE / "cuad" / "questions.jsonl",), True,
+                    made_from=shared / "train" / "cuad-train" / "train.json"),
         # The same questions asked of all 16 articles at once, as a user asks the whole corpus:
         # which document holds the answer matters here, as it does on the seed corpus.
         QuestionSet("squad2-open", shared / "eval" / "squad2" / "corpus",
                     (shared / "eval" / "squad2" / "dev_qa.jsonl",), True, scoped=False),
     ]
     return {s.name: s for s in sets}
+
+
+def held_out(doc_id: str) -> bool:
+    """Half of each set's documents (or, for a set without documents, its questions), fixed by
+    their id: the rescorer and the reader's blend are never fitted on them."""
+    return int(hashlib.sha1(doc_id.encode()).hexdigest(), 16) % 2 == 0
 
 
 def index_name(corpus: Path) -> str:

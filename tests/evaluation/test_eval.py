@@ -218,3 +218,28 @@ def test_eval_refuses_questions_about_documents_the_index_lacks(seed_index, tmp_
         [sys.executable, "-m", "assistant", "eval", str(lines), "--corpus", str(seed_index.corpus_dir),
          "--index", str(seed_index.index_dir)], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert result.returncode == 1 and "no-such-doc" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(not (SHARED / "train" / "cuad-train").exists(), reason="shared training sets not present")
+def test_held_out_contracts_are_written_as_a_question_set(tmp_path: Path) -> None:
+    from assistant.evaluation.contracts import MIN_EVIDENCE_WORDS, write_contract_set
+    from assistant.ingest.documents import slugify
+
+    source = SHARED / "train" / "cuad-train" / "train.json"
+    articles = json.loads(source.read_text(encoding="utf-8"))["data"][:2]
+    folder = tmp_path / "cuad"
+    write_contract_set(source, folder, [articles[0]["title"]])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cuad"]  # no staging folder left behind
+    doc = slugify(articles[0]["title"])
+    assert [p.name for p in (folder / "corpus").iterdir()] == [f"{doc}.txt"]
+    context = articles[0]["paragraphs"][0]["context"]
+    assert (folder / "corpus" / f"{doc}.txt").read_text(encoding="utf-8") == context
+    questions = read_questions(folder / "questions.jsonl")
+    assert questions and all(q.doc_ids == (doc,) for q in questions)
+    assert not any("Highlight the parts" in q.question for q in questions)
+    assert any(not q.answerable and not q.evidence for q in questions)
+    assert all(e in context and len(e.split()) >= MIN_EVIDENCE_WORDS for q in questions for e in q.evidence)
+    qas = articles[0]["paragraphs"][0]["qas"]
+    short_only = [qa for qa in qas if qa["answers"]
+                  and all(len(a["text"].split()) < MIN_EVIDENCE_WORDS for a in qa["answers"])]
+    assert len(questions) == len(qas) - len(short_only)  # those answered only by a word or two are left out
