@@ -92,7 +92,7 @@ class Settings:
     """Answer only when the probability that the documents answer the question is at least
     this (the rescorer's answerability model); below it the answer says the documents do not
     cover the question and lists the closest passages."""
-    reader: str = "off"
+    reader: str = "on"
     """The reading model (`reader_dir`, trained by scripts/train_reader.py): "on" reads the
     question with the rescorer's best `reader_excerpts` excerpts, puts the one that answers
     first, marks the answer's words in it, and refuses when it finds none that answers

@@ -41,7 +41,7 @@ from _common import (
 from assistant.config import Settings
 from assistant.pipeline import Assistant, build_index, get_embedder
 
-WARM_TARGET_MS = 50.0
+WARM_TARGET_MS = {"off": 50.0, "on": 100.0}  # by reader mode; with the reader, issue 28's target
 HEAVY_IMPORTS = ("sentence_transformers", "torch", "transformers", "transformers.modeling_utils",
                  "transformers.configuration_utils", "sklearn", "sklearn.metrics", "scipy.stats",
                  "numpy", "pandas", "tokenizers", "huggingface_hub", "safetensors", "faiss")
@@ -89,9 +89,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-cold", action="store_true", help="skip the cold-process part")
     parser.add_argument("--profile", choices=("auto", "always", "never"), default="auto",
                         help="cProfile one first pass; auto: when a median is over the "
-                             f"{WARM_TARGET_MS:.0f} ms target (default: auto)")
+                             "warm median target, 50 ms (100 ms with the reader) (default: auto)")
     parser.add_argument("--top", type=int, default=15, help="profile rows to print (default: 15)")
-    parser.add_argument("--reader", choices=("off", "on"), default="off",
+    parser.add_argument("--reader", choices=("off", "on"), default=Settings().reader,
                         help="answer with the reading model (ASSISTANT_READER; default: %(default)s)")
     parser.add_argument("--reader-dir", type=Path, metavar="DIR",
                         help="the reading model's folder (default: the shipped one, Settings.reader_dir)")
@@ -162,15 +162,16 @@ def warm(settings: Settings, questions: list[str], args: argparse.Namespace) -> 
     abstained = sum(r["abstained"] for r in first)
     print(f"\n(encode = time inside the model's encode calls: the question vector plus any "
           f"sentences not yet cached; {abstained} of {len(first)} first-pass answers abstained)")
+    target = WARM_TARGET_MS[settings.reader]
     for label in ("first pass", "repeat"):
         if out[label]["n"]:
-            print(f"target warm median <= {WARM_TARGET_MS:.0f} ms, {label}: "
-                  f"{out[label]['median_ms']:.1f} ms  {verdict(out[label]['median_ms'], WARM_TARGET_MS)}")
+            print(f"target warm median <= {target:.0f} ms, {label}: "
+                  f"{out[label]['median_ms']:.1f} ms  {verdict(out[label]['median_ms'], target)}")
     slowest = sorted(first, key=lambda r: -r["s"])[:3]
     print("slowest first-pass asks: " + "; ".join(
         f"{r['s'] * 1000:.0f} ms ({r['texts']} texts encoded) {r['question'][:50]!r}" for r in slowest))
 
-    over = any(out[k]["n"] and out[k]["median_ms"] > WARM_TARGET_MS for k in ("first pass", "repeat"))
+    over = any(out[k]["n"] and out[k]["median_ms"] > target for k in ("first pass", "repeat"))
     if args.profile == "always" or (args.profile == "auto" and over):
         profile_first_pass(settings, embedder, questions, args.top)
     return out

@@ -202,7 +202,9 @@ def md_escape(text: str) -> str:
 
 
 def md_unescape(text: str) -> str:
-    return re.sub(r"\\([\\`*_{}\[\]<>#|~])", r"\1", text)
+    """The text md_escape was given, from Markdown it wrote: escapes undone, and the bold markers
+    around a marked answer (`**`, which md_escape never leaves in text) dropped."""
+    return re.sub(r"\\([\\`*_{}\[\]<>#|~])|\*\*", lambda m: m.group(1) or "", text)
 
 
 def _clean(value: str) -> str:

@@ -61,7 +61,7 @@ def test_the_reader_refuses_below_its_threshold_and_answers_above_it(
 
 
 def test_reader_off_marks_nothing(seed_index: Settings, embedder: SentenceTransformerEmbedder) -> None:
-    assistant = Assistant(seed_index, embedder)
+    assistant = Assistant(seed_index.with_overrides(reader="off"), embedder)
     assert assistant.reader is None
     assert all(c.answer is None for q in QUESTIONS[:4] for c in assistant.ask(q).citations)
 

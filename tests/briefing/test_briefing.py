@@ -252,3 +252,11 @@ def test_an_undated_web_page_gives_the_day_it_was_retrieved_in_chicago_style() -
     dated = citation(url="https://example.org/ai", retrieved="2026-11-29", date="2020-09-25", passage_id="")
     assert "accessed" not in reference(dated, "chicago")  # a dated page is cited by its date
     assert "ccessed" not in reference(page, "apa")
+
+
+def test_markdown_read_back_drops_bold_markers_but_keeps_escaped_asterisks() -> None:
+    from assistant.briefing.references import md_escape
+
+    for text in ("signed in **2020**", "a * b", "2*3**4", "back\\slash [1]"):
+        assert md_unescape(md_escape(text)) == text
+        assert md_unescape(f"before **{md_escape(text)}** after") == f"before {text} after"
