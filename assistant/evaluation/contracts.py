@@ -1,11 +1,15 @@
-"""CUAD's contracts as a question set (`cuad` in evaluation.sets): the contracts the reading model
-held out of its training, written out on first use as a corpus of text files and a question file
-in the dev set's format. Nothing from ../shared/train is committed; the files live under index/.
+"""Contracts as question sets (`cuad` and `contractnli` in evaluation.sets): the contracts the
+reading model held out of its training, written out on first use as a corpus of text files and a
+question file in the dev set's format. Nothing from ../shared/train is committed; the files live
+under index/.
 
-CUAD asks "Highlight the parts (if any) of this contract related to X ... Details: <what X is>";
-the question is what follows "Details:", as the reader was trained on it. Each annotated span is
-an evidence string, except those too short to tell one place from another ("MA", "Company"); a
-question whose spans are all that short is left out, one with none is unanswerable.
+CUAD (SQuAD 2.0 layout) asks "Highlight the parts (if any) of this contract related to X ...
+Details: <what X is>"; the question is what follows "Details:", as the reader was trained on it.
+ContractNLI asks whether each NDA entails a hypothesis ("Receiving Party shall not reverse engineer
+..."); the hypothesis is the question, the spans annotated for it (entailed or contradicted) are
+its evidence, and "NotMentioned" is unanswerable. Each annotated span is an evidence string, except
+those too short to tell one place from another ("MA", "Company"); a question whose spans are all
+that short is left out, one with none is unanswerable.
 """
 
 from __future__ import annotations
@@ -14,44 +18,69 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from ..ingest.documents import slugify
 
 MIN_EVIDENCE_WORDS = 3
 
 
+Contract = tuple[str, str, list[tuple[str, str, list[str]]]]
+"""(document id, text, its questions as (a key unique in the source, question, annotated spans:
+none when unanswerable))."""
+
+
 def write_contract_set(source: Path, folder: Path, documents: Iterable[str]) -> None:
     """Write folder/corpus/<doc>.txt and folder/questions.jsonl for the contracts of `source` (CUAD
-    in SQuAD 2.0 layout) whose titles are in `documents`; the folder appears whole or not at all."""
+    in SQuAD 2.0 layout, or ContractNLI's) named in `documents` (CUAD's titles, ContractNLI's ids);
+    the folder appears whole or not at all."""
     wanted = set(documents)
-    data = json.loads(source.read_text(encoding="utf-8"))["data"]
+    data = json.loads(source.read_text(encoding="utf-8"))
+    contracts = _cuad(data, wanted) if "data" in data else _contractnli(data, wanted)
     staging = folder.with_name(folder.name + f".writing-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "corpus").mkdir(parents=True)
     lines = []
-    for article in data:
-        if article.get("title") not in wanted:
-            continue
-        doc = slugify(article["title"])
-        for paragraph in article["paragraphs"]:
-            (staging / "corpus" / f"{doc}.txt").write_text(paragraph["context"], encoding="utf-8")
-            for qa in paragraph["qas"]:
-                line = _question_line(doc, qa)
-                if line is not None:
-                    lines.append(json.dumps(line, ensure_ascii=False))
+    for doc, text, questions in contracts:
+        (staging / "corpus" / f"{doc}.txt").write_text(text, encoding="utf-8")
+        for key, question, spans in questions:
+            evidence = list(dict.fromkeys(a.strip() for a in spans if len(a.split()) >= MIN_EVIDENCE_WORDS))
+            if spans and not evidence:
+                continue
+            qid = hashlib.sha1(key.encode()).hexdigest()[:16]
+            lines.append(json.dumps({"id": qid, "question": question, "evidence": evidence,
+                                     "answerable": bool(evidence), "doc": doc}, ensure_ascii=False))
     (staging / "questions.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)
 
 
-def _question_line(doc: str, qa: dict[str, object]) -> dict[str, object] | None:
-    text = str(qa["question"])
-    question = text.split("Details:", 1)[1].strip() if "Details:" in text else text.strip()
-    answers = [str(a["text"]) for a in qa.get("answers") or [] if isinstance(a, dict)]  # type: ignore[attr-defined]
-    evidence = list(dict.fromkeys(a.strip() for a in answers if len(a.split()) >= MIN_EVIDENCE_WORDS))
-    if answers and not evidence:
-        return None
-    qid = hashlib.sha1(str(qa["id"]).encode()).hexdigest()[:16]
-    return {"id": qid, "question": question, "evidence": evidence, "answerable": bool(evidence), "doc": doc}
+def _cuad(data: dict[str, Any], wanted: set[str]) -> Iterator[Contract]:
+    for article in data["data"]:
+        if article.get("title") not in wanted:
+            continue
+        for paragraph in article["paragraphs"]:
+            questions = []
+            for qa in paragraph["qas"]:
+                text = qa["question"]
+                question = text.split("Details:", 1)[1].strip() if "Details:" in text else text.strip()
+                questions.append((qa["id"], question, [a["text"] for a in qa.get("answers") or []]))
+            yield slugify(article["title"]), paragraph["context"], questions
+
+
+def _contractnli(data: dict[str, Any], wanted: set[str]) -> Iterator[Contract]:
+    hypotheses = {key: label["hypothesis"] for key, label in data["labels"].items()}
+    for document in data["documents"]:
+        if str(document["id"]) not in wanted:
+            continue
+        doc, text, spans = f"nda-{document['id']}", document["text"], document["spans"]
+        questions = []
+        for key, annotation in document["annotation_sets"][0]["annotations"].items():
+            answers = [] if annotation["choice"] == "NotMentioned" else [text[spans[i][0]:spans[i][1]]
+                                                                          for i in annotation["spans"]]
+            if annotation["choice"] != "NotMentioned" and not answers:
+                continue  # said to be covered, with no span to show where: no question to score
+            questions.append((f"{doc}/{key}", hypotheses[key], answers))
+        yield doc, text, questions

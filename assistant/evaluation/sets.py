@@ -40,7 +40,8 @@ class QuestionSet:
         from .contracts import write_contract_set
 
         held = reader_held_out(read_card(DEFAULT_DIR)).get(self.name, set())
-        write_contract_set(self.made_from, self.corpus.parent, held)
+        if held:  # a card that names none leaves the set missing, not empty
+            write_contract_set(self.made_from, self.corpus.parent, held)
 
     def unseen_by_reader(self, doc_ids: tuple[str, ...], reader_held_out: dict[str, set[str]]) -> bool:
         """Whether the reading model never trained on these documents: its card's `held_out`
@@ -87,9 +88,13 @@ def question_sets(shared: Path = SHARED) -> dict[str, QuestionSet]:
                     reader_source="policyqa"),
         QuestionSet("squad2", shared / "eval" / "squad2" / "corpus", (shared / "eval" / "squad2" / "dev_qa.jsonl",),
                     True),
-        # CUAD's clause questions over the 36 contracts the reader held out, each within its contract.
+        # CUAD's clause questions over the 36 contracts the reader held out, each within its contract
+        # (evaluation.contracts writes them on first use).
         QuestionSet("cuad", MADE / "cuad" / "corpus", (MADE / "cuad" / "questions.jsonl",), True,
                     made_from=shared / "train" / "cuad-train" / "train.json"),
+        # ContractNLI's hypotheses over the 15 NDAs the reader held out: measured, never fitted on.
+        QuestionSet("contractnli", MADE / "contractnli" / "corpus", (MADE / "contractnli" / "questions.jsonl",), False,
+                    made_from=shared / "train" / "contractnli-dev.json"),
         # The same questions asked of all 16 articles at once, as a user asks the whole corpus:
         # which document holds the answer matters here, as it does on the seed corpus.
         QuestionSet("squad2-open", shared / "eval" / "squad2" / "corpus",

@@ -243,3 +243,21 @@ def test_held_out_contracts_are_written_as_a_question_set(tmp_path: Path) -> Non
     short_only = [qa for qa in qas if qa["answers"]
                   and all(len(a["text"].split()) < MIN_EVIDENCE_WORDS for a in qa["answers"])]
     assert len(questions) == len(qas) - len(short_only)  # those answered only by a word or two are left out
+
+
+@pytest.mark.skipif(not (SHARED / "train" / "contractnli-dev.json").exists(), reason="shared training sets not present")
+def test_held_out_ndas_are_written_as_a_question_set(tmp_path: Path) -> None:
+    from assistant.evaluation.contracts import write_contract_set
+
+    source = SHARED / "train" / "contractnli-dev.json"
+    data = json.loads(source.read_text(encoding="utf-8"))
+    document = data["documents"][0]
+    write_contract_set(source, tmp_path / "nli", [str(document["id"])])
+    doc = f"nda-{document['id']}"
+    assert (tmp_path / "nli" / "corpus" / f"{doc}.txt").read_text(encoding="utf-8") == document["text"]
+    questions = read_questions(tmp_path / "nli" / "questions.jsonl")
+    hypotheses = {label["hypothesis"] for label in data["labels"].values()}
+    assert questions and all(q.doc_ids == (doc,) and q.question in hypotheses for q in questions)
+    choices = document["annotation_sets"][0]["annotations"]
+    assert sum(not q.answerable for q in questions) == sum(a["choice"] == "NotMentioned" for a in choices.values())
+    assert all(e in document["text"] for q in questions for e in q.evidence)
