@@ -28,7 +28,7 @@ from typing import Any
 
 from _common import add_question_set_arguments, print_header, question_sets_with_assistants
 
-from assistant.answer.reader import CARD
+from assistant.answer.reader import CARD, read_card
 from assistant.config import Settings
 from assistant.evaluation.questions import EvalResult, evaluate, summarize
 from assistant.evaluation.sets import held_out, reader_held_out
@@ -36,8 +36,7 @@ from assistant.evaluation.sets import held_out, reader_held_out
 
 def reader_card(folder: Path) -> dict[str, Any]:
     """The reading model's card in `folder` ({} when there is none)."""
-    path = folder / CARD
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    return read_card(folder) if (folder / CARD).exists() else {}
 
 
 def row(name: str, reader: str, results: Sequence[EvalResult]) -> dict[str, object]:

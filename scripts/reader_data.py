@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.evaluation.contracts import cuad_question, nli_annotations
 from assistant.ingest.textnorm import STOPWORDS, keyword_terms, sentence_spans
 
 WINDOW_WORDS = 90  # a window stops growing past this many words
@@ -85,7 +86,7 @@ def squad_questions(path: Path, source: str, unanswerable_only: bool = False) ->
                 spans = tuple(s for s in spans if s is not None)
                 if not impossible and not spans:
                     continue  # the answer text is not where it is said to be: skip the question
-                yield Question(source, doc, context, _question(qa["question"]), spans)  # type: ignore[arg-type]
+                yield Question(source, doc, context, cuad_question(qa["question"]), spans)  # type: ignore[arg-type]
 
 
 def _located(context: str, text: str, start: int) -> tuple[int, int] | None:
@@ -100,26 +101,13 @@ def _located(context: str, text: str, start: int) -> tuple[int, int] | None:
     return best, best + len(text)
 
 
-def _question(text: str) -> str:
-    """CUAD asks "Highlight the parts (if any) ... Details: <what the clause is>": keep what."""
-    if "Details:" in text:
-        return text.split("Details:", 1)[1].strip()
-    return text.strip()
-
-
 def contractnli_questions(path: Path) -> Iterator[Question]:
     """ContractNLI: each NDA x hypothesis; NotMentioned is unanswerable, the others are answered
     by the annotated spans (whole clauses: evidence, not a short answer to mark)."""
     data = json.loads(path.read_text(encoding="utf-8"))
-    hypotheses = {key: label["hypothesis"] for key, label in data["labels"].items()}
     for document in data["documents"]:
-        spans = document["spans"]
-        for key, annotation in document["annotation_sets"][0]["annotations"].items():
-            answers = () if annotation["choice"] == "NotMentioned" else tuple(
-                (spans[i][0], spans[i][1]) for i in annotation["spans"])
-            if annotation["choice"] != "NotMentioned" and not answers:
-                continue
-            yield Question("contractnli", str(document["id"]), document["text"], hypotheses[key], answers, mark=False)
+        for _key, hypothesis, answers in nli_annotations(data, document):
+            yield Question("contractnli", str(document["id"]), document["text"], hypothesis, tuple(answers), mark=False)
 
 
 def policyqa_questions(folder: Path) -> Iterator[Question]:

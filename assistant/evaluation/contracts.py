@@ -57,30 +57,39 @@ def write_contract_set(source: Path, folder: Path, documents: Iterable[str]) -> 
     staging.rename(folder)
 
 
+def cuad_question(text: str) -> str:
+    """CUAD asks "Highlight the parts (if any) ... Details: <what the clause is>": keep what."""
+    return text.split("Details:", 1)[1].strip() if "Details:" in text else text.strip()
+
+
+def nli_annotations(data: dict[str, Any], document: dict[str, Any]) -> Iterator[tuple[str, str, list[tuple[int, int]]]]:
+    """A ContractNLI document's (hypothesis key, hypothesis, spans that speak to it as character
+    offsets: none when "NotMentioned"); a hypothesis said to be covered with no span is left out."""
+    hypotheses = {key: label["hypothesis"] for key, label in data["labels"].items()}
+    spans = document["spans"]
+    for key, annotation in document["annotation_sets"][0]["annotations"].items():
+        mentioned = annotation["choice"] != "NotMentioned"
+        answers = [(spans[i][0], spans[i][1]) for i in annotation["spans"]] if mentioned else []
+        if mentioned and not answers:
+            continue  # said to be covered, with no span to show where: no question to score
+        yield key, hypotheses[key], answers
+
+
 def _cuad(data: dict[str, Any], wanted: set[str]) -> Iterator[Contract]:
     for article in data["data"]:
         if article.get("title") not in wanted:
             continue
         for paragraph in article["paragraphs"]:
-            questions = []
-            for qa in paragraph["qas"]:
-                text = qa["question"]
-                question = text.split("Details:", 1)[1].strip() if "Details:" in text else text.strip()
-                questions.append((qa["id"], question, [a["text"] for a in qa.get("answers") or []]))
+            questions = [(qa["id"], cuad_question(qa["question"]), [a["text"] for a in qa.get("answers") or []])
+                         for qa in paragraph["qas"]]
             yield slugify(article["title"]), paragraph["context"], questions
 
 
 def _contractnli(data: dict[str, Any], wanted: set[str]) -> Iterator[Contract]:
-    hypotheses = {key: label["hypothesis"] for key, label in data["labels"].items()}
     for document in data["documents"]:
         if str(document["id"]) not in wanted:
             continue
-        doc, text, spans = f"nda-{document['id']}", document["text"], document["spans"]
-        questions = []
-        for key, annotation in document["annotation_sets"][0]["annotations"].items():
-            answers = [] if annotation["choice"] == "NotMentioned" else [text[spans[i][0]:spans[i][1]]
-                                                                          for i in annotation["spans"]]
-            if annotation["choice"] != "NotMentioned" and not answers:
-                continue  # said to be covered, with no span to show where: no question to score
-            questions.append((f"{doc}/{key}", hypotheses[key], answers))
+        doc, text = f"nda-{document['id']}", document["text"]
+        questions = [(f"{doc}/{key}", hypothesis, [text[a:b] for a, b in spans])
+                     for key, hypothesis, spans in nli_annotations(data, document)]
         yield doc, text, questions
