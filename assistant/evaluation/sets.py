@@ -87,7 +87,7 @@ def question_sets(shared: Path = SHARED) -> dict[str, QuestionSet]:
         QuestionSet("policyqa", policies, (shared / "eval" / "policyqa" / "dev_qa.jsonl",), True,
                     reader_source="policyqa"),
         QuestionSet("squad2", shared / "eval" / "squad2" / "corpus", (shared / "eval" / "squad2" / "dev_qa.jsonl",),
-                    True),
+                    True, reader_source="squad2"),
         # CUAD's clause questions over the 36 contracts the reader held out, each within its contract
         # (evaluation.contracts writes them on first use).
         QuestionSet("cuad", MADE / "cuad" / "corpus", (MADE / "cuad" / "questions.jsonl",), True,
@@ -98,7 +98,7 @@ def question_sets(shared: Path = SHARED) -> dict[str, QuestionSet]:
         # The same questions asked of all 16 articles at once, as a user asks the whole corpus:
         # which document holds the answer matters here, as it does on the seed corpus.
         QuestionSet("squad2-open", shared / "eval" / "squad2" / "corpus",
-                    (shared / "eval" / "squad2" / "dev_qa.jsonl",), True, scoped=False),
+                    (shared / "eval" / "squad2" / "dev_qa.jsonl",), True, scoped=False, reader_source="squad2"),
     ]
     return {s.name: s for s in sets}
 

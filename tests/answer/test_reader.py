@@ -73,9 +73,12 @@ def test_a_set_over_documents_the_reader_trained_on_counts_only_those_it_held_ou
     from assistant.evaluation.sets import question_sets, reader_held_out
 
     sets = question_sets()
-    held = reader_held_out({"held_out": {"policyqa": {"questions": 3, "documents": ["policy-a", "policy-b"]}}})
+    held = reader_held_out({"held_out": {"policyqa": {"questions": 3, "documents": ["policy-a", "policy-b"]},
+                                         "squad2": {"questions": 2, "documents": ["normans"]}}})
     assert sets["policyqa"].unseen_by_reader(("policy-a",), held)
     assert not sets["policyqa"].unseen_by_reader(("policy-c",), held)
-    assert sets["squad2"].unseen_by_reader(("any article",), held)  # the reader trains on no SQuAD 2.0 dev article
+    assert sets["squad2"].unseen_by_reader(("normans",), held)
+    assert not sets["squad2"].unseen_by_reader(("steam-engine",), held)  # trained on with --squad2
+    assert sets["contractnli"].unseen_by_reader(("any NDA",), held)  # made of held-out NDAs only
     sources = {s.reader_source for s in sets.values()} - {None}
     assert sources and sources <= set(train_reader.HELD_OUT)  # each names a source the reader holds documents out of
