@@ -11,11 +11,12 @@ ASSISTANT_READER_PRECISION and ASSISTANT_READER_EXCERPTS apply). The blend is fi
 half the rescorer trained on, and only on documents the reader did not train on either (its
 card, reader.json, lists the PolicyQA policies it held out; it trained on none of the other
 sets' documents); every "held-out" figure comes from documents neither model, nor the blend,
-trained on. The excerpt model fits on SQuAD as the rescorer's does; the answerability model on
-every trainable set, its threshold set so that it refuses at most --max-refused of each set's
-answerable questions that the rescorer lets through. Last, `within`: how much lower the cuts
-relative to the best excerpt (cite_within, extend_within) must be under the blend, whose
-probabilities are sharper, to keep as many excerpts as the rescorer's keep.
+trained on. The excerpt model fits on SQuAD as the rescorer's does (--excerpt-sets adds
+others); the answerability model on every trainable set, its threshold set so that it refuses
+at most --max-refused of each set's answerable questions that the rescorer lets through.
+Last, `within`: how much lower the cuts relative to the best excerpt (cite_within,
+extend_within) must be under the blend, whose probabilities are sharper, to keep as many
+excerpts as the rescorer's keep.
 """
 
 from __future__ import annotations
@@ -148,21 +149,26 @@ def within_for(trainable: dict[str, Read], blend: Blend, settings: Settings) -> 
 
 
 def report(parts: Sequence[tuple[str, Read]], blend: Blend, settings: Settings, threshold: float) -> dict[str, Any]:
-    """hit@1/3 among the candidates read (rescorer's order against the blend's) and refusals."""
+    """hit@1/3 among the candidates read in three orders (the rescorer's, the reader's answer logit
+    alone, the blend's), the share whose candidates read hold an answer at all (ceiling), and the
+    refusals of the rescorer and of the blend."""
     out: dict[str, Any] = {}
-    print(f"{'set':34} {'order':9} {'hit@1':>7} {'hit@3':>7} {'refused ans':>12} {'refused unans':>14} {'n':>6}")
-    orders = {"rescorer": Rescorer((1.0, 0.0, 0.0)), "blend": Rescorer(blend.weights)}
+    print(f"{'set':34} {'order':9} {'hit@1':>7} {'hit@3':>7} {'ceiling':>8} {'refused ans':>12} {'refused unans':>14}"
+          f" {'n':>6}")
+    orders = {"rescorer": Rescorer((1.0, 0.0, 0.0)), "reader": Rescorer((0.0, 1.0, 0.0)),
+              "blend": Rescorer(blend.weights)}
     for name, rows in parts:
         answerable = [as_group(g, r) for g, r in rows if g.question.answerable]
         out[name] = {}
         for label, order in orders.items():
-            refuse = ([r.answerable < settings.abstain_below for _, r in rows] if label == "rescorer" else
-                      [answered(r, blend, settings) < threshold for _, r in rows])
-            row = {**rescoring.hits_at(answerable, order), **_refused(rows, refuse)}
+            refuse = {"rescorer": [r.answerable < settings.abstain_below for _, r in rows],
+                      "blend": [answered(r, blend, settings) < threshold for _, r in rows]}.get(label)
+            row = {**rescoring.hits_at(answerable, order), **(_refused(rows, refuse) if refuse else {})}
             out[name][label] = row
-            cells = ["-" if row[k] is None else row[k] for k in ("answerable_refused", "unanswerable_refused")]
-            print(f"{name:34} {label:9} {row['hit@1']:7.3f} {row['hit@3']:7.3f} {cells[0]!s:>12} {cells[1]!s:>14} "
-                  f"{len(rows):6}")
+            cells = [row.get(k, "-") for k in ("answerable_refused", "unanswerable_refused")]
+            cells = ["-" if c is None else c for c in cells]
+            print(f"{name:34} {label:9} {row['hit@1']:7.3f} {row['hit@3']:7.3f} {row['ceiling']:8.3f} {cells[0]!s:>12} "
+                  f"{cells[1]!s:>14} {len(rows):6}")
     return out
 
 
@@ -190,6 +196,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "trained-on set's answerable questions that the rescorer lets through (default %(default)s)")
     parser.add_argument("--sets", nargs="+", choices=list(question_sets()), default=list(question_sets()),
                         help="question sets (default: all; the seed corpus's are scored, never fitted on)")
+    parser.add_argument("--excerpt-sets", nargs="+", choices=list(question_sets()),
+                        default=list(rescoring.EXCERPT_SETS),
+                        help="the sets whose answerable questions fit the excerpt model (default: %(default)s)")
     parser.add_argument("--report-only", action="store_true", help="score the blend in --reader; write nothing")
     args = parser.parse_args(argv)
 
@@ -208,11 +217,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         blend = read_blend(args.reader / BLEND)
         threshold = settings.reader_abstain_below
     else:
-        ranking = [as_group(g, r) for n, rows in trainable.items() if n in rescoring.EXCERPT_SETS
+        ranking = [as_group(g, r) for n, rows in trainable.items() if n in args.excerpt_sets
                    for g, r in rows if g.question.answerable]
         if not ranking or all(g.question.answerable for rows in trainable.values() for g, _ in rows):
             parser.error("nothing to fit: --sets needs answerable questions of "
-                         + " or ".join(rescoring.EXCERPT_SETS) + " and unanswerable ones among the trainable sets")
+                         + " or ".join(args.excerpt_sets) + " and unanswerable ones among the trainable sets")
         weights, bias = rescoring.fit_ranker(ranking)
         blend = Blend(tuple(weights), bias, (0.0,) * len(QUESTION), 0.0)
         answerable_weights, answerable_bias = fit_answerable([row for rows in trainable.values() for row in rows],
@@ -240,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = {**blend.to_json(),
            "trained": {"on": "the documents of " + ", ".join(trainable) + " that the rescorer trained on and the "
                              "reader did not; the excerpt model on " + ", ".join(
-                                 n for n in trainable if n in rescoring.EXCERPT_SETS) + " only",
+                                 n for n in trainable if n in args.excerpt_sets) + " only",
                        "date": date.today().isoformat(), "script": "scripts/fit_blend.py", "limit": args.limit,
                        "max_refused": args.max_refused, "reader_precision": settings.reader_precision,
                        "reader_excerpts": settings.reader_excerpts},

@@ -87,8 +87,9 @@ def test_fit_blend_scores_the_blend_beside_a_reader(index_root: Path, tmp_path: 
     assert "dev (never fitted on)" in out and "blend" in out and "answerable weights" in out
     result = subprocess.run([sys.executable, "scripts/fit_blend.py", "--reader", str(folder), "--sets", "dev",
                              "seed-unanswerable", "--index-root", str(index_root), "--limit", "4",
-                             "--cache", str(tmp_path / "cache")], capture_output=True, text=True, cwd=REPO)
-    assert result.returncode == 2 and "nothing to fit" in result.stderr
+                             "--cache", str(tmp_path / "cache"), "--excerpt-sets", "squad2", "cuad"],
+                            capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 2 and "nothing to fit" in result.stderr and "squad2 or cuad" in result.stderr
     assert json.loads((folder / BLEND).read_text(encoding="utf-8")) == EVEN_BLEND.to_json()
 
 
