@@ -163,7 +163,7 @@ def report(parts: Sequence[tuple[str, Read]], blend: Blend, settings: Settings, 
         for label, order in orders.items():
             refuse = {"rescorer": [r.answerable < settings.abstain_below for _, r in rows],
                       "blend": [answered(r, blend, settings) < threshold for _, r in rows]}.get(label)
-            row = {**rescoring.hits_at(answerable, order), **(_refused(rows, refuse) if refuse else {})}
+            row = {**rescoring.hits_at(answerable, order), **(_refused(rows, refuse) if refuse is not None else {})}
             out[name][label] = row
             cells = [row.get(k, "-") for k in ("answerable_refused", "unanswerable_refused")]
             cells = ["-" if c is None else c for c in cells]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -85,6 +86,7 @@ def test_fit_blend_scores_the_blend_beside_a_reader(index_root: Path, tmp_path: 
                      "seed-unanswerable", "--index-root", str(index_root), "--limit", "4",
                      "--cache", str(tmp_path / "cache"))
     assert "dev (never fitted on)" in out and "blend" in out and "answerable weights" in out
+    assert "ceiling" in out and re.search(r"dev \(never fitted on\) +reader +\d", out)  # the reader's own order
     result = subprocess.run([sys.executable, "scripts/fit_blend.py", "--reader", str(folder), "--sets", "dev",
                              "seed-unanswerable", "--index-root", str(index_root), "--limit", "4",
                              "--cache", str(tmp_path / "cache"), "--excerpt-sets", "squad2", "cuad"],
