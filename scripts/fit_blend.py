@@ -159,14 +159,13 @@ def report(parts: Sequence[tuple[str, Read]], blend: Blend, settings: Settings, 
               "blend": Rescorer(blend.weights)}
     for name, rows in parts:
         answerable = [as_group(g, r) for g, r in rows if g.question.answerable]
+        refusals = {"rescorer": _refused(rows, [r.answerable < settings.abstain_below for _, r in rows]),
+                    "blend": _refused(rows, [answered(r, blend, settings) < threshold for _, r in rows])}
         out[name] = {}
         for label, order in orders.items():
-            refuse = {"rescorer": [r.answerable < settings.abstain_below for _, r in rows],
-                      "blend": [answered(r, blend, settings) < threshold for _, r in rows]}.get(label)
-            row = {**rescoring.hits_at(answerable, order), **(_refused(rows, refuse) if refuse is not None else {})}
+            row = {**rescoring.hits_at(answerable, order), **refusals.get(label, {})}  # the reader alone refuses none
             out[name][label] = row
-            cells = [row.get(k, "-") for k in ("answerable_refused", "unanswerable_refused")]
-            cells = ["-" if c is None else c for c in cells]
+            cells = ["-" if row.get(k) is None else row[k] for k in ("answerable_refused", "unanswerable_refused")]
             print(f"{name:34} {label:9} {row['hit@1']:7.3f} {row['hit@3']:7.3f} {row['ceiling']:8.3f} {cells[0]!s:>12} "
                   f"{cells[1]!s:>14} {len(rows):6}")
     return out
