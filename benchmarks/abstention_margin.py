@@ -53,16 +53,13 @@ def probabilities(assistant: Assistant, questions: list) -> list[tuple[float, bo
 def reader_probabilities(assistant: Assistant, questions: list, reader: Reader) -> Rows:  # type: ignore[type-arg]
     """(P(answerable) with the reader on, answerable, question) for each question, as
     Assistant.ask weighs it (answering.read, the blend in Settings.reader_dir); 0 where the
-    rescorer refuses first."""
+    rescorer refuses first, 1 where it answers a question the reader is not asked (ReadCandidates.answered)."""
     model, settings = default_rescorer(), assistant.settings
     blend = blend_at(settings.reader_dir)
     rows = []
     for group in collect(assistant.retriever, settings, questions):
         read = read_candidates(group, model, reader, settings.reader_excerpts)
-        p = 0.0
-        if len(read.order) and read.answerable >= settings.abstain_below:
-            p = blend.answerable(read.question_evidence(blend))
-        rows.append((p, group.question.answerable, group.question.question))
+        rows.append((read.answered(blend, settings.abstain_below), group.question.answerable, group.question.question))
     return rows
 
 

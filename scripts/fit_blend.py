@@ -57,7 +57,8 @@ def read_sets(data: dict[str, list[CandidateGroup]], reader: Reader, folder: Pat
     for name, groups in data.items():
         path = None
         if cache:
-            key = f"{weights}|{settings.reader_precision}|{settings.reader_excerpts}|{len(groups)}|{rescorer}"
+            key = (f"{weights}|{settings.reader_precision}|{settings.reader_excerpts}|{len(groups)}|{rescorer}"
+                   "|answering.reads by features")  # readings made before questions were left unread differ
             path = cache / f"read-{name}-{hashlib.sha1(key.encode()).hexdigest()[:12]}.pickle"
             if path.exists():
                 with path.open("rb") as f:
@@ -73,16 +74,20 @@ def read_sets(data: dict[str, list[CandidateGroup]], reader: Reader, folder: Pat
     return out
 
 
-def as_group(g: CandidateGroup, read: ReadCandidates) -> CandidateGroup:
-    """The group cut to the candidates read, their blend evidence as features."""
+def as_group(g: CandidateGroup, read: ReadCandidates, weights: Sequence[float] | None = None) -> CandidateGroup:
+    """The group cut to the candidates read, their blend evidence as features; with `weights`
+    (over blend.EXCERPT), the one score each has in that order as Assistant.ask ranks
+    (ReadCandidates.scores: the rescorer's where the reader is not asked)."""
     order = read.order
-    return dataclasses.replace(g, features=read.evidence, labels=g.labels[order],
+    features = read.evidence if weights is None else read.scores(weights)[:, None]
+    return dataclasses.replace(g, features=features, labels=g.labels[order],
                                spans=tuple(g.spans[i] for i in order), texts=tuple(g.texts[i] for i in order))
 
 
 def fit_answerable(rows: Read, blend: Blend, settings: Settings) -> tuple[tuple[float, ...], float]:
     """Logistic regression of "the documents answer" over blend.QUESTION on the questions the
-    rescorer lets through; each set weighs the same in total, and within it each class does."""
+    rescorer lets through to the blend; each set weighs the same in total, and within it each
+    class does."""
     passed = [(g, r) for g, r in rows if lets_through(r, settings)]
     x = np.array([r.question_evidence(blend) for _, r in passed])
     y = np.array([g.question.answerable for g, _ in passed])
@@ -92,13 +97,8 @@ def fit_answerable(rows: Read, blend: Blend, settings: Settings) -> tuple[tuple[
 
 
 def lets_through(read: ReadCandidates, settings: Settings) -> bool:
-    """Whether the rescorer, which refuses first, leaves the question to the blend."""
-    return bool(len(read.order)) and read.answerable >= settings.abstain_below
-
-
-def answered(read: ReadCandidates, blend: Blend, settings: Settings) -> float:
-    """P(the documents answer) with the reader on; 0 where the rescorer refuses first."""
-    return blend.answerable(read.question_evidence(blend)) if lets_through(read, settings) else 0.0
+    """Whether the blend decides the question's refusal (ReadCandidates.blend_lets_through)."""
+    return read.blend_lets_through(settings.abstain_below)
 
 
 def threshold_for(trainable: dict[str, Read], blend: Blend, settings: Settings, max_refused: float) -> float:
@@ -150,20 +150,21 @@ def within_for(trainable: dict[str, Read], blend: Blend, settings: Settings) -> 
 
 def report(parts: Sequence[tuple[str, Read]], blend: Blend, settings: Settings, threshold: float) -> dict[str, Any]:
     """hit@1/3 among the candidates read in three orders (the rescorer's, the reader's answer logit
-    alone, the blend's), the share whose candidates read hold an answer at all (ceiling), and the
-    refusals of the rescorer and of the blend."""
+    alone, the blend's; the rescorer's where answering.reads leaves the reader out), the share whose
+    candidates read hold an answer at all (ceiling), and the refusals of the rescorer and of the
+    blend."""
     out: dict[str, Any] = {}
     print(f"{'set':34} {'order':9} {'hit@1':>7} {'hit@3':>7} {'ceiling':>8} {'refused ans':>12} {'refused unans':>14}"
           f" {'n':>6}")
-    orders = {"rescorer": Rescorer((1.0, 0.0, 0.0)), "reader": Rescorer((0.0, 1.0, 0.0)),
-              "blend": Rescorer(blend.weights)}
+    orders = {"rescorer": (1.0, 0.0, 0.0), "reader": (0.0, 1.0, 0.0), "blend": blend.weights}
     for name, rows in parts:
-        answerable = [as_group(g, r) for g, r in rows if g.question.answerable]
         refusals = {"rescorer": _refused(rows, [r.answerable < settings.abstain_below for _, r in rows]),
-                    "blend": _refused(rows, [answered(r, blend, settings) < threshold for _, r in rows])}
+                    "blend": _refused(rows, [r.answered(blend, settings.abstain_below) < threshold for _, r in rows])}
         out[name] = {}
         for label, order in orders.items():
-            row = {**rescoring.hits_at(answerable, order), **refusals.get(label, {})}  # the reader alone refuses none
+            ranked = [as_group(g, r, order) for g, r in rows if g.question.answerable]
+            # The reader alone refuses none.
+            row = {**rescoring.hits_at(ranked, Rescorer((1.0,))), **refusals.get(label, {})}
             out[name][label] = row
             cells = ["-" if row.get(k) is None else row[k] for k in ("answerable_refused", "unanswerable_refused")]
             print(f"{name:34} {label:9} {row['hit@1']:7.3f} {row['hit@3']:7.3f} {row['ceiling']:8.3f} {cells[0]!s:>12} "
@@ -217,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         threshold = settings.reader_abstain_below
     else:
         ranking = [as_group(g, r) for n, rows in trainable.items() if n in args.excerpt_sets
-                   for g, r in rows if g.question.answerable]
+                   for g, r in rows if g.question.answerable and r.read]
         if not ranking or all(g.question.answerable for rows in trainable.values() for g, _ in rows):
             parser.error("nothing to fit: --sets needs answerable questions of "
                          + " or ".join(args.excerpt_sets) + " and unanswerable ones among the trainable sets")

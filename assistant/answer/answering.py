@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -13,7 +13,7 @@ from ..ingest.passages import passage_id
 from ..ingest.textnorm import keyword_terms
 from ..types import Answer, AnswerSpan, Chunk, Citation, Document, Hit, Sentence, one_line
 from .blend import EVEN_BLEND, Blend, excerpt_evidence, question_evidence
-from .features import excerpt_features, holds_party_line, signature_windows
+from .features import FEATURES, excerpt_features, holds_party_line, signature_windows
 from .quotes import Quote, extended, joined
 from .reader import Reader
 from .rescorer import Rescorer, default_rescorer, sigmoid
@@ -58,7 +58,7 @@ def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: Doc
     refused = not scored or answerable < settings.abstain_below
     marks: list[tuple[float, str, AnswerSpan]] = []
     cite_within, extend_within = settings.cite_within, settings.extend_within
-    if reader is not None and not refused and reads(query):
+    if reader is not None and not refused and reads(c.features for _, c in scored):
         scored, marks, answerable = read(query.text, scored, reader, blend, answerable, settings, document)
         refused = answerable < settings.reader_abstain_below
         cite_within, extend_within = cite_within * blend.within, extend_within * blend.within
@@ -93,11 +93,15 @@ def compose(query: Query, hits: Sequence[Hit], settings: Settings, document: Doc
     return Answer(query.text, text, False, tuple(citations), (), searched)
 
 
-def reads(query: Query) -> bool:
-    """Whether the reader is asked at all: not who signed or wrote a text, which a signature block
-    or a byline answers, not prose like its training sets' (docs/answers.md, The reader); the
-    rescorer alone, with its features for those, answers them."""
-    return not (query.types.signing or query.about_authorship)
+_SIGNATURE_OR_BYLINE = (FEATURES.index("signatory"), FEATURES.index("byline"))
+
+
+def reads(features: Iterable[Sequence[float]]) -> bool:
+    """Whether the reader is asked at all, given the candidates' features: not when a signature
+    block or a byline among them may answer (features signatory and byline, on only for questions
+    about who signed or wrote a text), for that is not prose like the reader's training sets'
+    (docs/answers.md, The reader); the rescorer alone, with those features, answers them."""
+    return not any(row[i] for row in features for i in _SIGNATURE_OR_BYLINE)
 
 
 def read(question: str, scored: Sequence[tuple[float, Candidate]], reader: Reader, blend: Blend,

@@ -7,13 +7,13 @@ labelled by whether it holds the question's evidence.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..answer.answering import answer_pool, answerability, candidates, search_depth
-from ..answer.blend import Blend, excerpt_evidence, question_evidence
+from ..answer.answering import answer_pool, answerability, candidates, reads, search_depth
+from ..answer.blend import EXCERPT, Blend, excerpt_evidence, log_odds, question_evidence
 from ..answer.reader import Reader, Reading
 from ..answer.rescorer import Rescorer
 from ..answer.retrieval import Retriever
@@ -59,6 +59,9 @@ def collect(retriever: Retriever, settings: Settings, questions: Iterable[EvalQu
                              strength, dense, unknown, spread, unknown_name)
 
 
+RESCORER = EXCERPT.index("rescorer")
+
+
 @dataclass(frozen=True)
 class ReadCandidates:
     """What the reader made of one question's best candidates, as answering.read reads them."""
@@ -67,19 +70,44 @@ class ReadCandidates:
     evidence: np.ndarray  # (len(order), len(blend.EXCERPT)): each one's blend.excerpt_evidence
     readings: tuple[Reading, ...]
     answerable: float  # the rescorer's P(the documents answer)
+    # False where answering.reads skips the reader (a signature block or byline may answer): no readings, the
+    # reader's columns of `evidence` are 0, and the rescorer's order and refusal stand.
+    read: bool = True
 
     def question_evidence(self, blend: Blend) -> tuple[float, ...]:
         """blend.question_evidence, with each candidate's log-odds as `blend` weighs it."""
         return question_evidence(self.answerable, self.readings, [blend.logit(e) for e in self.evidence])
 
+    def scores(self, weights: Sequence[float]) -> np.ndarray:
+        """Each candidate's score in the order that `weights` over blend.EXCERPT make, as
+        Assistant.ask ranks them: by the rescorer's log-odds where the reader is not asked."""
+        return self.evidence @ np.asarray(weights) if self.read else self.evidence[:, RESCORER]
+
+    def blend_lets_through(self, abstain_below: float) -> bool:
+        """Whether the blend decides this question's refusal: the reader is asked and the rescorer,
+        which refuses first, does not refuse it."""
+        return self.read and bool(len(self.order)) and self.answerable >= abstain_below
+
+    def answered(self, blend: Blend, abstain_below: float) -> float:
+        """P(the documents answer) as Assistant.ask weighs it with the reader on: 0 where the
+        rescorer refuses first, 1 where the reader is not asked and the rescorer answers, else
+        the blend's."""
+        if not self.read:
+            return float(bool(len(self.order)) and self.answerable >= abstain_below)
+        return blend.answerable(self.question_evidence(blend)) if self.blend_lets_through(abstain_below) else 0.0
+
 
 def read_candidates(group: CandidateGroup, rescorer: Rescorer, reader: Reader, excerpts: int) -> ReadCandidates:
     """The reader's reading of the rescorer's best `excerpts` candidates of `group` (none when the
-    group has no candidates)."""
+    group has no candidates; nothing read for a question answering.reads leaves to the rescorer)."""
     scores = np.array([rescorer.score(f) for f in group.features])
     order = np.argsort(-scores, kind="stable")[:excerpts]
     answerable = rescorer.answerable(group.answerability(float(scores.max()))) if len(scores) else 0.0
     question = " ".join(group.question.question.split())
+    if not reads(group.features):
+        evidence = np.zeros((len(order), len(EXCERPT)))
+        evidence[:, RESCORER] = [log_odds(float(scores[i])) for i in order]
+        return ReadCandidates(order, evidence, (), answerable, read=False)
     readings = tuple(reader.read(question, [group.texts[i] for i in order]))
     evidence = np.array([excerpt_evidence(float(scores[i]), r) for i, r in zip(order, readings)],
                         dtype=np.float64).reshape(len(order), -1)

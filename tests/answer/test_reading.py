@@ -140,13 +140,35 @@ def test_the_shipped_reader_loads_offline_with_its_card_and_blend() -> None:
         readings[0].start:readings[0].end]
 
 
-def test_who_signed_or_wrote_is_answered_by_the_rescorer_alone(
+def test_a_signature_block_or_a_byline_is_left_to_the_rescorer_alone(
         seed_index: Settings, embedder: SentenceTransformerEmbedder, untrained_reader: Path) -> None:
     off = Assistant(seed_index, embedder)
     on = Assistant(reading(seed_index, untrained_reader, reader_mark_above=float("-inf")), embedder)
     for question in ("Which UK ministers signed the US-UK AI declaration?",  # a signature block answers
-                     "Who wrote the statement on international AI cooperation?"):  # a byline answers
+                     "Who is the author of the article on the US-EU AI safety alliance?"):  # a byline answers
         without, with_reader = off.ask(question), on.ask(question)
         assert [(c.doc_id, c.start, c.end) for c in with_reader.citations] == \
                [(c.doc_id, c.start, c.end) for c in without.citations]
         assert with_reader.citations and all(c.answer is None for c in with_reader.citations)
+
+
+def test_who_signed_is_read_when_no_signature_block_answers(
+        tmp_path: Path, embedder: SentenceTransformerEmbedder, untrained_reader: Path) -> None:
+    """Where prose says who signed (a contract's parties, an accord's ministers), the reader reads
+    it as any other question: only a signature block or a byline is left to the rescorer."""
+    from assistant.pipeline import build_index
+
+    from ..conftest import make_settings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "kestrel-accord.txt").write_text(
+        "The Kestrel Accord\n\nThe Kestrel Accord on maritime data was agreed in Tromso in March 2031. It was signed "
+        "by the fisheries ministers of Norway, Iceland and the Faroe Islands. The accord sets common rules for "
+        "sharing catch data between their fleets.\n", encoding="utf-8")
+    settings = make_settings(corpus, tmp_path / "index")
+    build_index(settings, embedder=embedder)
+    on = Assistant(reading(settings, untrained_reader, reader_mark_above=float("-inf"), reader_abstain_below=0.0),
+                   embedder)
+    answer = on.ask("Who signed the Kestrel Accord?")
+    assert answer.citations and any(c.answer is not None for c in answer.citations)  # marked: it was read
