@@ -83,17 +83,21 @@ class ReadCandidates:
         Assistant.ask ranks them: by the rescorer's log-odds where the reader is not asked."""
         return self.evidence @ np.asarray(weights) if self.read else self.evidence[:, RESCORER]
 
+    def _rescorer_lets_through(self, abstain_below: float) -> bool:
+        """Whether the rescorer, which refuses first, answers (answering.compose's first cut)."""
+        return bool(len(self.order)) and self.answerable >= abstain_below
+
     def blend_lets_through(self, abstain_below: float) -> bool:
         """Whether the blend decides this question's refusal: the reader is asked and the rescorer,
         which refuses first, does not refuse it."""
-        return self.read and bool(len(self.order)) and self.answerable >= abstain_below
+        return self.read and self._rescorer_lets_through(abstain_below)
 
     def answered(self, blend: Blend, abstain_below: float) -> float:
         """P(the documents answer) as Assistant.ask weighs it with the reader on: 0 where the
         rescorer refuses first, 1 where the reader is not asked and the rescorer answers, else
         the blend's."""
         if not self.read:
-            return float(bool(len(self.order)) and self.answerable >= abstain_below)
+            return float(self._rescorer_lets_through(abstain_below))
         return blend.answerable(self.question_evidence(blend)) if self.blend_lets_through(abstain_below) else 0.0
 
 
