@@ -76,6 +76,7 @@ def question_sets(shared: Path = SHARED) -> dict[str, QuestionSet]:
         # Kept unread: only its summary figures are looked at (eval/README.md).
         QuestionSet("fresh", seed, (OWN / "fresh_qa.jsonl",), False),
         QuestionSet("fresh2", seed, (OWN / "fresh2_qa.jsonl",), False),
+        QuestionSet("fresh3", seed, (OWN / "fresh3_qa.jsonl",), False),
         QuestionSet("seed-unanswerable", seed, (OWN / "unanswerable" / "seed.jsonl",), True),
         # Answerable questions in a policy analyst's own words, over documents the seed corpus is
         # not: the fits' only answerable questions of that kind (eval/README.md).
