@@ -96,9 +96,9 @@ class ReadCandidates:
         """P(the documents answer) as Assistant.ask weighs it with the reader on: 0 where the
         rescorer refuses first, 1 where the reader is not asked and the rescorer answers, else
         the blend's."""
-        if not self.read:
-            return float(self._rescorer_lets_through(abstain_below))
-        return blend.answerable(self.question_evidence(blend)) if self.blend_lets_through(abstain_below) else 0.0
+        if not self._rescorer_lets_through(abstain_below):
+            return 0.0
+        return blend.answerable(self.question_evidence(blend)) if self.read else 1.0
 
 
 def read_candidates(group: CandidateGroup, rescorer: Rescorer, reader: Reader, excerpts: int) -> ReadCandidates:
