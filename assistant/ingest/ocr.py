@@ -1,5 +1,4 @@
-"""Text of scanned PDF pages: each page rendered by poppler's pdftoppm, read by Tesseract
-(through pytesseract).
+"""Text of scanned PDF pages: each page rendered by poppler's pdftoppm, read by Tesseract.
 
 Used only for pages that have no text layer. Both are programs the setup scripts install
 (Debian `poppler-utils`, `tesseract-ocr`, `tesseract-ocr-eng`); without them OCR is not
@@ -10,13 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..errors import CorpusError
 
@@ -24,17 +23,15 @@ OCR_MODES = ("auto", "on", "off")
 RESOLUTION = 300  # dpi: Tesseract reads 10-12 pt print best at 300 dpi
 LANGUAGE = "eng"
 PAGE_TIMEOUT_S = 120  # one page's rendering or recognition; a stuck one is an error, not a hang
+# One thread per Tesseract: its OpenMP threads fight over a small machine's cores (one page, 2 cores:
+# 20 s with its default threads, 3 s with one), and documents are parsed in parallel processes anyway.
+TESSERACT_ENV = {"OMP_THREAD_LIMIT": "1"}
 
 
 @functools.lru_cache(maxsize=1)
 def missing() -> str:
     """What OCR lacks on this machine ("" when it can run)."""
-    lacking = [name for name in ("pdftoppm", "tesseract") if shutil.which(name) is None]
-    try:
-        import pytesseract  # noqa: F401 - only whether it is installed
-    except ImportError:
-        lacking.append("the pytesseract package")
-    return ", ".join(lacking)
+    return ", ".join(name for name in ("pdftoppm", "tesseract") if shutil.which(name) is None)
 
 
 def available() -> bool:
@@ -57,11 +54,8 @@ def recognise_pages(path: Path, numbers: list[int], password: str = "") -> tuple
 
 def _recognise(path: Path, number: int, password: str, folder: Path) -> str:
     """One page rendered to a grey PNG at RESOLUTION dpi and read by Tesseract."""
-    import pytesseract
-
     with _rendered(path, number, password, folder) as image:
-        text = _tesseract(number, lambda: pytesseract.image_to_string(image, lang=LANGUAGE, timeout=PAGE_TIMEOUT_S))
-    return clean(text)
+        return clean(_tesseract(number, image))
 
 
 @dataclass(frozen=True)
@@ -78,25 +72,31 @@ class OcrWord:
 def page_words(path: Path, number: int, password: str = "") -> tuple[list[OcrWord], tuple[int, int]]:
     """The words Tesseract reads on one page (1-based), rendered as for recognise_pages, with
     their boxes; and the rendered page's size in pixels (width, height)."""
-    import pytesseract
+    from PIL import Image
 
     with tempfile.TemporaryDirectory(prefix="assistant-ocr-") as folder, \
             _rendered(path, number, password, Path(folder)) as image:
-        data = _tesseract(number, lambda: pytesseract.image_to_data(
-            image, lang=LANGUAGE, timeout=PAGE_TIMEOUT_S, output_type=pytesseract.Output.DICT))
-        size = image.size
-    words = [OcrWord(text, left, top, left + width, top + height)
-             for text, left, top, width, height in zip(data["text"], data["left"], data["top"], data["width"],
-                                                       data["height"])
-             if text.strip()]
-    return words, size
+        table = _tesseract(number, image, "tsv")
+        with Image.open(image) as opened:
+            size = opened.size
+    return tsv_words(table), size
+
+
+def tsv_words(table: str) -> list[OcrWord]:
+    """The words of Tesseract's TSV output (a header, then one row per block, line and word:
+    level, page, block, paragraph, line, word, left, top, width, height, confidence, text)."""
+    words = []
+    for row in table.splitlines()[1:]:
+        cells = row.split("\t", 11)
+        if len(cells) == 12 and cells[11].strip():
+            left, top, width, height = (int(cell) for cell in cells[6:10])
+            words.append(OcrWord(cells[11], left, top, left + width, top + height))
+    return words
 
 
 @contextlib.contextmanager
-def _rendered(path: Path, number: int, password: str, folder: Path) -> Iterator[Any]:
-    """Page `number` rendered by pdftoppm to a grey PNG at RESOLUTION dpi, open (PIL)."""
-    from PIL import Image
-
+def _rendered(path: Path, number: int, password: str, folder: Path) -> Iterator[Path]:
+    """Page `number` rendered by pdftoppm to a grey PNG at RESOLUTION dpi (removed afterwards)."""
     stem = folder / f"page-{number}"
     command = ["pdftoppm", "-r", str(RESOLUTION), "-gray", "-png", "-singlefile",
                "-f", str(number), "-l", str(number), *(["-upw", password] if password else []),
@@ -110,22 +110,24 @@ def _rendered(path: Path, number: int, password: str, folder: Path) -> Iterator[
         reason = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
         raise CorpusError(f"page {number} could not be rendered for OCR ({reason})")
     try:
-        with Image.open(image_path) as image:
-            yield image
+        yield image_path
     finally:
         image_path.unlink(missing_ok=True)
 
 
-def _tesseract(number: int, call: Callable[[], Any]) -> Any:
-    """Tesseract's answer to `call`, its failures as CorpusErrors naming the page."""
-    import pytesseract
-
+def _tesseract(number: int, image: Path, *configs: str) -> str:
+    """What Tesseract prints reading page `number`'s image (its plain text, or the output a
+    config such as "tsv" names); its failures as CorpusErrors naming the page."""
+    command = ["tesseract", str(image), "stdout", "-l", LANGUAGE, *configs]
     try:
-        return call()
-    except RuntimeError as exc:  # pytesseract's timeout
+        done = subprocess.run(command, capture_output=True, encoding="utf-8", errors="replace",
+                              timeout=PAGE_TIMEOUT_S, check=False, env={**os.environ, **TESSERACT_ENV})
+    except subprocess.TimeoutExpired as exc:
         raise CorpusError(f"OCR of page {number} took over {PAGE_TIMEOUT_S} s") from exc
-    except pytesseract.TesseractError as exc:
-        raise CorpusError(f"OCR of page {number} failed ({exc})") from exc
+    if done.returncode != 0:
+        reason = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
+        raise CorpusError(f"OCR of page {number} failed ({reason})")
+    return done.stdout
 
 
 def clean(text: str) -> str:

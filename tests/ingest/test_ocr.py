@@ -82,3 +82,24 @@ def test_a_scanned_page_is_cited_as_read_by_ocr(tmp_path: Path, embedder) -> Non
     assert "text recognised by OCR" in data["citations"][0]["reference"]
     assert "p. 1, para. " in render_answer(answer) and "text recognised by OCR" in render_answer(answer)
     assert where(first).endswith("· text recognised by OCR")  # the chat's citation card
+
+
+def test_page_words_are_tesseracts_tsv_words_with_boxes_on_the_rendered_page() -> None:
+    words, (width, height) = ocr.page_words(SCAN, 1)
+    assert [w.text for w in words] == ["It", "Doesn't"]  # the speech bubble; the rest of the scan is drawing
+    assert (width, height) == (2550, 3300)  # US Letter at 300 dpi
+    assert all(0 <= w.left < w.right <= width and 0 <= w.top < w.bottom <= height for w in words)
+
+
+def test_tsv_rows_without_a_word_are_skipped() -> None:
+    table = ("level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n"
+             "1\t1\t0\t0\t0\t0\t0\t0\t2550\t3300\t-1\t\n"
+             "5\t1\t1\t1\t1\t1\t10\t20\t30\t40\t96.5\tTab\there\n")
+    assert ocr.tsv_words(table) == [ocr.OcrWord("Tab\there", 10, 20, 40, 60)]
+
+
+def test_an_unreadable_page_image_is_an_error_naming_the_page(tmp_path: Path) -> None:
+    broken = tmp_path / "page.png"
+    broken.write_bytes(b"not a png")
+    with pytest.raises(CorpusError, match=r"^OCR of page 3 failed \("):
+        ocr._tesseract(3, broken)
