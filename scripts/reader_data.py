@@ -145,15 +145,14 @@ def asked_elsewhere(questions: Sequence[Question], rng: random.Random) -> list[Q
     """Each question put to another paragraph of its document that does not hold its answer: a
     text on the same subject that does not answer (what a search offers for a question the
     documents do not cover)."""
-    by_doc: dict[str, list[str]] = {}
+    by_doc: dict[str, dict[str, str]] = {}  # each document's paragraphs in order, and each lower-cased
     for q in questions:
-        paragraphs = by_doc.setdefault(q.doc, [])
-        if q.text not in paragraphs:
-            paragraphs.append(q.text)
+        by_doc.setdefault(q.doc, {}).setdefault(q.text, q.text.lower())
     out = []
     for q in questions:
-        answers = [q.text[a:b].lower() for a, b in q.answers]
-        others = [t for t in by_doc[q.doc] if t != q.text and not any(a and a in t.lower() for a in answers)]
+        answers = [answer for answer in (q.text[a:b].lower() for a, b in q.answers) if answer]
+        others = [t for t, lowered in by_doc[q.doc].items()
+                  if t != q.text and not any(answer in lowered for answer in answers)]
         if others:
             out.append(Question(q.source, q.doc, rng.choice(others), q.question, ()))
     return out
