@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..config import Settings
-from ..indexing.acronyms import expand, spelled_out
+from ..indexing.acronyms import expand, written_out
 from ..indexing.embedding import Embedder
 from ..indexing.passage_store import PassageStore
 from ..ingest.textnorm import QUESTION_WORDS, GlueSplitter, adjectives_as_names, canonical_names, keyword_terms
@@ -68,6 +68,13 @@ class Retriever:
         question_read = adjectives_as_names(question, self.bm25.knows)
         expanded = expand(question_read, self.acronyms)
         vector = self.embedder.encode([self.splitter.readable(expanded)])[0]
+        scope = None if doc_ids is None else self.store.rows_of(doc_ids)
+        # Bylines are left out of dense ranking below: ask for enough to fill it without them.
+        depth = self.settings.candidates + len(self.store.byline_rows)
+        nearest = tuple(self.store.search(vector, max(depth, 5), scope))
+        # An acronym no passage holds but the nearest write out is searched for as those words.
+        unheard = self._unknown_acronyms(question, nearest)
+        expanded = expand(expanded, {a: words for a, words in unheard.items() if words}, keep=False)
         comparison = bool(_COMPARISON.search(question))
         terms = tuple(t for t in keyword_terms(expanded, self.splitter)
                       if t not in QUESTION_WORDS and not (comparison and t in _COMPARISON_TERMS))
@@ -77,23 +84,20 @@ class Retriever:
         # Read from the question as the index reads text: "United Kingdom" is the one term "uk".
         names = {t for name in _NAME.findall(canonical_names(question_read))
                  for t in keyword_terms(name, self.splitter)}
-        scope = None if doc_ids is None else self.store.rows_of(doc_ids)
-        # Bylines are left out of dense ranking below: ask for enough to fill it without them.
-        depth = self.settings.candidates + len(self.store.byline_rows)
-        nearest = tuple(self.store.search(vector, max(depth, 5), scope))
-        unknown_name = any(not self.bm25.knows(t) for t in names) or self._unknown_acronym(question, nearest)
+        unknown_name = any(not self.bm25.knows(t) for t in names) or None in unheard.values()
         return Query(question, vector, terms, nearest, bool(_AUTHORSHIP.search(question)), comparison, unknown,
                      _spread(nearest), unknown_name, scope, answer_types(question))
 
-    def _unknown_acronym(self, question: str, nearest: tuple[tuple[int, float], ...]) -> bool:
-        """An acronym in the question ("COP28") that no passage holds, nor the passages nearest
-        the question write out ("North Atlantic Treaty Organization" for NATO)."""
-        unknown = [a for a in _ACRONYM.findall(question)
+    def _unknown_acronyms(self, question: str, nearest: tuple[tuple[int, float], ...]) -> dict[str, str | None]:
+        """Each acronym in the question that no passage holds ("COP28", "NATO"), with the words
+        the passages nearest the question write it out in ("North Atlantic Treaty Organization"
+        for NATO), None where they do not."""
+        unknown = [a for a in dict.fromkeys(_ACRONYM.findall(question))
                    if (terms := keyword_terms(a, self.splitter)) and not any(self.bm25.knows(t) for t in terms)]
         if not unknown:
-            return False
+            return {}
         texts = [chunk.text for chunk, _ in self.store.passages([row for row, _ in nearest[:10]])]
-        return any(not spelled_out(a, texts) for a in unknown)
+        return {a: written_out(a, texts) for a in unknown}
 
     def coverage(self, query: Query, terms: Collection[str]) -> float:
         """idf-weighted share of the question's content terms found in `terms`."""

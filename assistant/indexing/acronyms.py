@@ -50,31 +50,38 @@ def _match_words(words: list[str], letters: str) -> str | None:
 def spelled_out(acronym: str, texts: Iterable[str]) -> bool:
     """Whether a text writes the acronym out as the initials of consecutive words ("North
     Atlantic Treaty Organization" for NATO), linking words aside, without defining it."""
+    return written_out(acronym, texts) is not None
+
+
+def written_out(acronym: str, texts: Iterable[str]) -> str | None:
+    """The first words of the texts whose initials spell the acronym, linking words aside
+    ("North Atlantic Treaty Organization" for NATO), or None."""
     letters = _letters(acronym)
     if len(letters) < 2:
-        return False
+        return None
     for text in texts:
         words = re.findall(r"[A-Za-z][A-Za-z']*", text)
         for start, word in enumerate(words):
             if word[0] != letters[0]:  # letters are capitals: the run opens with a capitalised word
                 continue
             initials = ""
-            for w in words[start:start + 2 * len(letters)]:
+            for end, w in enumerate(words[start:start + 2 * len(letters)], start=start + 1):
                 if w.lower() in _LINKING:
                     continue
                 if not w[0].isupper():
                     break
                 initials += _contribution(w)
-                if not letters.startswith(initials) or initials == letters:
+                if initials == letters:
+                    return " ".join(words[start:end])
+                if not letters.startswith(initials):
                     break
-            if initials == letters:
-                return True
-    return False
+    return None
 
 
-def expand(text: str, acronyms: dict[str, str]) -> str:
-    """The text with each known acronym followed by its expansion in brackets."""
+def expand(text: str, acronyms: dict[str, str], keep: bool = True) -> str:
+    """The text with each known acronym followed by its expansion in brackets (`keep`), or
+    replaced by it."""
     if not acronyms:
         return text
     pattern = re.compile(r"\b(" + "|".join(re.escape(a) for a in sorted(acronyms, key=len, reverse=True)) + r")\b")
-    return pattern.sub(lambda m: f"{m.group(1)} ({acronyms[m.group(1)]})", text)
+    return pattern.sub(lambda m: f"{m.group(1)} ({acronyms[m.group(1)]})" if keep else acronyms[m.group(1)], text)

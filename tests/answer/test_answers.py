@@ -102,6 +102,16 @@ def test_an_acronym_the_corpus_never_names_is_unknown(assistant: Assistant, ques
     assert assistant.ask(question).abstained is abstains
 
 
+def test_an_acronym_the_nearest_passages_write_out_is_searched_for_as_their_words(assistant: Assistant) -> None:
+    """The question's own words ("publish") are not the passage's ("issued"): the written-out
+    name must carry it, in the search terms, instead of an unknown "nato"."""
+    query = assistant.retriever.analyse("When did NATO publish its AI strategy?")
+    assert {"north", "atlantic", "treaty", "organization"} <= set(query.terms) and "nato" not in query.terms
+    assert not query.unknown_name
+    answer = assistant.ask("When did NATO publish its AI strategy?")
+    assert not answer.abstained and "North Atlantic Treaty Organization" in answer.citations[0].excerpt
+
+
 @pytest.mark.parametrize("question", ["What is the capital of Australia?",
                                       "How do I bake sourdough bread at home?",
                                       "Who won the 2018 football world cup?"])
