@@ -22,7 +22,7 @@ from ..errors import CorpusError
 OCR_MODES = ("auto", "on", "off")
 RESOLUTION = 300  # dpi: Tesseract reads 10-12 pt print best at 300 dpi
 LANGUAGE = "eng"
-PAGE_TIMEOUT_S = 120  # one page's rendering or recognition; a stuck one is an error, not a hang
+PAGE_TIMEOUT_S = 120  # one page's recognition; a stuck Tesseract is an error, not a hang
 # One thread per Tesseract: its OpenMP threads fight over a small machine's cores (one page, 2 cores:
 # 20 s with its default threads, 3 s with one), and documents are parsed in parallel processes anyway.
 TESSERACT_ENV = {"OMP_THREAD_LIMIT": "1"}
