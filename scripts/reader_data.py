@@ -147,7 +147,9 @@ def asked_elsewhere(questions: Sequence[Question], rng: random.Random) -> list[Q
     documents do not cover)."""
     by_doc: dict[str, dict[str, str]] = {}  # each document's paragraphs in order, and each lower-cased
     for q in questions:
-        by_doc.setdefault(q.doc, {}).setdefault(q.text, q.text.lower())
+        paragraphs = by_doc.setdefault(q.doc, {})
+        if q.text not in paragraphs:
+            paragraphs[q.text] = q.text.lower()
     out = []
     for q in questions:
         answers = [answer for answer in (q.text[a:b].lower() for a, b in q.answers) if answer]

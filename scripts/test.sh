@@ -40,9 +40,8 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 # out in collection order, the longest first (tests/conftest.py), not by their number of tests.
 # TEST_WORKERS=0 runs everything in this process.
 # Each worker, and every process it starts, computes with one thread (OMP_NUM_THREADS: torch's and
-# faiss's OpenMP): two workers each running 2-thread torch on 2 cores spent their time waiting on
-# each other (the whole suite on 2 cores: 1020 s of pytest with the default threads, 768 s with one
-# thread and OCR's own speed-up of the same day).
+# faiss's OpenMP): two workers each running 2-thread torch on 2 cores spend much of their time
+# waiting on each other (docs/development.md).
 WORKERS=(-n "${TEST_WORKERS:-2}" --dist loadfile --no-loadscope-reorder)
 if [ "${TEST_WORKERS:-2}" = "0" ]; then
   WORKERS=()

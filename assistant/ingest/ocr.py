@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import CorpusError
+from .pdfium import LOCK as PDFIUM_LOCK
 
 OCR_MODES = ("auto", "on", "off")
 RESOLUTION = 300  # dpi: Tesseract reads 10-12 pt print best at 300 dpi
 LANGUAGE = "eng"
 PAGE_TIMEOUT_S = 120  # one page's recognition; a stuck Tesseract is an error, not a hang
-# One thread per Tesseract: its OpenMP threads fight over a small machine's cores (one page, 2 cores:
-# 20 s with its default threads, 3 s with one), and documents are parsed in parallel processes anyway.
+# One thread per Tesseract: its OpenMP threads fight over a small machine's cores (several times
+# slower on 2 cores; docs/experiments.md), and documents are parsed in parallel processes anyway.
 TESSERACT_ENV = {"OMP_THREAD_LIMIT": "1"}
 
 
@@ -97,19 +98,19 @@ def tsv_words(table: str) -> list[OcrWord]:
 @contextlib.contextmanager
 def _rendered(path: Path, number: int, password: str, folder: Path) -> Iterator[Path]:
     """Page `number` rendered by PDFium to a grey PNG at RESOLUTION dpi, the resolution written in
-    it for Tesseract (removed afterwards). PDFium renders a scan several times faster than
-    poppler's pdftoppm (a CMYK scan: 1.0 s against 7.6 s)."""
+    it for Tesseract (removed afterwards)."""
     import pypdfium2 as pdfium
 
     image_path = folder / f"page-{number}.png"
     try:
-        pdf = pdfium.PdfDocument(str(path), password=password or None)
-        try:
-            if not 1 <= number <= len(pdf):
-                raise CorpusError(f"page {number} could not be rendered for OCR (the PDF has {len(pdf)} pages)")
-            image = pdf[number - 1].render(scale=RESOLUTION / 72, grayscale=True).to_pil()
-        finally:
-            pdf.close()
+        with PDFIUM_LOCK:
+            pdf = pdfium.PdfDocument(str(path), password=password or None)
+            try:
+                if not 1 <= number <= len(pdf):
+                    raise CorpusError(f"page {number} could not be rendered for OCR (the PDF has {len(pdf)} pages)")
+                image = pdf[number - 1].render(scale=RESOLUTION / 72, grayscale=True).to_pil()
+            finally:
+                pdf.close()
         image.save(image_path, "PNG", dpi=(RESOLUTION, RESOLUTION))
     except (pdfium.PdfiumError, OSError) as exc:
         raise CorpusError(f"page {number} could not be rendered for OCR ({exc})") from exc
@@ -128,6 +129,8 @@ def _tesseract(number: int, image: Path, *configs: str) -> str:
                               timeout=PAGE_TIMEOUT_S, check=False, env={**os.environ, **TESSERACT_ENV})
     except subprocess.TimeoutExpired as exc:
         raise CorpusError(f"OCR of page {number} took over {PAGE_TIMEOUT_S} s") from exc
+    except OSError as exc:  # tesseract gone since missing() was asked
+        raise CorpusError(f"OCR of page {number} failed ({exc})") from exc
     if done.returncode != 0:
         reason = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
         raise CorpusError(f"OCR of page {number} failed ({reason})")

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..ingest.pdfium import LOCK as PDFIUM_LOCK
 from ..types import PageSpan
 from .align import span_chars, visible
 from .pdfpage import SCALE, Box, PageChars, RenderedPage, open_pdf, render_page
@@ -55,12 +56,13 @@ def highlight_quote(path: Path, text: str, pages: Sequence[PageSpan], start: int
         password: the PDF's password (metadata.json), if it has one.
     """
     touched = [p for p in pages if p.start < end and start < p.end]
-    pdf = open_pdf(path, password)
-    try:
-        return [_page(pdf, path, p, text[p.start:p.end], max(start, p.start) - p.start, min(end, p.end) - p.start,
-                      password, scale) for p in touched]
-    finally:
-        pdf.close()
+    with PDFIUM_LOCK:
+        pdf = open_pdf(path, password)
+        try:
+            return [_page(pdf, path, p, text[p.start:p.end], max(start, p.start) - p.start,
+                          min(end, p.end) - p.start, password, scale) for p in touched]
+        finally:
+            pdf.close()
 
 
 def _page(pdf: object, path: Path, span: PageSpan, page_text: str, start: int, end: int, password: str,

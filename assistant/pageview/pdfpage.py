@@ -2,7 +2,8 @@
 
 PDFium both renders the page and knows where each character's glyph stands, so the boxes drawn
 on an image are the page's own character boxes, in the image's pixels (page rotation and crop
-box included: both come from PDFium's one page-to-device transform).
+box included: both come from PDFium's one page-to-device transform). PDFium is not thread-safe:
+callers hold `ingest.pdfium.LOCK` from opening a PDF to closing it (highlight.highlight_quote does).
 """
 
 from __future__ import annotations

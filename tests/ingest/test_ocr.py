@@ -1,15 +1,14 @@
-"""OCR of scanned PDF pages (pdftoppm + Tesseract): text read where a scan holds it, pages
+"""OCR of scanned PDF pages (PDFium + Tesseract): text read where a scan holds it, pages
 marked as read by OCR, citations that say so in the chat, in `ask --json` and in references,
 and ASSISTANT_OCR=off."""
 
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
+import pypdfium2 as pdfium
 import pytest
-from PIL import Image
 
 from assistant.errors import CorpusError
 from assistant.ingest import ocr
@@ -28,11 +27,12 @@ TEXT_PDF = DATA / "pdfs" / "crazyones.pdf"
 
 def scanned_copy(pdf: Path, out: Path) -> Path:
     """An image-only PDF of a text PDF's first page: what a scanner gives (no text layer)."""
-    subprocess.run(["pdftoppm", "-r", "200", "-gray", "-png", "-singlefile", "-f", "1", "-l", "1",
-                    str(pdf), str(out.with_suffix(""))], check=True)
-    with Image.open(out.with_suffix(".png")) as image:
-        image.save(out, "PDF", resolution=200)
-    out.with_suffix(".png").unlink()
+    document = pdfium.PdfDocument(str(pdf))
+    try:
+        image = document[0].render(scale=200 / 72, grayscale=True).to_pil()
+    finally:
+        document.close()
+    image.save(out, "PDF", resolution=200)
     return out
 
 
