@@ -185,3 +185,28 @@ def test_a_pdf_that_pdfium_cannot_open_is_a_clear_error(tmp_path: Path) -> None:
         open_pdf(broken)
     with pytest.raises(PageViewError, match="no longer in the corpus"):
         open_pdf(tmp_path / "gone.pdf")
+
+
+def test_page_views_and_ocr_wait_for_pdfium_held_elsewhere() -> None:
+    """PDFium is not thread-safe: a page view and OCR rendering (a rebuild in a server thread)
+    both wait while another thread holds its lock, then run."""
+    import threading
+
+    from assistant.ingest import ocr
+    from assistant.ingest.pdfium import LOCK
+
+    rel = "policy/NIST.AI.100-1.pdf"
+    doc = load(rel)
+    page = doc.pages[5]
+    results: list[object] = []
+    calls = [lambda: highlight_quote(SHARED_PDFS / rel, doc.text, doc.pages, page.start, page.start + 80),
+             lambda: ocr.recognise_pages(SHARED_PDFS / "pdfminer-samples" / "nonfree_175.pdf", [1])]
+    for call in calls:
+        thread = threading.Thread(target=lambda call=call: results.append(call()))
+        with LOCK:
+            thread.start()
+            thread.join(timeout=3)
+            assert thread.is_alive() and not results  # waiting for the lock, not using PDFium
+        thread.join(timeout=120)
+        assert not thread.is_alive() and len(results) == 1
+        results.clear()
