@@ -47,15 +47,9 @@ def _match_words(words: list[str], letters: str) -> str | None:
     return None
 
 
-def spelled_out(acronym: str, texts: Iterable[str]) -> bool:
-    """Whether a text writes the acronym out as the initials of consecutive words ("North
-    Atlantic Treaty Organization" for NATO), linking words aside, without defining it."""
-    return written_out(acronym, texts) is not None
-
-
 def written_out(acronym: str, texts: Iterable[str]) -> str | None:
     """The first words of the texts whose initials spell the acronym, linking words aside
-    ("North Atlantic Treaty Organization" for NATO), or None."""
+    ("North Atlantic Treaty Organization" for NATO), without defining it; or None."""
     letters = _letters(acronym)
     if len(letters) < 2:
         return None

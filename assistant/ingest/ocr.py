@@ -55,7 +55,7 @@ def recognise_pages(path: Path, numbers: list[int], password: str = "") -> tuple
 
 def _recognise(path: Path, number: int, password: str, folder: Path) -> str:
     """One page rendered to a grey PNG at RESOLUTION dpi and read by Tesseract."""
-    with _rendered(path, number, password, folder) as image:
+    with _rendered(path, number, password, folder) as (image, _):
         return clean(_tesseract(number, image))
 
 
@@ -73,14 +73,9 @@ class OcrWord:
 def page_words(path: Path, number: int, password: str = "") -> tuple[list[OcrWord], tuple[int, int]]:
     """The words Tesseract reads on one page (1-based), rendered as for recognise_pages, with
     their boxes; and the rendered page's size in pixels (width, height)."""
-    from PIL import Image
-
     with tempfile.TemporaryDirectory(prefix="assistant-ocr-") as folder, \
-            _rendered(path, number, password, Path(folder)) as image:
-        table = _tesseract(number, image, "tsv")
-        with Image.open(image) as opened:
-            size = opened.size
-    return tsv_words(table), size
+            _rendered(path, number, password, Path(folder)) as (image, size):
+        return tsv_words(_tesseract(number, image, "tsv")), size
 
 
 def tsv_words(table: str) -> list[OcrWord]:
@@ -96,9 +91,9 @@ def tsv_words(table: str) -> list[OcrWord]:
 
 
 @contextlib.contextmanager
-def _rendered(path: Path, number: int, password: str, folder: Path) -> Iterator[Path]:
+def _rendered(path: Path, number: int, password: str, folder: Path) -> Iterator[tuple[Path, tuple[int, int]]]:
     """Page `number` rendered by PDFium to a grey PNG at RESOLUTION dpi, the resolution written in
-    it for Tesseract (removed afterwards)."""
+    it for Tesseract (removed afterwards); and its size in pixels (width, height)."""
     import pypdfium2 as pdfium
 
     image_path = folder / f"page-{number}.png"
@@ -115,7 +110,7 @@ def _rendered(path: Path, number: int, password: str, folder: Path) -> Iterator[
     except (pdfium.PdfiumError, OSError) as exc:
         raise CorpusError(f"page {number} could not be rendered for OCR ({exc})") from exc
     try:
-        yield image_path
+        yield image_path, image.size
     finally:
         image_path.unlink(missing_ok=True)
 
